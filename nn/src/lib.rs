@@ -1,0 +1,1 @@
+//! recur-nn (in progress).

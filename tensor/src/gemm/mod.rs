@@ -1,0 +1,1 @@
+//! GEMM (in progress).

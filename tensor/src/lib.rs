@@ -1,0 +1,2 @@
+//! recur-tensor (in progress).
+pub mod gemm;
