@@ -1,0 +1,31 @@
+//! # recur
+//!
+//! An automatic-differentiation engine written from scratch in Rust, with a recurrent neural
+//! network as its showcase. This facade re-exports the three crates:
+//!
+//! - [`tensor`] (`recur-tensor`): n-d strided `f32`/`f64` tensors, broadcasting, our own GEMM;
+//! - [`autograd`] (`recur-autograd`): a tape-based reverse-mode engine and `gradcheck`;
+//! - [`nn`] (`recur-nn`): modules, losses, optimizers, clipping, checkpoints.
+//!
+//! ```
+//! use recur::tensor::Tensor;
+//! let t = Tensor::<f32>::ones(&[2, 3]);
+//! assert_eq!(t.sum_all().item()?, 6.0);
+//! # Ok::<(), recur::tensor::TensorError>(())
+//! ```
+
+pub use recur_autograd as autograd;
+pub use recur_nn as nn;
+pub use recur_tensor as tensor;
+
+/// A seeded random-number generator, the one recur's examples use for reproducible runs.
+///
+/// ```
+/// use rand::Rng;
+/// let (mut a, mut b) = (recur::seeded_rng(7), recur::seeded_rng(7));
+/// assert_eq!(a.next_u64(), b.next_u64());
+/// ```
+pub fn seeded_rng(seed: u64) -> rand::rngs::StdRng {
+    use rand::SeedableRng;
+    rand::rngs::StdRng::seed_from_u64(seed)
+}

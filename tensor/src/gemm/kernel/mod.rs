@@ -1,0 +1,459 @@
+//! Micro-kernels and their run-time selection.
+//!
+//! A micro-kernel computes one `MR × NR` tile: `C_tile = alpha * A_panel * B_panel + beta *
+//! C_tile`, where
+//! - the B micro-panel is packed: `kc` rows of `NR` contiguous elements (zero-padded);
+//! - the A micro-panel is read with strides: element `(i, p)` is `a[i * rs_a + p * cs_a]`
+//!   (a packed panel is `rs_a = 1, cs_a = MR`; the small-problem path passes A in place);
+//! - only the valid `rows × cols` corner of the tile is stored into C, at strides
+//!   `(rs_c, cs_c)`, and C is not read when `beta == 0`.
+//!
+//! The kernels hold the whole tile in registers while they stream through `kc`; full tiles
+//! of a row-major C are updated with vector loads/stores, edge tiles through a local buffer.
+
+use super::loops::gemm_with;
+use super::{MatMut, MatRef};
+use std::sync::OnceLock;
+
+/// Generates an `unsafe` SIMD micro-kernel for one ISA and element type. Used by `avx2.rs`
+/// and `avx512.rs` so that both share one (tested) body.
+#[cfg(target_arch = "x86_64")]
+macro_rules! simd_kernel {
+    (
+        $(#[$doc:meta])*
+        fn $name:ident: $t:ty, features = $feat:literal, mr = $mr:literal, nv = $nv:literal,
+        lanes = $lanes:literal, vec = $v:ty, setzero = $setzero:path, set1 = $set1:path,
+        loadu = $loadu:path, storeu = $storeu:path, fmadd = $fmadd:path, mul = $mul:path $(,)?
+    ) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// The CPU must support the enabled target features; `rows <= MR`, `cols <= NR`;
+        /// `a` must be readable at `i * rs_a + p * cs_a` for `i < MR`, `p < kc`; `b` readable
+        /// at `0..kc * NR`; `c` readable and writable at `i * rs_c + j * cs_c` for
+        /// `i < rows`, `j < cols`.
+        /// `PACKED` selects the packed-A layout (`rs_a = 1`, `cs_a = MR`, known at compile
+        /// time); the stride arguments are then ignored.
+        #[target_feature(enable = $feat)]
+        #[allow(clippy::too_many_arguments)]
+        pub(super) unsafe fn $name<const PACKED: bool>(
+            kc: usize,
+            alpha: $t,
+            a: *const $t,
+            rs_a: usize,
+            cs_a: usize,
+            b: *const $t,
+            beta: $t,
+            c: *mut $t,
+            rs_c: usize,
+            cs_c: usize,
+            rows: usize,
+            cols: usize,
+        ) {
+            const MR: usize = $mr;
+            const NV: usize = $nv;
+            const L: usize = $lanes;
+            const NR: usize = NV * L;
+            /// k steps per trip of the unrolled main loop.
+            const U: usize = 4;
+            let (rs_a, cs_a) = if PACKED { (1, MR) } else { (rs_a, cs_a) };
+            // Start fetching the C tile now, so that it is in L1 when the update comes.
+            if rows == MR && cs_c == 1 {
+                for i in 0..MR {
+                    let row = c.wrapping_add(i * rs_c).cast::<i8>().cast_const();
+                    core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(row);
+                    core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+                        row.wrapping_add(NR * core::mem::size_of::<$t>() - 1),
+                    );
+                }
+            }
+            let mut acc: [[$v; NV]; MR] = [[$setzero(); NV]; MR];
+            let mut ap = a;
+            let mut bp = b;
+            // Each k step p loads B's row p, broadcasts A's column p and does MR*NV FMAs.
+            // Main loop: U steps per trip (the `u` loop is unrolled by the compiler).
+            for _ in 0..kc / U {
+                for u in 0..U {
+                    let mut bv: [$v; NV] = [$setzero(); NV];
+                    for (v, x) in bv.iter_mut().enumerate() {
+                        // SAFETY: B(p, v*L ..) with p < kc: inside `b[0..kc * NR]`.
+                        *x = unsafe { $loadu(bp.add(u * NR + v * L)) };
+                    }
+                    for (i, row) in acc.iter_mut().enumerate() {
+                        // SAFETY: this is A(i, p) with i < MR, p < kc: readable by contract.
+                        let ai = $set1(unsafe { *ap.add(i * rs_a + u * cs_a) });
+                        for (x, bx) in row.iter_mut().zip(bv) {
+                            *x = $fmadd(ai, bx, *x);
+                        }
+                    }
+                }
+                ap = ap.wrapping_add(U * cs_a);
+                bp = bp.wrapping_add(U * NR);
+            }
+            // The remaining kc % U steps (same body with u = 0).
+            for _ in 0..kc % U {
+                #[allow(clippy::single_element_loop)]
+                for u in [0] {
+                    let mut bv: [$v; NV] = [$setzero(); NV];
+                    for (v, x) in bv.iter_mut().enumerate() {
+                        // SAFETY: B(p, v*L ..) with p < kc: inside `b[0..kc * NR]`.
+                        *x = unsafe { $loadu(bp.add(u * NR + v * L)) };
+                    }
+                    for (i, row) in acc.iter_mut().enumerate() {
+                        // SAFETY: this is A(i, p) with i < MR, p < kc: readable by contract.
+                        let ai = $set1(unsafe { *ap.add(i * rs_a + u * cs_a) });
+                        for (x, bx) in row.iter_mut().zip(bv) {
+                            *x = $fmadd(ai, bx, *x);
+                        }
+                    }
+                }
+                ap = ap.wrapping_add(cs_a);
+                bp = bp.wrapping_add(NR);
+            }
+            let alpha_v = $set1(alpha);
+            if rows == MR && cols == NR && cs_c == 1 {
+                // Full tile, unit column stride: vector read-modify-write of C rows.
+                let beta_v = $set1(beta);
+                for (i, row) in acc.iter().enumerate() {
+                    for (v, x) in row.iter().enumerate() {
+                        // SAFETY: C(i, v*L .. v*L + L) with i < MR = rows, v*L + L <= NR = cols,
+                        // cs_c == 1: inside the tile the caller made valid.
+                        unsafe {
+                            let cp = c.add(i * rs_c + v * L);
+                            let ab = $mul(alpha_v, *x);
+                            let out = if beta == 0.0 { ab } else { $fmadd(beta_v, $loadu(cp), ab) };
+                            $storeu(cp, out);
+                        }
+                    }
+                }
+            } else {
+                // Edge tile or strided C: spill the tile, then update the valid corner.
+                let mut buf = [0.0 as $t; MR * NR];
+                for (i, row) in acc.iter().enumerate() {
+                    for (v, x) in row.iter().enumerate() {
+                        // SAFETY: i * NR + v * L + L <= MR * NR: inside `buf`.
+                        unsafe { $storeu(buf.as_mut_ptr().add(i * NR + v * L), $mul(alpha_v, *x)) };
+                    }
+                }
+                for i in 0..rows {
+                    for j in 0..cols {
+                        let ab = buf[i * NR + j];
+                        // SAFETY: i < rows, j < cols: C(i, j) is valid by contract.
+                        unsafe {
+                            let cp = c.add(i * rs_c + j * cs_c);
+                            *cp = if beta == 0.0 { ab } else { beta.mul_add(*cp, ab) };
+                        }
+                    }
+                }
+            }
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+// The AVX-512 intrinsics are stable since Rust 1.89 (the toolchain we build with is newer);
+// the workspace's declared `rust-version` is older, hence the allow.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::incompatible_msrv)]
+mod avx512;
+mod portable;
+
+#[cfg(target_arch = "x86_64")]
+pub(super) use avx2::Avx2;
+#[cfg(target_arch = "x86_64")]
+pub(super) use avx512::Avx512;
+pub(super) use portable::Portable;
+
+/// A micro-kernel for element type `T`. Values of a kernel type are proofs that the CPU can
+/// run it (SIMD kernels are only constructed after feature detection).
+pub(crate) trait Kernel<T>: Copy + Send + Sync {
+    /// Rows of a tile.
+    const MR: usize;
+    /// Columns of a tile.
+    const NR: usize;
+
+    /// Computes one tile (see the module docs). `a`, `b` and `c` start at the tile's origin;
+    /// panics (via [`check_tile`]) if any access would fall outside them.
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        self,
+        kc: usize,
+        alpha: T,
+        a: &[T],
+        rs_a: usize,
+        cs_a: usize,
+        b: &[T],
+        beta: T,
+        c: &mut [T],
+        rs_c: usize,
+        cs_c: usize,
+        rows: usize,
+        cols: usize,
+    );
+}
+
+/// Checks the bounds a micro-kernel relies on; panics on a violation (a bug in the loops).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub(super) fn check_tile(
+    mr: usize,
+    nr: usize,
+    kc: usize,
+    a_len: usize,
+    rs_a: usize,
+    cs_a: usize,
+    b_len: usize,
+    c_len: usize,
+    rs_c: usize,
+    cs_c: usize,
+    rows: usize,
+    cols: usize,
+) {
+    let last = |n1: usize, s1: usize, n2: usize, s2: usize| {
+        (n1 - 1)
+            .checked_mul(s1)
+            .zip((n2 - 1).checked_mul(s2))
+            .and_then(|(x, y)| x.checked_add(y))
+    };
+    assert!(rows <= mr && cols <= nr, "micro-kernel: tile too large");
+    if kc > 0 {
+        assert!(
+            last(mr, rs_a, kc, cs_a).is_some_and(|l| l < a_len),
+            "micro-kernel: A out of bounds"
+        );
+        assert!(
+            kc.checked_mul(nr).is_some_and(|l| l <= b_len),
+            "micro-kernel: B out of bounds"
+        );
+    }
+    if rows > 0 && cols > 0 {
+        assert!(
+            last(rows, rs_c, cols, cs_c).is_some_and(|l| l < c_len),
+            "micro-kernel: C out of bounds"
+        );
+    }
+}
+
+/// Instruction sets with a micro-kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Isa {
+    Portable,
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    Avx2,
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    Avx512,
+}
+
+/// The best instruction set this CPU supports, capped by `RECUR_GEMM_ISA`; detected once.
+pub(crate) fn isa() -> Isa {
+    static ISA: OnceLock<Isa> = OnceLock::new();
+    *ISA.get_or_init(|| {
+        #[allow(unused_mut)]
+        let mut best = Isa::Portable;
+        #[cfg(target_arch = "x86_64")]
+        {
+            if Avx512::detect().is_some() {
+                best = Isa::Avx512;
+            } else if Avx2::detect().is_some() {
+                best = Isa::Avx2;
+            }
+        }
+        let cap = match std::env::var("RECUR_GEMM_ISA").as_deref().map(str::trim) {
+            Ok("portable") => Isa::Portable,
+            Ok("avx2") => Isa::Avx2,
+            _ => Isa::Avx512,
+        };
+        best.min(cap)
+    })
+}
+
+macro_rules! dispatch {
+    ($name:ident, $t:ty) => {
+        /// Runs the packed GEMM with the selected micro-kernel.
+        pub(super) fn $name(
+            alpha: $t,
+            a: MatRef<'_, $t>,
+            b: MatRef<'_, $t>,
+            beta: $t,
+            c: MatMut<'_, $t>,
+        ) {
+            #[cfg(target_arch = "x86_64")]
+            match isa() {
+                Isa::Avx512 => {
+                    if let Some(k) = Avx512::detect() {
+                        return gemm_with(k, alpha, a, b, beta, c);
+                    }
+                }
+                Isa::Avx2 => {
+                    if let Some(k) = Avx2::detect() {
+                        return gemm_with(k, alpha, a, b, beta, c);
+                    }
+                }
+                Isa::Portable => {}
+            }
+            gemm_with(Portable, alpha, a, b, beta, c)
+        }
+    };
+}
+
+dispatch!(dispatch_f32, f32);
+dispatch!(dispatch_f64, f64);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gemm::GemmScalar;
+
+    /// Test-only conversions.
+    trait Sc: GemmScalar {
+        fn from_f64(v: f64) -> Self;
+        fn to_f64(self) -> f64;
+    }
+    impl Sc for f32 {
+        fn from_f64(v: f64) -> Self {
+            v as f32
+        }
+        fn to_f64(self) -> f64 {
+            self.into()
+        }
+    }
+    impl Sc for f64 {
+        fn from_f64(v: f64) -> Self {
+            v
+        }
+        fn to_f64(self) -> f64 {
+            self
+        }
+    }
+
+    /// Deterministic pseudo-random values in [-1, 1).
+    fn fill<T: Sc>(n: usize, seed: u64) -> Vec<T> {
+        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                T::from_f64((s >> 11) as f64 / (1u64 << 52) as f64 - 1.0)
+            })
+            .collect()
+    }
+
+    /// Runs kernel `K` on many tile shapes, strides and alpha/beta values and compares with an
+    /// f64 reference; also checks that nothing outside the valid corner of the tile is touched.
+    fn check_kernel<T: Sc, K: Kernel<T>>(k: K, eps: f64) {
+        let (mr, nr) = (K::MR, K::NR);
+        for kc in [0usize, 1, 2, 3, 7, 16, 33] {
+            for (rows, cols) in [
+                (mr, nr),
+                (mr - 1, nr),
+                (mr, nr - 1),
+                (1, 1),
+                (mr, 1),
+                (1, nr),
+                (0, 0),
+            ] {
+                for (alpha, beta) in [(1.0, 0.0), (2.5, 1.0), (-1.0, 2.5), (1.0, -1.0)] {
+                    for (rs_a, cs_a) in [(1usize, mr), (kc + 2, 1), (0, 1)] {
+                        let a_len = (mr - 1) * rs_a + kc.saturating_sub(1) * cs_a + 1;
+                        let a: Vec<T> = fill(a_len, 1 + kc as u64);
+                        let b: Vec<T> = fill(kc * nr, 2 + kc as u64);
+                        for (rs_c, cs_c) in [(nr + 3, 1usize), (1, mr + 1), (nr, 1)] {
+                            let c_len = (mr - 1) * rs_c + (nr - 1) * cs_c + 1;
+                            let mut c0: Vec<T> = fill(c_len, 3);
+                            if beta == 0.0 {
+                                c0.iter_mut().for_each(|x| *x = T::from_f64(f64::NAN));
+                            }
+                            let mut c = c0.clone();
+                            k.run(
+                                kc,
+                                T::from_f64(alpha),
+                                &a,
+                                rs_a,
+                                cs_a,
+                                &b,
+                                T::from_f64(beta),
+                                &mut c,
+                                rs_c,
+                                cs_c,
+                                rows,
+                                cols,
+                            );
+                            let mut inside = vec![false; c_len];
+                            for i in 0..rows {
+                                for j in 0..cols {
+                                    let idx = i * rs_c + j * cs_c;
+                                    inside[idx] = true;
+                                    let s: f64 = (0..kc)
+                                        .map(|p| {
+                                            a[i * rs_a + p * cs_a].to_f64() * b[p * nr + j].to_f64()
+                                        })
+                                        .sum();
+                                    let old = if beta == 0.0 {
+                                        0.0
+                                    } else {
+                                        beta * c0[idx].to_f64()
+                                    };
+                                    let want = alpha * s + old;
+                                    let got = c[idx].to_f64();
+                                    assert!(
+                                        (got - want).abs()
+                                            <= eps * (kc as f64 + 2.0) * (1.0 + want.abs()),
+                                        "kc={kc} rows={rows} cols={cols} alpha={alpha} beta={beta} \
+                                         a=({rs_a},{cs_a}) c=({rs_c},{cs_c}) ({i},{j}): {got} vs {want}"
+                                    );
+                                }
+                            }
+                            for idx in 0..c_len {
+                                if !inside[idx] {
+                                    assert!(
+                                        c[idx].to_f64().to_bits() == c0[idx].to_f64().to_bits(),
+                                        "kernel wrote outside the valid tile at {idx}"
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn portable_kernel() {
+        check_kernel::<f32, _>(Portable, 1e-6);
+        check_kernel::<f64, _>(Portable, 1e-14);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_kernels() {
+        let Some(k) = Avx2::detect() else {
+            eprintln!("skipped: this CPU has no AVX2+FMA");
+            return;
+        };
+        check_kernel::<f32, _>(k, 1e-6);
+        check_kernel::<f64, _>(k, 1e-14);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx512_kernels() {
+        let Some(k) = Avx512::detect() else {
+            eprintln!("skipped: this CPU has no AVX-512F");
+            return;
+        };
+        check_kernel::<f32, _>(k, 1e-6);
+        check_kernel::<f64, _>(k, 1e-14);
+    }
+
+    #[test]
+    #[should_panic(expected = "C out of bounds")]
+    fn check_tile_rejects_short_c() {
+        let a = [0.0f32; 4 * 8];
+        let b = [0.0f32; 8 * 8];
+        let mut c = [0.0f32; 10];
+        Portable.run(8, 1.0, &a, 1, 4, &b, 0.0, &mut c, 8, 1, 4, 8);
+    }
+}

@@ -1,0 +1,94 @@
+//! The portable micro-kernel: plain safe Rust, correct on every target, written so that the
+//! compiler can keep the `MR × NR` accumulator tile in vector registers (the `j` loop over a
+//! packed B row autovectorises).
+
+use super::{Kernel, check_tile};
+use crate::gemm::GemmScalar;
+
+/// The portable kernel: `4 × 8` tiles for both `f32` and `f64`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Portable;
+
+/// The generic body (see the module docs of `kernel` for the contract).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn tile<T: GemmScalar, const MR: usize, const NR: usize>(
+    kc: usize,
+    alpha: T,
+    a: &[T],
+    rs_a: usize,
+    cs_a: usize,
+    b: &[T],
+    beta: T,
+    c: &mut [T],
+    rs_c: usize,
+    cs_c: usize,
+    rows: usize,
+    cols: usize,
+) {
+    check_tile(
+        MR,
+        NR,
+        kc,
+        a.len(),
+        rs_a,
+        cs_a,
+        b.len(),
+        c.len(),
+        rs_c,
+        cs_c,
+        rows,
+        cols,
+    );
+    let mut ab = [[T::ZERO; NR]; MR];
+    for (p, brow) in b.chunks_exact(NR).take(kc).enumerate() {
+        let brow: &[T; NR] = brow.try_into().expect("chunks_exact yields NR elements");
+        for (i, row) in ab.iter_mut().enumerate() {
+            let ai = a[i * rs_a + p * cs_a];
+            for (x, &bj) in row.iter_mut().zip(brow) {
+                *x = *x + ai * bj;
+            }
+        }
+    }
+    for (i, row) in ab.iter().enumerate().take(rows) {
+        for (j, &x) in row.iter().enumerate().take(cols) {
+            let cij = &mut c[i * rs_c + j * cs_c];
+            *cij = if beta == T::ZERO {
+                alpha * x
+            } else {
+                beta * *cij + alpha * x
+            };
+        }
+    }
+}
+
+macro_rules! impl_kernel {
+    ($t:ty) => {
+        impl Kernel<$t> for Portable {
+            const MR: usize = 4;
+            const NR: usize = 8;
+
+            #[inline]
+            fn run(
+                self,
+                kc: usize,
+                alpha: $t,
+                a: &[$t],
+                rs_a: usize,
+                cs_a: usize,
+                b: &[$t],
+                beta: $t,
+                c: &mut [$t],
+                rs_c: usize,
+                cs_c: usize,
+                rows: usize,
+                cols: usize,
+            ) {
+                tile::<$t, 4, 8>(kc, alpha, a, rs_a, cs_a, b, beta, c, rs_c, cs_c, rows, cols)
+            }
+        }
+    };
+}
+
+impl_kernel!(f32);
+impl_kernel!(f64);

@@ -1,0 +1,257 @@
+//! The BLIS loop nest around a micro-kernel, the small-problem variant and the thread split.
+
+use super::blocking::blocking;
+use super::kernel::Kernel;
+use super::pack::{pack_a, pack_b};
+use super::threads::num_threads;
+use super::{GemmScalar, MatMut, MatRef};
+
+/// Products with at least this many multiply-adds (`m * n * k`) are split over threads
+/// (when [`num_threads`] > 1). Below it, spawning costs more than it saves.
+const PARALLEL_MIN_WORK: usize = 1 << 21;
+
+/// Problems with `m * n * k` below this read A in place instead of packing it (B is
+/// always packed). Packing A pays off only when each packed panel is reused many times.
+const PACK_A_MIN_WORK: usize = 1 << 18;
+
+/// Reusable packing buffers of one thread (grown on demand, never shrunk).
+#[derive(Debug, Default)]
+pub struct Workspace<T> {
+    a: Vec<T>,
+    b: Vec<T>,
+}
+
+/// A 64-byte aligned sub-slice of `v` of length `len`, growing `v` if needed.
+fn aligned<T: GemmScalar>(v: &mut Vec<T>, len: usize) -> &mut [T] {
+    let slack = 64 / core::mem::size_of::<T>();
+    if v.len() < len + slack {
+        v.resize(len + slack, T::ZERO);
+    }
+    let off = v.as_ptr().align_offset(64);
+    let off = if off < slack { off } else { 0 };
+    &mut v[off..off + len]
+}
+
+/// Runs the product with micro-kernel `K`, on several threads if allowed and worth it.
+/// Dimensions are checked, non-zero, `alpha != 0`.
+pub(super) fn gemm_with<T: GemmScalar, K: Kernel<T>>(
+    kern: K,
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    beta: T,
+    c: MatMut<'_, T>,
+) {
+    let (m, n, k) = (c.rows, c.cols, a.cols);
+    let work = m.saturating_mul(n).saturating_mul(k);
+    let threads = num_threads();
+    // Rows of C may go to different threads only if their memory ranges are disjoint.
+    let rows_disjoint = c.rs > (n - 1) * c.cs;
+    let parts = if threads > 1 && work >= PARALLEL_MIN_WORK && rows_disjoint {
+        threads.min(m.div_ceil(K::MR))
+    } else {
+        1
+    };
+    T::with_workspaces(|wss| {
+        if wss.len() < parts {
+            wss.resize_with(parts, Workspace::default);
+        }
+        if parts <= 1 {
+            serial(kern, alpha, a, b, beta, c, &mut wss[0]);
+        } else {
+            parallel(kern, parts, alpha, a, b, beta, c, wss);
+        }
+    });
+}
+
+/// Splits the rows of C (and A) into `parts` bands, a multiple of `MR` rows each, computed
+/// by scoped threads (the last band on the calling thread). Each element of C is computed
+/// exactly as in the serial code, so the result does not depend on the thread count.
+#[allow(clippy::too_many_arguments)]
+fn parallel<T: GemmScalar, K: Kernel<T>>(
+    kern: K,
+    parts: usize,
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    beta: T,
+    c: MatMut<'_, T>,
+    wss: &mut [Workspace<T>],
+) {
+    let m = c.rows;
+    let band = m.div_ceil(K::MR).div_ceil(parts) * K::MR;
+    std::thread::scope(|s| {
+        let mut rest: &mut [T] = c.data;
+        let mut offset = c.offset;
+        let mut row = 0;
+        let mut wss = wss.iter_mut();
+        while row < m {
+            let rows = band.min(m - row);
+            let ws = wss.next().expect("one workspace per band");
+            let a_band = MatRef {
+                offset: a.offset + row * a.rs,
+                rows,
+                ..a
+            };
+            row += rows;
+            let data = if row < m {
+                // Rows are disjoint in memory (checked by the caller): split at the next band.
+                let (head, tail) = core::mem::take(&mut rest).split_at_mut(offset + rows * c.rs);
+                rest = tail;
+                head
+            } else {
+                core::mem::take(&mut rest)
+            };
+            let c_band = MatMut {
+                data,
+                offset,
+                rows,
+                cols: c.cols,
+                rs: c.rs,
+                cs: c.cs,
+            };
+            offset = 0;
+            if row < m {
+                s.spawn(move || serial(kern, alpha, a_band, b, beta, c_band, ws));
+            } else {
+                serial(kern, alpha, a_band, b, beta, c_band, ws);
+            }
+        }
+    });
+}
+
+/// The single-threaded BLIS loop nest.
+fn serial<T: GemmScalar, K: Kernel<T>>(
+    kern: K,
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    beta: T,
+    c: MatMut<'_, T>,
+    ws: &mut Workspace<T>,
+) {
+    let (mr, nr) = (K::MR, K::NR);
+    let (m, n, k) = (c.rows, c.cols, a.cols);
+    let blk = blocking(mr, nr, core::mem::size_of::<T>(), m, n, k);
+    // Small problems read A in place (packing only the ragged last MR rows); big ones pack it.
+    let pack_whole_a = m.saturating_mul(n).saturating_mul(k) >= PACK_A_MIN_WORK;
+    let a_buf = aligned(&mut ws.a, blk.mc * blk.kc);
+    let b_buf = aligned(&mut ws.b, blk.nc * blk.kc);
+    let c_data = c.data;
+
+    // Loop 5 (jc): NC-wide column panels of B and C (packed B panel sized for L3).
+    for jc in (0..n).step_by(blk.nc) {
+        let nc = blk.nc.min(n - jc);
+        // Loop 4 (pc): KC-deep slices of A and B; pack B[pc.., jc..] into NR-wide micro-panels.
+        for pc in (0..k).step_by(blk.kc) {
+            let kc = blk.kc.min(k - pc);
+            pack_b(nr, b_buf, &b, pc, kc, jc, nc);
+            // Later k-slices accumulate onto the first one's result.
+            let beta = if pc == 0 { beta } else { T::ONE };
+            // Loop 3 (ic): MC-tall blocks of A, packed into MR-tall micro-panels (sized for L2).
+            for ic in (0..m).step_by(blk.mc) {
+                let mc = blk.mc.min(m - ic);
+                let full_panels = mc / mr;
+                if pack_whole_a {
+                    pack_a(mr, a_buf, &a, ic, mc, pc, kc);
+                } else if mc % mr != 0 {
+                    // Only the ragged last MR rows, zero-padded, into the first panel slot.
+                    pack_a(mr, a_buf, &a, ic + full_panels * mr, mc % mr, pc, kc);
+                }
+                // Loop 2 (jr): NR-wide micro-panels of packed B (one stays in L1 across loop 1).
+                for jr in (0..nc).step_by(nr) {
+                    let cols = nr.min(nc - jr);
+                    let b_panel = &b_buf[jr * kc..(jr + nr) * kc];
+                    // Loop 1 (ir): MR-tall micro-panels of A: one micro-kernel call per C tile.
+                    for ir in (0..mc).step_by(mr) {
+                        let rows = mr.min(mc - ir);
+                        let (a_panel, rs_a, cs_a) = if pack_whole_a {
+                            (&a_buf[ir * kc..(ir + mr) * kc], 1, mr)
+                        } else if rows == mr {
+                            (
+                                &a.data[a.offset + (ic + ir) * a.rs + pc * a.cs..],
+                                a.rs,
+                                a.cs,
+                            )
+                        } else {
+                            (&a_buf[..mr * kc], 1, mr)
+                        };
+                        let c_tile = c.offset + (ic + ir) * c.rs + (jc + jr) * c.cs;
+                        kern.run(
+                            kc,
+                            alpha,
+                            a_panel,
+                            rs_a,
+                            cs_a,
+                            b_panel,
+                            beta,
+                            &mut c_data[c_tile..],
+                            c.rs,
+                            c.cs,
+                            rows,
+                            cols,
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gemm::gemm_naive;
+    use crate::gemm::kernel::Portable;
+    #[cfg(target_arch = "x86_64")]
+    use crate::gemm::kernel::{Avx2, Avx512};
+
+    /// The full loop nest (packed and in-place A, several blocks, threads) with kernel `K`,
+    /// against the naive product, for row-major and transposed operands.
+    fn loops_match_naive<K: Kernel<f64>>(kern: K) {
+        let val = |i: usize| ((i * 7919) % 113) as f64 / 56.0 - 1.0;
+        for (m, n, k) in [
+            (1, 1, 1),
+            (5, 9, 3),
+            (13, 17, 300),
+            (40, 70, 50),
+            (130, 129, 131),
+        ] {
+            let a: Vec<f64> = (0..m * k).map(val).collect();
+            let b: Vec<f64> = (0..k * n).map(|i| val(i + 5)).collect();
+            for transposed in [false, true] {
+                let (av, bv) = if transposed {
+                    (
+                        MatRef::row_major(&a, k, m).t(),
+                        MatRef::row_major(&b, n, k).t(),
+                    )
+                } else {
+                    (MatRef::row_major(&a, m, k), MatRef::row_major(&b, k, n))
+                };
+                let mut want = vec![0.5; m * n];
+                gemm_naive(2.0, av, bv, -1.0, MatMut::row_major(&mut want, m, n));
+                let mut got = vec![0.5; m * n];
+                gemm_with(kern, 2.0, av, bv, -1.0, MatMut::row_major(&mut got, m, n));
+                for (x, y) in got.iter().zip(&want) {
+                    assert!((x - y).abs() <= 1e-12 * k as f64, "{m}x{n}x{k}: {x} vs {y}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn portable_loops() {
+        loops_match_naive(Portable);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn simd_loops() {
+        if let Some(k) = Avx2::detect() {
+            loops_match_naive(k);
+        }
+        if let Some(k) = Avx512::detect() {
+            loops_match_naive(k);
+        }
+    }
+}

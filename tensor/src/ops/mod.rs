@@ -1,0 +1,52 @@
+//! Tensor operations, one family per file. Every kernel here is plain (no gradients).
+
+pub mod binary;
+pub mod index;
+pub mod matmul;
+pub mod reduce;
+pub mod softmax;
+pub mod unary;
+
+use crate::float::Float;
+use crate::shape::{for_each_index, for_each_index2};
+use crate::tensor::Tensor;
+
+impl<T: Float> Tensor<T> {
+    /// Applies `f` to every element, giving a new contiguous tensor of the same shape.
+    ///
+    /// ```
+    /// let t = recur_tensor::Tensor::from_vec(vec![1.0f32, -2.0], &[2])?;
+    /// assert_eq!(t.map(|v| v * 3.0).to_vec(), vec![3.0, -6.0]);
+    /// # Ok::<(), recur_tensor::TensorError>(())
+    /// ```
+    pub fn map(&self, f: impl Fn(T) -> T) -> Self {
+        let data = match self.as_slice() {
+            Some(s) => s.iter().map(|&v| f(v)).collect(),
+            None => {
+                let st = self.storage();
+                let mut out = Vec::with_capacity(self.numel());
+                for_each_index(self.layout(), |i| out.push(f(st[i])));
+                out
+            }
+        };
+        Tensor::from_contiguous(data, self.shape().clone())
+    }
+
+    /// Applies `f` to pairs of elements of two tensors of the **same shape** (no broadcasting:
+    /// see the binary ops for that).
+    pub(crate) fn zip_same(&self, other: &Self, f: impl Fn(T, T) -> T) -> Self {
+        debug_assert_eq!(self.shape(), other.shape());
+        let data = match (self.as_slice(), other.as_slice()) {
+            (Some(a), Some(b)) => a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect(),
+            _ => {
+                let (sa, sb) = (self.storage(), other.storage());
+                let mut out = Vec::with_capacity(self.numel());
+                for_each_index2(self.layout(), other.layout(), |i, j| {
+                    out.push(f(sa[i], sb[j]))
+                });
+                out
+            }
+        };
+        Tensor::from_contiguous(data, self.shape().clone())
+    }
+}
