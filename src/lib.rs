@@ -18,14 +18,4 @@ pub use recur_autograd as autograd;
 pub use recur_nn as nn;
 pub use recur_tensor as tensor;
 
-/// A seeded random-number generator, the one recur's examples use for reproducible runs.
-///
-/// ```
-/// use rand::Rng;
-/// let (mut a, mut b) = (recur::seeded_rng(7), recur::seeded_rng(7));
-/// assert_eq!(a.next_u64(), b.next_u64());
-/// ```
-pub fn seeded_rng(seed: u64) -> rand::rngs::StdRng {
-    use rand::SeedableRng;
-    rand::rngs::StdRng::seed_from_u64(seed)
-}
+pub use recur_nn::seeded_rng;

@@ -1,1 +1,44 @@
-//! recur-nn (in progress).
+//! # recur-nn
+//!
+//! Neural-network building blocks for recur, matching `torch.nn` exactly: parameters under
+//! PyTorch's names, PyTorch's initialisation and error messages.
+
+mod activation;
+pub mod checkpoint;
+pub mod clip;
+mod dropout;
+mod error;
+pub mod init;
+mod layer;
+mod linear;
+pub mod loss;
+mod module;
+pub mod optim;
+pub mod rnn;
+
+pub use activation::{ReLU, Sigmoid, Tanh, relu, sigmoid, tanh};
+pub use checkpoint::{load_module, save_module};
+pub use clip::{clip_grad_norm, clip_grad_value};
+pub use dropout::Dropout;
+pub use error::{NnError, Result};
+pub use layer::{Layer, Sequential};
+pub use linear::{Embedding, Linear};
+pub use loss::{
+    CrossEntropyOptions, Reduction, cross_entropy, cross_entropy_tensor, mse_loss, nll_loss,
+};
+pub use module::{Module, prefixed, prefixed_mut};
+pub use recur_autograd::{Grads, Param, ParamId, Tape, Var};
+pub use rnn::{Nonlinearity, Rnn, RnnCell, RnnConfig};
+
+/// A seeded random-number generator (ChaCha12 via `rand`'s `StdRng`), the one recur's
+/// initialisers and examples use for reproducible runs.
+///
+/// ```
+/// use rand::Rng;
+/// let (mut a, mut b) = (recur_nn::seeded_rng(7), recur_nn::seeded_rng(7));
+/// assert_eq!(a.next_u64(), b.next_u64());
+/// ```
+pub fn seeded_rng(seed: u64) -> rand::rngs::StdRng {
+    use rand::SeedableRng;
+    rand::rngs::StdRng::seed_from_u64(seed)
+}

@@ -1,0 +1,496 @@
+//! The fused RNN layer: one tape node per layer and direction.
+//!
+//! Forward, for `T` steps of a batch of `B` with input size `I` and hidden size `H`:
+//! 1. the input projection for all steps at once, biases folded in:
+//!    `P = X W_ih^T + (b_ih + b_hh)`, one GEMM `[T*B, I] x [I, H]`;
+//! 2. the recurrence `h_t = act(P_t + h_{t-1} W_hh^T)`, one small GEMM per step written
+//!    straight into `P_t`, every state kept (`S`, `[T, B, H]`).
+//!
+//! Backward (BPTT): walk the steps backwards computing `dz_t = dh_t * act'(h_t)` and
+//! `dh_{t-1} = dz_t W_hh` (the only sequential part), then `dW_hh`, `dW_ih`, `dX` and the bias
+//! gradients as single GEMMs over all steps.
+//!
+//! Variable-length batches: item `b` is active at step `t` iff `t < len_b`. An inactive item
+//! keeps its state and outputs zero, so `h_n` is each item's state at its own last valid step,
+//! and the reverse direction starts at each item's last valid element.
+
+use crate::rnn::Nonlinearity;
+use recur_autograd::{AutogradError, CustomOp, Result};
+use recur_tensor::gemm::{MatMut, MatRef, gemm};
+use recur_tensor::{Float, Tensor};
+
+/// The shape facts of one layer run.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Dims {
+    pub steps: usize,
+    pub batch: usize,
+    pub input: usize,
+    pub hidden: usize,
+}
+
+/// What forward keeps for backward: exactly the states and the weights the products need.
+pub(crate) struct RnnLayer<T: Float> {
+    pub act: Nonlinearity,
+    pub reverse: bool,
+    pub has_bias: bool,
+    /// Per-item lengths (`None`: every item runs all steps).
+    pub lengths: Option<Vec<usize>>,
+    saved: Option<Saved<T>>,
+}
+
+struct Saved<T: Float> {
+    dims: Dims,
+    x: Tensor<T>,
+    h0: Tensor<T>,
+    w_ih: Tensor<T>,
+    w_hh: Tensor<T>,
+    /// All states, `[T, B, H]`, in time order.
+    states: Vec<T>,
+}
+
+impl<T: Float> RnnLayer<T> {
+    pub(crate) fn new(
+        act: Nonlinearity,
+        reverse: bool,
+        has_bias: bool,
+        lengths: Option<Vec<usize>>,
+    ) -> Self {
+        RnnLayer {
+            act,
+            reverse,
+            has_bias,
+            lengths,
+            saved: None,
+        }
+    }
+
+    fn active(&self, t: usize, b: usize) -> bool {
+        self.lengths.as_ref().is_none_or(|l| t < l[b])
+    }
+
+    /// Runs the layer. `x`: `[T, B, I]`, `h0`: `[B, H]`, `w_ih`: `[H, I]`, `w_hh`: `[H, H]`,
+    /// `bias`: `b_ih + b_hh` (`[H]`) if any. Returns all states `[T*B*H]` and the final state.
+    pub(crate) fn run(
+        &self,
+        x: &Tensor<T>,
+        h0: &Tensor<T>,
+        w_ih: &Tensor<T>,
+        w_hh: &Tensor<T>,
+        bias: Option<&[T]>,
+    ) -> (Vec<T>, Vec<T>) {
+        let (steps, batch, input) = (x.dims()[0], x.dims()[1], x.dims()[2]);
+        let hidden = w_hh.dims()[0];
+        let rows = steps * batch;
+        // 1. P = X W_ih^T + bias, for all steps in one GEMM.
+        let mut p = vec![T::ZERO; rows * hidden];
+        if let Some(b) = bias {
+            for row in p.chunks_exact_mut(hidden.max(1)) {
+                row.copy_from_slice(b);
+            }
+        }
+        let xl = x.layout();
+        let x_mat = MatRef {
+            data: x.storage(),
+            offset: xl.offset,
+            rows,
+            cols: input,
+            rs: input,
+            cs: 1,
+        };
+        let beta = if bias.is_some() { T::ONE } else { T::ZERO };
+        gemm(
+            T::ONE,
+            x_mat,
+            transposed(w_ih),
+            beta,
+            MatMut {
+                data: &mut p,
+                offset: 0,
+                rows,
+                cols: hidden,
+                rs: hidden,
+                cs: 1,
+            },
+        );
+        // 2. The recurrence, in place: P_t becomes the state h_t.
+        let h0v = h0.contiguous();
+        let h0s = h0v.as_slice().expect("contiguous");
+        let whh_t = transposed(w_hh);
+        let bh = batch * hidden;
+        for s in 0..steps {
+            let t = if self.reverse { steps - 1 - s } else { s };
+            // The previous state (h0 at the first step) and this step's slice, borrowed apart.
+            let (prev, cur): (&[T], &mut [T]) = if s == 0 {
+                (h0s, &mut p[t * bh..(t + 1) * bh])
+            } else if self.reverse {
+                let (a, b) = p.split_at_mut((t + 1) * bh);
+                (&b[..bh], &mut a[t * bh..])
+            } else {
+                let (a, b) = p.split_at_mut(t * bh);
+                (&a[(t - 1) * bh..], &mut b[..bh])
+            };
+            let pm = MatRef {
+                data: prev,
+                offset: 0,
+                rows: batch,
+                cols: hidden,
+                rs: hidden,
+                cs: 1,
+            };
+            gemm(
+                T::ONE,
+                pm,
+                whh_t,
+                T::ONE,
+                MatMut {
+                    data: cur,
+                    offset: 0,
+                    rows: batch,
+                    cols: hidden,
+                    rs: hidden,
+                    cs: 1,
+                },
+            );
+            self.act.apply(cur);
+            if self.lengths.is_some() {
+                for b in 0..batch {
+                    if !self.active(t, b) {
+                        cur[b * hidden..(b + 1) * hidden]
+                            .copy_from_slice(&prev[b * hidden..(b + 1) * hidden]);
+                    }
+                }
+            }
+        }
+        let last = if steps == 0 {
+            h0s.to_vec()
+        } else {
+            let t = if self.reverse { 0 } else { steps - 1 };
+            p[t * bh..(t + 1) * bh].to_vec()
+        };
+        (p, last)
+    }
+}
+
+/// `w^T` as a strided view (no copy).
+fn transposed<T: Float>(w: &Tensor<T>) -> MatRef<'_, T> {
+    let l = w.layout();
+    MatRef {
+        data: w.storage(),
+        offset: l.offset,
+        rows: l.dims()[1],
+        cols: l.dims()[0],
+        rs: l.strides[1],
+        cs: l.strides[0],
+    }
+}
+
+fn plain<T: Float>(w: &Tensor<T>) -> MatRef<'_, T> {
+    let l = w.layout();
+    MatRef {
+        data: w.storage(),
+        offset: l.offset,
+        rows: l.dims()[0],
+        cols: l.dims()[1],
+        rs: l.strides[0],
+        cs: l.strides[1],
+    }
+}
+
+impl<T: Float> CustomOp<T> for RnnLayer<T> {
+    fn name(&self) -> &'static str {
+        "rnn_layer"
+    }
+
+    /// Inputs: `x [T, B, I]`, `h0 [B, H]`, `w_ih [H, I]`, `w_hh [H, H]`, then `b_ih [H]`,
+    /// `b_hh [H]` if the layer has biases. Outputs: `output [T, B, H]`, `h_n [B, H]`.
+    fn forward(&mut self, inputs: &[&Tensor<T>]) -> Result<Vec<Tensor<T>>> {
+        let x = inputs[0].contiguous();
+        let (h0, w_ih, w_hh) = (inputs[1], inputs[2], inputs[3]);
+        let bias: Option<Vec<T>> = if self.has_bias {
+            Some(inputs[4].add(inputs[5])?.to_vec())
+        } else {
+            None
+        };
+        let (steps, batch, input) = (x.dims()[0], x.dims()[1], x.dims()[2]);
+        let hidden = w_hh.dims()[0];
+        if let Some(l) = &self.lengths {
+            if l.len() != batch {
+                return Err(AutogradError::Custom {
+                    op: "rnn_layer".into(),
+                    msg: format!("{} lengths for a batch of {batch}", l.len()),
+                });
+            }
+        }
+        let (states, last) = self.run(&x, h0, w_ih, w_hh, bias.as_deref());
+        let mut out = states.clone();
+        if self.lengths.is_some() {
+            for t in 0..steps {
+                for b in 0..batch {
+                    if !self.active(t, b) {
+                        let o = (t * batch + b) * hidden;
+                        out[o..o + hidden].fill(T::ZERO);
+                    }
+                }
+            }
+        }
+        self.saved = Some(Saved {
+            dims: Dims {
+                steps,
+                batch,
+                input,
+                hidden,
+            },
+            x,
+            h0: h0.contiguous(),
+            w_ih: w_ih.clone(),
+            w_hh: w_hh.clone(),
+            states,
+        });
+        Ok(vec![
+            Tensor::from_vec(out, &[steps, batch, hidden])?,
+            Tensor::from_vec(last, &[batch, hidden])?,
+        ])
+    }
+
+    fn backward(
+        &self,
+        grads_out: &[Option<&Tensor<T>>],
+        needs: &[bool],
+    ) -> Result<Vec<Option<Tensor<T>>>> {
+        let sv = self.saved.as_ref().ok_or_else(|| AutogradError::Custom {
+            op: "rnn_layer".into(),
+            msg: "backward before forward".into(),
+        })?;
+        let Dims {
+            steps,
+            batch,
+            input,
+            hidden,
+        } = sv.dims;
+        let (bh, rows) = (batch * hidden, steps * batch);
+        let g_out = grads_out[0].map(|g| g.contiguous());
+        let g_out = g_out.as_ref().map(|g| g.as_slice().expect("contiguous"));
+        let mut dh: Vec<T> = match grads_out[1] {
+            Some(g) => g.to_vec(),
+            None => vec![T::ZERO; bh],
+        };
+        // BPTT: dz_t for every step (the only sequential part).
+        let mut dz = vec![T::ZERO; rows * hidden];
+        let mut dh_next = vec![T::ZERO; bh];
+        let w_hh = plain(&sv.w_hh);
+        for s in (0..steps).rev() {
+            let t = if self.reverse { steps - 1 - s } else { s };
+            let h = &sv.states[t * bh..(t + 1) * bh];
+            let dzt = &mut dz[t * bh..(t + 1) * bh];
+            for b in 0..batch {
+                let r = b * hidden..(b + 1) * hidden;
+                if !self.active(t, b) {
+                    // The state passed through unchanged; the zero output takes no gradient.
+                    dzt[r].fill(T::ZERO);
+                    continue;
+                }
+                if let Some(g) = g_out {
+                    let go = &g[t * bh + b * hidden..t * bh + (b + 1) * hidden];
+                    for (d, &gv) in dh[r.clone()].iter_mut().zip(go) {
+                        *d += gv;
+                    }
+                }
+                self.act
+                    .backward(&h[r.clone()], &dh[r.clone()], &mut dzt[r]);
+            }
+            // dh_{t-1} = dz_t W_hh (active rows); inactive rows carry dh through.
+            let dzm = MatRef {
+                data: &dz[t * bh..(t + 1) * bh],
+                offset: 0,
+                rows: batch,
+                cols: hidden,
+                rs: hidden,
+                cs: 1,
+            };
+            gemm(
+                T::ONE,
+                dzm,
+                w_hh,
+                T::ZERO,
+                MatMut {
+                    data: &mut dh_next,
+                    offset: 0,
+                    rows: batch,
+                    cols: hidden,
+                    rs: hidden,
+                    cs: 1,
+                },
+            );
+            if self.lengths.is_some() {
+                for b in 0..batch {
+                    if !self.active(t, b) {
+                        dh_next[b * hidden..(b + 1) * hidden]
+                            .copy_from_slice(&dh[b * hidden..(b + 1) * hidden]);
+                    }
+                }
+            }
+            core::mem::swap(&mut dh, &mut dh_next);
+        }
+        let dz_all = MatRef {
+            data: &dz,
+            offset: 0,
+            rows,
+            cols: hidden,
+            rs: hidden,
+            cs: 1,
+        };
+        let dz_t = MatRef {
+            data: &dz,
+            offset: 0,
+            rows: hidden,
+            cols: rows,
+            rs: 1,
+            cs: hidden,
+        };
+        // dX = dZ W_ih: [T*B, H] x [H, I].
+        let gx = needs[0].then(|| {
+            let mut gx = vec![T::ZERO; rows * input];
+            gemm(
+                T::ONE,
+                dz_all,
+                plain(&sv.w_ih),
+                T::ZERO,
+                MatMut {
+                    data: &mut gx,
+                    offset: 0,
+                    rows,
+                    cols: input,
+                    rs: input,
+                    cs: 1,
+                },
+            );
+            gx
+        });
+        // dW_ih = dZ^T X: [H, T*B] x [T*B, I].
+        let gw_ih = needs[2].then(|| {
+            let mut g = vec![T::ZERO; hidden * input];
+            let xm = MatRef {
+                data: sv.x.storage(),
+                offset: sv.x.layout().offset,
+                rows,
+                cols: input,
+                rs: input,
+                cs: 1,
+            };
+            gemm(
+                T::ONE,
+                dz_t,
+                xm,
+                T::ZERO,
+                MatMut {
+                    data: &mut g,
+                    offset: 0,
+                    rows: hidden,
+                    cols: input,
+                    rs: input,
+                    cs: 1,
+                },
+            );
+            g
+        });
+        // dW_hh = sum_t dz_t^T h_prev(t): one GEMM over the steps whose previous state is a
+        // stored state, plus one for the step that starts from h0.
+        let gw_hh = needs[3].then(|| {
+            let mut g = vec![T::ZERO; hidden * hidden];
+            if steps > 0 {
+                let first = if self.reverse { steps - 1 } else { 0 };
+                let n = (steps - 1) * batch;
+                let (dz_from, s_from) = if self.reverse { (0, bh) } else { (bh, 0) };
+                let dzs = MatRef {
+                    data: &dz,
+                    offset: dz_from,
+                    rows: hidden,
+                    cols: n,
+                    rs: 1,
+                    cs: hidden,
+                };
+                let ss = MatRef {
+                    data: &sv.states,
+                    offset: s_from,
+                    rows: n,
+                    cols: hidden,
+                    rs: hidden,
+                    cs: 1,
+                };
+                gemm(
+                    T::ONE,
+                    dzs,
+                    ss,
+                    T::ZERO,
+                    MatMut {
+                        data: &mut g,
+                        offset: 0,
+                        rows: hidden,
+                        cols: hidden,
+                        rs: hidden,
+                        cs: 1,
+                    },
+                );
+                let dz0 = MatRef {
+                    data: &dz,
+                    offset: first * bh,
+                    rows: hidden,
+                    cols: batch,
+                    rs: 1,
+                    cs: hidden,
+                };
+                let h0 = MatRef {
+                    data: sv.h0.storage(),
+                    offset: sv.h0.layout().offset,
+                    rows: batch,
+                    cols: hidden,
+                    rs: hidden,
+                    cs: 1,
+                };
+                gemm(
+                    T::ONE,
+                    dz0,
+                    h0,
+                    T::ONE,
+                    MatMut {
+                        data: &mut g,
+                        offset: 0,
+                        rows: hidden,
+                        cols: hidden,
+                        rs: hidden,
+                        cs: 1,
+                    },
+                );
+            }
+            g
+        });
+        let gb = (self.has_bias && (needs[4] || needs[5])).then(|| {
+            let mut g = vec![T::ZERO; hidden];
+            for row in dz.chunks_exact(hidden.max(1)) {
+                for (a, &v) in g.iter_mut().zip(row) {
+                    *a += v;
+                }
+            }
+            g
+        });
+        let mut out = vec![
+            gx.map(|g| Tensor::from_vec(g, &[steps, batch, input]))
+                .transpose()?,
+            needs[1]
+                .then(|| Tensor::from_vec(dh, &[batch, hidden]))
+                .transpose()?,
+            gw_ih
+                .map(|g| Tensor::from_vec(g, &[hidden, input]))
+                .transpose()?,
+            gw_hh
+                .map(|g| Tensor::from_vec(g, &[hidden, hidden]))
+                .transpose()?,
+        ];
+        if self.has_bias {
+            let gb = gb.map(|g| Tensor::from_vec(g, &[hidden])).transpose()?;
+            out.push(if needs[4] { gb.clone() } else { None });
+            out.push(if needs[5] { gb } else { None });
+        }
+        Ok(out)
+    }
+}
