@@ -36,7 +36,7 @@ pub(crate) fn mask<T: Float, R: rand::Rng + ?Sized>(
 /// stream.
 ///
 /// ```
-/// use recur_nn::{Dropout, Layer, Module, Tape};
+/// use recur_nn::{Dropout, Layer, Tape};
 /// use recur_tensor::Tensor;
 /// let mut d = Dropout::new(0.5, 7)?;
 /// let tape = Tape::<f64>::new();
@@ -76,6 +76,11 @@ impl Dropout {
     /// The probability.
     pub fn p(&self) -> f64 {
         self.p
+    }
+    /// Train (`true`, dropout active) or eval (`false`, identity) mode. The same as
+    /// [`Module::set_training`], without naming the element type.
+    pub fn set_training(&mut self, training: bool) {
+        self.training = training;
     }
 }
 

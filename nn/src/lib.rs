@@ -6,6 +6,7 @@
 mod activation;
 pub mod checkpoint;
 pub mod clip;
+pub mod conformance;
 mod dropout;
 mod error;
 pub mod init;

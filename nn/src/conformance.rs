@@ -1,0 +1,375 @@
+//! Runs reference cases from PyTorch (the `shared/fixtures` safetensors format: kinds `RNN`,
+//! `RNNCell` and `optim`) through recur and measures the disagreement.
+//!
+//! Agreement is `|ours - theirs| <= atol + rtol * |theirs|` for every element of every
+//! reference tensor; [`CaseReport`] carries the largest absolute error and the first tensor
+//! that fails.
+
+use crate::checkpoint::load_tensors;
+use crate::clip::clip_grad_norm;
+use crate::error::{NnError, Result};
+use crate::module::Module;
+use crate::optim::{Adagrad, AdagradConfig, Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
+use crate::rnn::{Nonlinearity, Rnn, RnnCell, RnnConfig};
+use recur_autograd::{Grads, Param, Tape, Var};
+use recur_tensor::{Float, Tensor};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Tolerances for a comparison.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tolerance {
+    /// Absolute part.
+    pub atol: f64,
+    /// Relative part (times |reference|).
+    pub rtol: f64,
+}
+
+impl Tolerance {
+    /// The conformance runner's default: `1e-9 + 1e-9 * |b|` (f64).
+    pub const F64: Tolerance = Tolerance {
+        atol: 1e-9,
+        rtol: 1e-9,
+    };
+    /// For runs in f32: `1e-4` relative (with a small absolute floor for values near 0).
+    pub const F32: Tolerance = Tolerance {
+        atol: 1e-5,
+        rtol: 1e-4,
+    };
+}
+
+/// The outcome of one reference file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CaseReport {
+    /// The file's stem (`rnn_seed_example`).
+    pub name: String,
+    /// `RNN`, `RNNCell` or `optim`.
+    pub kind: String,
+    /// The largest |ours - theirs| over every compared tensor.
+    pub max_abs_err: f64,
+    /// The first compared tensor outside the tolerance, with its largest error.
+    pub failed: Option<(String, f64)>,
+    /// How many tensors were compared.
+    pub compared: usize,
+}
+
+impl CaseReport {
+    /// True when every tensor agreed.
+    pub fn passed(&self) -> bool {
+        self.failed.is_none()
+    }
+}
+
+/// Runs one reference file in element type `T` (the reference tensors are converted to `T`).
+///
+/// # Errors
+/// When the file cannot be read, its `kind` is unknown, or a tensor the case needs is missing
+/// or misshapen.
+///
+/// ```no_run
+/// use recur_nn::conformance::{run_file, Tolerance};
+/// let r = run_file::<f64>("nn/tests/fixtures/rnn_seed_example.safetensors", Tolerance::F64)?;
+/// println!("{} max_abs_err={:e}", r.name, r.max_abs_err);
+/// # Ok::<(), recur_nn::NnError>(())
+/// ```
+pub fn run_file<T: Float>(path: impl AsRef<Path>, tol: Tolerance) -> Result<CaseReport> {
+    let path = path.as_ref();
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (tensors, meta) = load_tensors::<T>(path)?;
+    let case = Case {
+        path: path.display().to_string(),
+        tensors: tensors.into_iter().collect(),
+        meta,
+    };
+    let kind = case.meta.get("kind").cloned().unwrap_or_default();
+    let mut cmp = Comparison {
+        tol,
+        max_abs_err: 0.0,
+        failed: None,
+        compared: 0,
+    };
+    match kind.as_str() {
+        "RNN" => run_rnn(&case, &mut cmp)?,
+        "RNNCell" => run_cell(&case, &mut cmp)?,
+        "optim" => run_optim(&case, &mut cmp)?,
+        other => {
+            return Err(case.err(format!(
+                "unknown kind {other:?} (expected RNN, RNNCell or optim)"
+            )));
+        }
+    }
+    Ok(CaseReport {
+        name,
+        kind,
+        max_abs_err: cmp.max_abs_err,
+        failed: cmp.failed,
+        compared: cmp.compared,
+    })
+}
+
+struct Case<T: Float> {
+    path: String,
+    tensors: BTreeMap<String, Tensor<T>>,
+    meta: BTreeMap<String, String>,
+}
+
+impl<T: Float> Case<T> {
+    fn err(&self, msg: String) -> NnError {
+        NnError::Checkpoint {
+            path: self.path.clone(),
+            msg,
+        }
+    }
+    fn tensor(&self, name: &str) -> Result<&Tensor<T>> {
+        self.tensors
+            .get(name)
+            .ok_or_else(|| self.err(format!("missing tensor {name:?}")))
+    }
+    /// A metadata value; the format stores JSON-encoded strings (`"true"`, `"2"`, `"tanh"`).
+    fn meta(&self, key: &str) -> Result<String> {
+        let v = self
+            .meta
+            .get(key)
+            .ok_or_else(|| self.err(format!("missing metadata {key:?}")))?;
+        Ok(v.trim_matches('"').to_string())
+    }
+    fn usize(&self, key: &str) -> Result<usize> {
+        let v = self.meta(key)?;
+        v.parse()
+            .map_err(|_| self.err(format!("metadata {key:?} is not a count: {v:?}")))
+    }
+    fn bool(&self, key: &str) -> Result<bool> {
+        match self.meta(key)?.to_ascii_lowercase().as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            v => Err(self.err(format!("metadata {key:?} is not a boolean: {v:?}"))),
+        }
+    }
+    fn f64_opt(&self, key: &str) -> Result<Option<f64>> {
+        match self.meta.get(key).map(|v| v.trim_matches('"')) {
+            None | Some("None") | Some("null") => Ok(None),
+            Some(v) => v
+                .parse()
+                .map(Some)
+                .map_err(|_| self.err(format!("metadata {key:?} is not a number: {v:?}"))),
+        }
+    }
+    /// Copies the reference parameters into `module` by name.
+    fn load_params(&self, module: &mut dyn Module<T>) -> Result<()> {
+        for (name, p) in module.named_parameters_mut() {
+            let t = self.tensor(&name)?;
+            if t.dims() != p.value().dims() {
+                return Err(self.err(format!(
+                    "{name}: expected shape {}, got {}",
+                    p.value().shape(),
+                    t.shape()
+                )));
+            }
+            p.set_value(t.clone());
+        }
+        Ok(())
+    }
+}
+
+struct Comparison {
+    tol: Tolerance,
+    max_abs_err: f64,
+    failed: Option<(String, f64)>,
+    compared: usize,
+}
+
+impl Comparison {
+    fn check<T: Float>(&mut self, name: &str, ours: &Tensor<T>, theirs: &Tensor<T>) {
+        self.compared += 1;
+        if ours.dims() != theirs.dims() {
+            self.failed.get_or_insert((
+                format!("{name} (shape {} vs {})", ours.shape(), theirs.shape()),
+                f64::INFINITY,
+            ));
+            self.max_abs_err = f64::INFINITY;
+            return;
+        }
+        let (a, b) = (ours.to_vec(), theirs.to_vec());
+        let mut worst = 0.0f64;
+        let mut bad = false;
+        for (&x, &y) in a.iter().zip(&b) {
+            let (x, y) = (x.to_f64(), y.to_f64());
+            let e = (x - y).abs();
+            if !(e <= self.tol.atol + self.tol.rtol * y.abs()) {
+                bad = true;
+            }
+            worst = if e.is_nan() { f64::NAN } else { worst.max(e) };
+        }
+        self.max_abs_err = if worst.is_nan() {
+            f64::NAN
+        } else {
+            self.max_abs_err.max(worst)
+        };
+        if bad && self.failed.is_none() {
+            self.failed = Some((name.to_string(), worst));
+        }
+    }
+
+    fn grad<T: Float>(&mut self, case: &Case<T>, name: &str, g: Option<&Tensor<T>>) -> Result<()> {
+        let key = format!("grad.{name}");
+        let theirs = case.tensor(&key)?;
+        let zeros = Tensor::zeros(theirs.dims());
+        self.check(&key, g.unwrap_or(&zeros), theirs);
+        Ok(())
+    }
+}
+
+/// sum(a * ga) + sum(b * gb): the fixtures' loss.
+fn weighted<'t, T: Float>(
+    a: &Var<'t, T>,
+    ga: &Tensor<T>,
+    b: &Var<'t, T>,
+    gb: &Tensor<T>,
+) -> Result<Var<'t, T>> {
+    let tape = a.tape();
+    Ok(a.mul(&tape.constant(ga.clone()))?
+        .sum_all()?
+        .add(&b.mul(&tape.constant(gb.clone()))?.sum_all()?)?)
+}
+
+fn run_rnn<T: Float>(case: &Case<T>, cmp: &mut Comparison) -> Result<()> {
+    let act: Nonlinearity = case.meta("nonlinearity")?.parse()?;
+    let config = RnnConfig::new(case.usize("input_size")?, case.usize("hidden_size")?)
+        .num_layers(case.usize("num_layers")?)
+        .nonlinearity(act)
+        .bias(case.bool("bias")?)
+        .batch_first(case.bool("batch_first")?)
+        .bidirectional(case.bool("bidirectional")?);
+    let mut rnn = Rnn::<T>::new(config, &mut crate::seeded_rng(0))?;
+    rnn.set_training(false);
+    case.load_params(&mut rnn)?;
+    let tape = Tape::new();
+    let x = tape.leaf(case.tensor("input")?.clone());
+    let h0 = case.tensors.get("h0").map(|h| tape.leaf(h.clone()));
+    let (out, h_n) = rnn.forward(&tape, &x, h0.as_ref())?;
+    cmp.check("output", out.value(), case.tensor("output")?);
+    cmp.check("h_n", h_n.value(), case.tensor("h_n")?);
+    let loss = weighted(
+        &out,
+        case.tensor("grad_output")?,
+        &h_n,
+        case.tensor("grad_h_n")?,
+    )?;
+    let grads = tape.backward(&loss)?;
+    cmp.grad(case, "input", grads.of(&x))?;
+    if let Some(h0) = &h0 {
+        cmp.grad(case, "h0", grads.of(h0))?;
+    }
+    for (name, p) in rnn.named_parameters() {
+        cmp.grad(case, &name, grads.get(p))?;
+    }
+    Ok(())
+}
+
+fn run_cell<T: Float>(case: &Case<T>, cmp: &mut Comparison) -> Result<()> {
+    let act: Nonlinearity = case.meta("nonlinearity")?.parse()?;
+    let mut cell = RnnCell::<T>::new(
+        case.usize("input_size")?,
+        case.usize("hidden_size")?,
+        case.bool("bias")?,
+        act,
+        &mut crate::seeded_rng(0),
+    )?;
+    case.load_params(&mut cell)?;
+    let tape = Tape::new();
+    let x = tape.leaf(case.tensor("input")?.clone());
+    let hx = case.tensors.get("hx").map(|h| tape.leaf(h.clone()));
+    let h1 = cell.forward(&tape, &x, hx.as_ref())?;
+    cmp.check("h1", h1.value(), case.tensor("h1")?);
+    let loss = h1
+        .mul(&tape.constant(case.tensor("grad_h1")?.clone()))?
+        .sum_all()?;
+    let grads = tape.backward(&loss)?;
+    cmp.grad(case, "input", grads.of(&x))?;
+    if let Some(hx) = &hx {
+        cmp.grad(case, "hx", grads.of(hx))?;
+    }
+    for (name, p) in cell.named_parameters() {
+        cmp.grad(case, &name, grads.get(p))?;
+    }
+    Ok(())
+}
+
+/// The optimizer a case names. Settings come from metadata keys (`optimizer`, `lr`,
+/// `momentum`, `dampening`, `nesterov`, `weight_decay`, `beta1`, `beta2`, `eps`) when present,
+/// else from the documented fixture names.
+fn optimizer<T: Float>(case: &Case<T>) -> Result<Box<dyn Optimizer<T>>> {
+    let name = case.meta("name").unwrap_or_default();
+    let kind = match case.meta.get("optimizer") {
+        Some(k) => k.trim_matches('"').to_string(),
+        None if name.starts_with("sgd") => "sgd".into(),
+        None if name.starts_with("adagrad") => "adagrad".into(),
+        None if name.starts_with("adam") => "adam".into(),
+        None => {
+            return Err(case.err(format!(
+                "cannot tell the optimizer of case {name:?} (set metadata \"optimizer\")"
+            )));
+        }
+    };
+    let known =
+        |key: &str, default: f64| -> Result<f64> { Ok(case.f64_opt(key)?.unwrap_or(default)) };
+    Ok(match kind.as_str() {
+        "sgd" => {
+            let fixture = name == "sgd_momentum_nesterov_wd";
+            let nesterov = match case.meta.get("nesterov") {
+                Some(_) => case.bool("nesterov")?,
+                None => fixture,
+            };
+            Box::new(Sgd::with_config(
+                SgdConfig::new(known("lr", 0.1)?)
+                    .momentum(known("momentum", if fixture { 0.9 } else { 0.0 })?)
+                    .dampening(known("dampening", 0.0)?)
+                    .nesterov(nesterov)
+                    .weight_decay(known("weight_decay", if fixture { 0.01 } else { 0.0 })?),
+            )?)
+        }
+        "adam" => Box::new(Adam::with_config(
+            AdamConfig::new(known("lr", 1e-2)?)
+                .betas(known("beta1", 0.9)?, known("beta2", 0.999)?)
+                .eps(known("eps", 1e-8)?)
+                .weight_decay(known("weight_decay", 0.0)?),
+        )?),
+        "adagrad" => Box::new(Adagrad::with_config(
+            AdagradConfig::new(known("lr", 0.1)?)
+                .weight_decay(known("weight_decay", 0.0)?)
+                .eps(known("eps", 1e-10)?),
+        )?),
+        other => return Err(case.err(format!("unknown optimizer {other:?}"))),
+    })
+}
+
+fn run_optim<T: Float>(case: &Case<T>, cmp: &mut Comparison) -> Result<()> {
+    let steps = case.usize("steps")?;
+    let clip = case.f64_opt("clip_max_norm")?;
+    let mut opt = optimizer(case)?;
+    let mut p = Param::new(case.tensor("param.0")?.clone());
+    for k in 1..=steps {
+        let mut grads = Grads::new();
+        grads.set(&p, case.tensor(&format!("grad.{k}"))?.clone())?;
+        if let Some(max_norm) = clip {
+            let total = clip_grad_norm(&mut grads, max_norm, 2.0, false)?;
+            let key = format!("total_norm.{k}");
+            let theirs = case.tensor(&key)?;
+            cmp.check(
+                &key,
+                &Tensor::from_vec(vec![T::from_f64(total)], theirs.dims())?,
+                theirs,
+            );
+        }
+        opt.step(&mut [&mut p], &grads)?;
+        cmp.check(
+            &format!("param.{k}"),
+            p.value(),
+            case.tensor(&format!("param.{k}"))?,
+        );
+    }
+    Ok(())
+}
