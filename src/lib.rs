@@ -5,7 +5,8 @@
 //!
 //! - [`tensor`] (`recur-tensor`): n-d strided `f32`/`f64` tensors, broadcasting, our own GEMM;
 //! - [`autograd`] (`recur-autograd`): a tape-based reverse-mode engine and `gradcheck`;
-//! - [`nn`] (`recur-nn`): modules, losses, optimizers, clipping, checkpoints.
+//! - [`nn`] (`recur-nn`): modules, losses, optimizers, clipping, checkpoints;
+//! - [`plot`]: a small SVG line chart and an atomic file writer for the examples.
 //!
 //! ```
 //! use recur::tensor::Tensor;
@@ -13,6 +14,13 @@
 //! assert_eq!(t.sum_all().item()?, 6.0);
 //! # Ok::<(), recur::tensor::TensorError>(())
 //! ```
+
+/// The README's example, compiled and run as a doc test.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
+pub mod plot;
 
 pub use recur_autograd as autograd;
 pub use recur_nn as nn;

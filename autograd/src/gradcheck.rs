@@ -150,7 +150,7 @@ where
                 let ana = first[i][j * n_in + e];
                 let err = (ana - num).abs();
                 let excess = err - (opts.atol + opts.rtol * num.abs());
-                let bad = !(excess <= 0.0); // NaN fails too
+                let bad = excess > 0.0 || excess.is_nan();
                 if err > report.max_abs_err
                     || (err.is_nan() && !report.max_abs_err.is_nan())
                     || report.worst_element.is_empty()

@@ -198,7 +198,7 @@ impl Comparison {
         for (&x, &y) in a.iter().zip(&b) {
             let (x, y) = (x.to_f64(), y.to_f64());
             let e = (x - y).abs();
-            if !(e <= self.tol.atol + self.tol.rtol * y.abs()) {
+            if e > self.tol.atol + self.tol.rtol * y.abs() || e.is_nan() {
                 bad = true;
             }
             worst = if e.is_nan() { f64::NAN } else { worst.max(e) };

@@ -9,10 +9,12 @@ pub mod clip;
 pub mod conformance;
 mod dropout;
 mod error;
+pub mod gru;
 pub mod init;
 mod layer;
 mod linear;
 pub mod loss;
+pub mod lstm;
 mod module;
 pub mod optim;
 pub mod rnn;
@@ -22,8 +24,10 @@ pub use checkpoint::{load_module, save_module};
 pub use clip::{clip_grad_norm, clip_grad_value};
 pub use dropout::Dropout;
 pub use error::{NnError, Result};
+pub use gru::{Gru, GruCell, GruConfig};
 pub use layer::{Layer, Sequential};
 pub use linear::{Embedding, Linear};
+pub use lstm::{Lstm, LstmCell, LstmConfig};
 pub use loss::{
     CrossEntropyOptions, Reduction, cross_entropy, cross_entropy_tensor, mse_loss, nll_loss,
 };

@@ -120,13 +120,28 @@ impl<T: Float> Module<T> for Linear<T> {
 }
 
 impl<T: Float> Layer<T> for Linear<T> {
+    /// `x W^T + b` for `x` of shape `(*, in)`. Leading dims are flattened into one GEMM
+    /// `(rows, in) x (in, out)` rather than a batched product, so the weight gradient is one
+    /// GEMM too.
     fn forward<'t>(&self, tape: &'t Tape<T>, x: &Var<'t, T>) -> Result<Var<'t, T>> {
         self.check(x.dims())?;
-        let y = x.matmul(&tape.param(&self.weight).t()?)?;
-        Ok(match &self.bias {
-            Some(b) => y.add(&tape.param(b))?,
-            None => y,
-        })
+        let (i, o) = self.features();
+        let lead = &x.dims()[..x.rank() - 1];
+        let flat = if x.rank() > 2 {
+            x.reshape(&[lead.iter().product(), i])?
+        } else {
+            x.clone()
+        };
+        let mut y = flat.matmul(&tape.param(&self.weight).t()?)?;
+        if let Some(b) = &self.bias {
+            y = y.add(&tape.param(b))?;
+        }
+        if x.rank() > 2 {
+            let mut dims = lead.to_vec();
+            dims.push(o);
+            y = y.reshape(&dims)?;
+        }
+        Ok(y)
     }
 }
 

@@ -148,15 +148,25 @@ impl<T: Float> Tensor<T> {
     /// ```
     pub fn arange(start: T, end: T, step: T) -> Result<Self> {
         let (s, e, st) = (start.to_f64(), end.to_f64(), step.to_f64());
-        if !s.is_finite() || !e.is_finite() || !st.is_finite() || st == 0.0 || (e - s) * st < 0.0 {
-            return Err(TensorError::InvalidArgument {
-                op: "arange",
-                msg: format!(
-                    "upper bound and larger bound inconsistent with step sign: start {s}, end {e}, step {st}"
-                ),
-            });
+        let bad = |msg: String| Err(TensorError::InvalidArgument { op: "arange", msg });
+        if !s.is_finite() || !e.is_finite() || !st.is_finite() {
+            return bad(format!("unsupported range: {s} -> {e} (step {st})"));
         }
-        let n = ((e - s) / st).ceil() as usize;
+        if st == 0.0 {
+            return bad("step must be nonzero".into());
+        }
+        if (e - s) * st < 0.0 {
+            return bad(format!(
+                "upper bound and larger bound inconsistent with step sign: start {s}, end {e}, step {st}"
+            ));
+        }
+        let count = ((e - s) / st).ceil();
+        if count > (isize::MAX as f64) / (core::mem::size_of::<T>() as f64) {
+            return bad(format!(
+                "a range of {count} elements does not fit in memory"
+            ));
+        }
+        let n = count as usize;
         let data = (0..n)
             .map(|i| T::from_f64(s + i as f64 * st))
             .collect::<Vec<_>>();
@@ -648,6 +658,7 @@ impl<T: Float> Tensor<T> {
     /// # Ok::<(), recur_tensor::TensorError>(())
     /// ```
     pub fn broadcast_to(&self, shape: &[usize]) -> Result<Self> {
+        checked_numel("broadcast_to", &Shape::from(shape))?;
         Ok(self.with_layout(self.layout.broadcast_to("broadcast_to", shape)?))
     }
 

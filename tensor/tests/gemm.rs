@@ -392,10 +392,11 @@ fn threads_match_single_thread() {
         );
         c.data
     }
+    // Each product is above the threading threshold (2^22 multiply-adds).
     for (m, n, k, lc) in [
-        (203, 180, 100, Layout::RowMajor),
-        (97, 301, 99, Layout::ColMajor),
-        (131, 140, 160, Layout::Strided),
+        (203, 180, 130, Layout::RowMajor),
+        (97, 301, 150, Layout::ColMajor),
+        (131, 140, 240, Layout::Strided),
     ] {
         let one = run::<f32>(1, m, n, k, lc);
         for threads in [2, 3] {

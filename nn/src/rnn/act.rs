@@ -35,7 +35,7 @@ impl Nonlinearity {
             }
             Nonlinearity::Relu => {
                 for x in v {
-                    if !(*x > T::ZERO) && !x.is_nan() {
+                    if *x <= T::ZERO {
                         *x = T::ZERO;
                     }
                 }

@@ -8,7 +8,7 @@ use super::{GemmScalar, MatMut, MatRef};
 
 /// Products with at least this many multiply-adds (`m * n * k`) are split over threads
 /// (when [`num_threads`] > 1). Below it, spawning costs more than it saves.
-const PARALLEL_MIN_WORK: usize = 1 << 21;
+const PARALLEL_MIN_WORK: usize = 1 << 22;
 
 /// Problems with `m * n * k` below this read A in place instead of packing it (B is
 /// always packed). Packing A pays off only when each packed panel is reused many times.

@@ -53,8 +53,6 @@ mod sealed {
             beta: Self,
             c: MatMut<'_, Self>,
         );
-        /// `self * b + c`, fused. Only called where the FMA instruction is enabled.
-        fn fused_mul_add(self, b: Self, c: Self) -> Self;
     }
 }
 
@@ -69,7 +67,6 @@ pub trait GemmScalar:
     + core::ops::Mul<Output = Self>
     + PartialEq
     + Default
-    + core::fmt::Debug
 {
     /// The additive identity.
     const ZERO: Self;
@@ -312,7 +309,7 @@ pub fn gemm_naive<T: GemmScalar>(
 }
 
 macro_rules! impl_scalar {
-    ($t:ty, $kernel_fn:ident) => {
+    ($t:ty, $kernel_fn:ident, $gemv_fn:ident) => {
         impl GemmScalar for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -348,16 +345,11 @@ macro_rules! impl_scalar {
                 beta: Self,
                 c: MatMut<'_, Self>,
             ) {
-                gemv::gemv(alpha, a, b, beta, c)
-            }
-
-            #[inline(always)]
-            fn fused_mul_add(self, b: Self, c: Self) -> Self {
-                self.mul_add(b, c)
+                kernel::$gemv_fn(alpha, a, b, beta, c)
             }
         }
     };
 }
 
-impl_scalar!(f32, dispatch_f32);
-impl_scalar!(f64, dispatch_f64);
+impl_scalar!(f32, dispatch_f32, gemv_f32);
+impl_scalar!(f64, dispatch_f64, gemv_f64);

@@ -73,7 +73,18 @@ fn pack_a_n<T: GemmScalar, const MR: usize>(
                 d.copy_from_slice(&a.data[s..s + MR]);
             }
         } else if a.cs == 1 && kc > 0 {
-            // Row-major A: read each row contiguously, scatter it with stride MR.
+            // Row-major A: gather one column of the MR rows per step.
+            if h == MR {
+                let rows: [&[T]; MR] = core::array::from_fn(|ii| {
+                    let s = base + ii * a.rs;
+                    &a.data[s..s + kc]
+                });
+                for (p, d) in panel.chunks_exact_mut(MR).enumerate() {
+                    let d: &mut [T; MR] = d.try_into().expect("chunks_exact yields MR elements");
+                    *d = core::array::from_fn(|ii| rows[ii][p]);
+                }
+                continue;
+            }
             for ii in 0..h {
                 let s = base + ii * a.rs;
                 let row = &a.data[s..s + kc];
@@ -136,8 +147,18 @@ fn pack_b_n<T: GemmScalar, const NR: usize>(
         let j = j0 + q * NR;
         let w = NR.min(j0 + nc - j);
         let base = b.offset + p0 * b.rs + j * b.cs;
-        if b.rs == 1 && kc > 0 {
-            // Column-major B (e.g. a transposed view): read columns, scatter with stride NR.
+        if b.rs == 1 && kc > 0 && w == NR {
+            // Column-major B (e.g. a transposed view): gather one row of the NR columns per step.
+            let cols: [&[T]; NR] = core::array::from_fn(|jj| {
+                let s = base + jj * b.cs;
+                &b.data[s..s + kc]
+            });
+            for (p, d) in panel.chunks_exact_mut(NR).enumerate() {
+                let d: &mut [T; NR] = d.try_into().expect("chunks_exact yields NR elements");
+                *d = core::array::from_fn(|jj| cols[jj][p]);
+            }
+        } else if b.rs == 1 && kc > 0 {
+            // Partial column-major panel: read columns, scatter with stride NR.
             for jj in 0..w {
                 let s = base + jj * b.cs;
                 let col = &b.data[s..s + kc];

@@ -28,7 +28,7 @@ pub fn set_num_threads(n: usize) {
 /// [`set_num_threads`], else the environment variable `RECUR_NUM_THREADS` if it holds a
 /// positive integer, else 1 (by default no thread is ever spawned).
 ///
-/// Only products of at least about 2^21 multiply-adds are split; smaller ones run on the
+/// Only products of at least about 2^22 multiply-adds are split; smaller ones run on the
 /// calling thread whatever this says.
 pub fn num_threads() -> usize {
     match NUM_THREADS.load(Ordering::Relaxed) {

@@ -1,10 +1,10 @@
 //! Reductions: `sum`, `mean`, `max`/`min` over a set of dims (with `keepdim`), `argmax`/`argmin`
 //! along one dim, [`Tensor::sum_to_shape`] (the adjoint of `broadcast_to`) and the p-norm.
 //!
-//! Every reduction runs through one driver, [`reduce`], which hands a [`Reducer`] either whole
+//! Every reduction runs through one driver, `reduce`, which hands a `Reducer` either whole
 //! contiguous lanes (one lane per output element) or, when the reduced dims of a contiguous
 //! tensor are followed by kept dims, whole rows to fold elementwise. Strided tensors are walked
-//! lane by lane through [`for_each_index`].
+//! lane by lane through `for_each_index`.
 
 use crate::error::{Result, TensorError};
 use crate::float::Float;
@@ -272,8 +272,9 @@ impl<T: Float> Tensor<T> {
     /// it: `p = inf` gives `max |x|`, `p = -inf` gives `min |x|`, `p = 0` counts the nonzero
     /// elements. NaN elements (or a NaN `p`) give NaN. An empty tensor has norm 0.
     ///
-    /// Accumulates in `f64`, and for `p > 0` scales by `max |x|` first, so the result does not
-    /// overflow for large finite elements (`[1e30, 1e30]` in `f32` has a finite 2-norm).
+    /// Accumulates in `f64`, and for `p > 0` scales by `max |x|` when the powers could leave
+    /// `f64`'s range, so the result does not overflow for large finite elements (`[1e200, 1e200]`
+    /// in `f64` has a finite 2-norm).
     ///
     /// Shape rule: any shape in, a scalar out.
     ///
@@ -283,7 +284,8 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(x.norm(2.0), 5.0);
     /// assert_eq!(x.norm(1.0), 7.0);
     /// assert_eq!(x.norm(f64::INFINITY), 4.0);
-    /// assert_eq!(Tensor::from_vec(vec![1e30f32, 1e30], &[2])?.norm(2.0), 1e30 * 2f32.sqrt());
+    /// let big = Tensor::from_vec(vec![1e200f64, 1e200], &[2])?.norm(2.0);
+    /// assert!((big / 1e200 - 2f64.sqrt()).abs() < 1e-15);
     /// # Ok::<(), recur_tensor::TensorError>(())
     /// ```
     pub fn norm(&self, p: f64) -> T {
@@ -294,40 +296,43 @@ impl<T: Float> Tensor<T> {
             return T::ZERO;
         }
         let x = values(self);
-        let abs = || x.iter().map(|v| v.to_f64().abs());
-        let has_nan = || x.iter().any(|v| v.is_nan());
-        if p == f64::INFINITY || p == f64::NEG_INFINITY {
-            if has_nan() {
-                return T::NAN;
-            }
-            let init = if p > 0.0 { 0.0 } else { f64::INFINITY };
-            let r = abs().fold(init, |a, v| if p > 0.0 { a.max(v) } else { a.min(v) });
-            return T::from_f64(r);
+        let abs = |v: T| v.to_f64().abs();
+        // The largest magnitude, NaN if any element is NaN.
+        let m = x
+            .iter()
+            .fold(0.0f64, |a, &v| take_if::<f64, true>(a, abs(v)));
+        if p == f64::INFINITY || m.is_nan() {
+            return T::from_f64(m);
+        }
+        if p == f64::NEG_INFINITY {
+            return T::from_f64(
+                x.iter()
+                    .fold(f64::INFINITY, |a, &v| take_if::<f64, false>(a, abs(v))),
+            );
         }
         if p == 0.0 {
             return T::from_usize(x.iter().filter(|&&v| v != T::ZERO).count());
         }
         if p < 0.0 {
-            let s: f64 = abs().map(|v| v.powf(p)).sum();
-            return T::from_f64(s.powf(1.0 / p));
+            return T::from_f64(sum_f64(&x, |v| abs(v).powf(p)).powf(1.0 / p));
         }
-        // p > 0: scale by the largest magnitude so the powers cannot overflow.
-        if has_nan() {
-            return T::NAN;
-        }
-        let m = abs().fold(0.0f64, f64::max);
         if m == 0.0 || m.is_infinite() {
             return T::from_f64(m);
         }
-        let s: f64 = if p == 2.0 {
-            abs().map(|v| (v / m) * (v / m)).sum()
-        } else if p == 1.0 {
-            abs().map(|v| v / m).sum()
-        } else {
-            abs().map(|v| (v / m).powf(p)).sum()
+        // Scale by the largest magnitude only when its p-th power could leave f64's range.
+        if m.log2().abs() * p < 900.0 {
+            return T::from_f64(match p {
+                1.0 => sum_f64(&x, abs),
+                2.0 => sum_f64(&x, |v| abs(v) * abs(v)).sqrt(),
+                _ => sum_f64(&x, |v| abs(v).powf(p)).powf(1.0 / p),
+            });
+        }
+        let s = match p {
+            1.0 => sum_f64(&x, |v| abs(v) / m),
+            2.0 => sum_f64(&x, |v| (abs(v) / m) * (abs(v) / m)).sqrt(),
+            _ => sum_f64(&x, |v| (abs(v) / m).powf(p)).powf(1.0 / p),
         };
-        let r = if p == 2.0 { s.sqrt() } else { s.powf(1.0 / p) };
-        T::from_f64(m * r)
+        T::from_f64(m * s)
     }
 }
 
@@ -485,17 +490,12 @@ fn reduce<T: Float, R: Reducer<T>>(t: &Tensor<T>, reduced: &[bool], r: &R) -> Ve
     if n_red == 0 {
         return vec![r.lane(&[]); n_out];
     }
-    let mut out = Vec::with_capacity(n_out);
-    // Fast paths: a contiguous tensor whose reduced dims form one run (size-1 dims do not
+    // Fast path: a contiguous tensor whose reduced dims form one run (size-1 dims do not
     // matter) is a stack of [outer, red, inner] blocks.
     if let (Some(x), Some((outer, inner))) = (t.as_slice(), single_run(dims, reduced)) {
-        if inner == 1 {
-            out.extend(x.chunks_exact(n_red).map(|lane| r.lane(lane)));
-        } else {
-            for block in x.chunks_exact(n_red * inner).take(outer) {
-                r.rows(block, n_red, inner, &mut out);
-            }
-        }
+        return blocks(x, n_red, outer, inner, r);
+    }
+    if let Some(out) = reduce_in_memory_order(t, reduced, n_red, r) {
         return out;
     }
     // General path: a view with the kept dims first and the reduced dims last, so that each
@@ -510,6 +510,7 @@ fn reduce<T: Float, R: Reducer<T>>(t: &Tensor<T>, reduced: &[bool], r: &R) -> Ve
         strides: order.iter().map(|&d| l.strides[d]).collect(),
         offset: l.offset,
     };
+    let mut out = Vec::with_capacity(n_out);
     let st = t.storage();
     let mut lane = Vec::with_capacity(n_red);
     for_each_index(&view, |i| {
@@ -520,6 +521,75 @@ fn reduce<T: Float, R: Reducer<T>>(t: &Tensor<T>, reduced: &[bool], r: &R) -> Ve
         }
     });
     out
+}
+
+/// Reduces a contiguous run of `outer` blocks of `[n_red, inner]` elements.
+fn blocks<T: Float, R: Reducer<T>>(
+    x: &[T],
+    n_red: usize,
+    outer: usize,
+    inner: usize,
+    r: &R,
+) -> Vec<R::Out> {
+    let mut out = Vec::with_capacity(outer * inner);
+    if inner == 1 {
+        out.extend(x.chunks_exact(n_red).take(outer).map(|lane| r.lane(lane)));
+    } else {
+        for block in x.chunks_exact(n_red * inner).take(outer) {
+            r.rows(block, n_red, inner, &mut out);
+        }
+    }
+    out
+}
+
+/// The fast path for a tensor that is contiguous once its dims are put in storage order (a
+/// transposed or permuted view): reduce in storage order, then put the kept dims back in
+/// their places. `None` when the tensor is not such a view, or the reduced dims do not form
+/// one run in storage order.
+fn reduce_in_memory_order<T: Float, R: Reducer<T>>(
+    t: &Tensor<T>,
+    reduced: &[bool],
+    n_red: usize,
+    r: &R,
+) -> Option<Vec<R::Out>> {
+    let l = t.layout();
+    let mut order: Vec<usize> = (0..l.rank()).collect();
+    order.sort_by_key(|&d| core::cmp::Reverse(l.strides[d]));
+    let sorted = Layout {
+        shape: Shape(order.iter().map(|&d| l.dims()[d]).collect()),
+        strides: order.iter().map(|&d| l.strides[d]).collect(),
+        offset: l.offset,
+    };
+    if !sorted.is_contiguous() {
+        return None;
+    }
+    let red_sorted: Vec<bool> = order.iter().map(|&d| reduced[d]).collect();
+    let (outer, inner) = single_run(sorted.dims(), &red_sorted)?;
+    let x = &t.storage()[l.offset..l.offset + l.numel()];
+    let out = blocks(x, n_red, outer, inner, r);
+    // `out` is row-major over the kept dims in storage order; view it with the kept dims in
+    // their original order and read it out row-major.
+    let kept: Vec<usize> = order.iter().copied().filter(|&d| !reduced[d]).collect();
+    if kept.windows(2).all(|w| w[0] < w[1]) {
+        return Some(out);
+    }
+    let kept_dims: Vec<usize> = kept.iter().map(|&d| l.dims()[d]).collect();
+    let kept_strides = crate::shape::contiguous_strides(&kept_dims);
+    let mut strides = Dims::new();
+    let mut shape = Dims::new();
+    for d in (0..l.rank()).filter(|&d| !reduced[d]) {
+        let pos = kept.iter().position(|&k| k == d)?;
+        shape.push(l.dims()[d]);
+        strides.push(kept_strides[pos]);
+    }
+    let view = Layout {
+        shape: Shape(shape),
+        strides,
+        offset: 0,
+    };
+    let mut back = Vec::with_capacity(out.len());
+    for_each_index(&view, |i| back.push(out[i]));
+    Some(back)
 }
 
 /// When the reduced dims (ignoring size-1 dims) are consecutive, the element counts before
@@ -546,6 +616,20 @@ fn single_run(dims: &[usize], reduced: &[bool]) -> Option<(usize, usize)> {
         // Nothing of size > 1 is reduced: every lane is one element.
         _ => Some((big.iter().map(|p| p.0).product(), 1)),
     }
+}
+
+/// `sum f(x)` in `f64`, with 8 running partial sums (so the loop can vectorise).
+fn sum_f64<T: Float>(x: &[T], f: impl Fn(T) -> f64) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let chunks = x.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a += f(v);
+        }
+    }
+    let s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    rest.iter().fold(s, |s, &v| s + f(v))
 }
 
 /// Pairwise summation: 8 running partial sums over blocks of up to 128 elements, blocks
@@ -624,33 +708,58 @@ struct Extreme {
     max: bool,
 }
 
-impl Extreme {
-    #[inline]
-    fn pick<T: Float>(&self, a: T, b: T) -> T {
-        if self.max { a.max_nan(b) } else { a.min_nan(b) }
-    }
-}
-
 impl<T: Float> Reducer<T> for Extreme {
     type Out = T;
     fn lane(&self, xs: &[T]) -> T {
-        let init = if self.max {
-            T::NEG_INFINITY
+        if self.max {
+            lane_extreme::<T, true>(xs)
         } else {
-            T::INFINITY
-        };
-        xs.iter().fold(init, |a, &v| self.pick(a, v))
+            lane_extreme::<T, false>(xs)
+        }
     }
     fn rows(&self, xs: &[T], red: usize, inner: usize, out: &mut Vec<T>) {
         let start = out.len();
         out.extend_from_slice(&xs[..inner]);
         let acc = &mut out[start..];
         for row in xs[inner..red * inner].chunks_exact(inner) {
-            for (a, &v) in acc.iter_mut().zip(row) {
-                *a = self.pick(*a, v);
+            if self.max {
+                acc.iter_mut()
+                    .zip(row)
+                    .for_each(|(a, &v)| *a = take_if::<T, true>(*a, v));
+            } else {
+                acc.iter_mut()
+                    .zip(row)
+                    .for_each(|(a, &v)| *a = take_if::<T, false>(*a, v));
             }
         }
     }
+}
+
+/// `v` if it beats `a` (is larger for `MAX`, smaller otherwise) or is NaN, else `a`; a NaN `a`
+/// stays. Branch-free, so loops over it vectorise.
+#[inline(always)]
+fn take_if<T: Float, const MAX: bool>(a: T, v: T) -> T {
+    let beats = if MAX { v > a } else { v < a };
+    if beats || v.is_nan() { v } else { a }
+}
+
+/// The NaN-propagating maximum (`MAX`) or minimum of a lane, with 8 independent accumulators
+/// so that the loop vectorises; `-inf` (or `inf`) for an empty lane.
+pub(crate) fn lane_extreme<T: Float, const MAX: bool>(xs: &[T]) -> T {
+    let init = if MAX { T::NEG_INFINITY } else { T::INFINITY };
+    let mut acc = [init; 8];
+    let chunks = xs.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a = take_if::<T, MAX>(*a, v);
+        }
+    }
+    for &v in rest {
+        acc[0] = take_if::<T, MAX>(acc[0], v);
+    }
+    acc.iter()
+        .fold(init, |m, &a| if MAX { m.max_nan(a) } else { m.min_nan(a) })
 }
 
 /// `argmax` (or `argmin`): first occurrence; the first NaN beats everything.
@@ -669,13 +778,19 @@ impl ArgExtreme {
 impl<T: Float> Reducer<T> for ArgExtreme {
     type Out = i64;
     fn lane(&self, xs: &[T]) -> i64 {
-        let mut best = 0usize;
-        for (i, &v) in xs.iter().enumerate().skip(1) {
-            if self.beats(v, xs[best]) {
-                best = i;
-            }
-        }
-        best as i64
+        // Find the extreme with the vectorised scan, then its first occurrence (the first NaN
+        // when there is one).
+        let m = if self.max {
+            lane_extreme::<T, true>(xs)
+        } else {
+            lane_extreme::<T, false>(xs)
+        };
+        let found = if m.is_nan() {
+            xs.iter().position(|v| v.is_nan())
+        } else {
+            xs.iter().position(|&v| v == m)
+        };
+        found.unwrap_or(0) as i64
     }
     fn rows(&self, xs: &[T], red: usize, inner: usize, out: &mut Vec<i64>) {
         let mut best: Vec<T> = xs[..inner].to_vec();
@@ -763,7 +878,17 @@ mod tests {
         assert!((x.norm(3.0) - (27.0f64 + 64.0).cbrt()).abs() < 1e-12);
         assert_eq!(Tensor::<f32>::zeros(&[0]).norm(2.0), 0.0);
         assert_eq!(Tensor::<f32>::zeros(&[4]).norm(2.0), 0.0);
-        let big = Tensor::from_vec(vec![f32::INFINITY, 1.0], &[2]).unwrap();
-        assert_eq!(big.norm(2.0), f32::INFINITY);
+        let inf = Tensor::from_vec(vec![f32::INFINITY, 1.0], &[2]).unwrap();
+        assert_eq!(inf.norm(2.0), f32::INFINITY);
+        // Scaled where the powers would overflow or underflow f64.
+        for m in [1e300, 1e-300, 1e-320] {
+            let t = Tensor::from_vec(vec![3.0 * m, -4.0 * m], &[2]).unwrap();
+            assert!((t.norm(2.0) / (5.0 * m) - 1.0).abs() < 1e-3, "{m}");
+            assert!((t.norm(1.0) / (7.0 * m) - 1.0).abs() < 1e-3, "{m}");
+        }
+        let f32_big = Tensor::from_vec(vec![3e38f32, 3e38], &[2]).unwrap();
+        assert_eq!(f32_big.norm(2.0), f32::INFINITY); // the true norm exceeds f32::MAX
+        let f32_ok = Tensor::from_vec(vec![1e30f32, 1e30], &[2]).unwrap();
+        assert!((f32_ok.norm(2.0) / 1e30 - 2f32.sqrt()).abs() < 1e-6);
     }
 }

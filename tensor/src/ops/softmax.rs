@@ -6,7 +6,7 @@
 //! otherwise the lane maxima and sums of a block are kept in `inner`-long rows, so the loops
 //! still run over contiguous memory.
 
-use super::reduce::{lanes_at, values};
+use super::reduce::{lane_extreme, lanes_at, values};
 use crate::error::Result;
 use crate::float::Float;
 use crate::shape::{Dim, Dims, Shape};
@@ -203,7 +203,7 @@ impl<T: Float> Tensor<T> {
 
 /// The NaN-propagating maximum of a non-empty lane.
 fn lane_max<T: Float>(lane: &[T]) -> T {
-    lane.iter().fold(T::NEG_INFINITY, |a, &v| a.max_nan(v))
+    lane_extreme::<T, true>(lane)
 }
 
 /// The NaN-propagating maxima of the columns of a block of `inner`-long rows.

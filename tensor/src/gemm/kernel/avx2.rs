@@ -3,12 +3,17 @@
 //! Twelve 256-bit accumulators (6 rows × 2 vectors) hold the tile; per `k` step the kernel
 //! loads one packed row of B (2 vectors), broadcasts the 6 entries of A's column and issues
 //! 12 FMAs: enough independent chains to cover the FMA latency on two FMA pipes.
+//!
+//! Also the vector-matrix (`m == 1`) helpers, which read B in place: for a row-major B,
+//! chunks of 64 (f32) / 32 (f64) columns accumulate in eight registers; for a column-major B,
+//! dot products of four columns at a time, sharing the loads of A.
 
-use super::{Kernel, check_tile};
+use super::{GEMV_W, Kernel, RowKernel, check_tile};
 use core::arch::x86_64::{
-    __m256, __m256d, _mm256_fmadd_pd, _mm256_fmadd_ps, _mm256_loadu_pd, _mm256_loadu_ps,
-    _mm256_mul_pd, _mm256_mul_ps, _mm256_set1_pd, _mm256_set1_ps, _mm256_setzero_pd,
-    _mm256_setzero_ps, _mm256_storeu_pd, _mm256_storeu_ps,
+    __m256, __m256d, _mm256_add_pd, _mm256_add_ps, _mm256_fmadd_pd, _mm256_fmadd_ps,
+    _mm256_loadu_pd, _mm256_loadu_ps, _mm256_maskload_pd, _mm256_maskload_ps, _mm256_mul_pd,
+    _mm256_mul_ps, _mm256_set1_pd, _mm256_set1_ps, _mm256_setr_epi32, _mm256_setr_epi64x,
+    _mm256_setzero_pd, _mm256_setzero_ps, _mm256_storeu_pd, _mm256_storeu_ps,
 };
 
 /// Proof that the CPU supports AVX2 and FMA: only [`Avx2::detect`] creates one.
@@ -117,3 +122,207 @@ macro_rules! impl_kernel {
 
 impl_kernel!(f32, 6, 16, sgemm_6x16);
 impl_kernel!(f64, 6, 8, dgemm_6x8);
+
+/// Generates the AVX2+FMA vector-matrix helpers for one element type (used by `gemv.rs`).
+macro_rules! gemv_kernels {
+    (
+        $t:ty, $v:ty, lanes = $lanes:literal, chunk = $chunk:literal, rows = $rows:ident, cols = $cols:ident,
+        setzero = $setzero:path, set1 = $set1:path, loadu = $loadu:path, storeu = $storeu:path,
+        fmadd = $fmadd:path, add = $add:path, maskload = $maskload:path, mask = $mask:expr $(,)?
+    ) => {
+        /// `out[j] = sum_p a[p * inc_a] * b[p * rs_b + j]` for `j < w <= chunk`: a chunk of
+        /// the product of a row vector with a row-major B, read in place.
+        ///
+        /// # Safety
+        /// AVX2 and FMA must be available; `a` readable at `p * inc_a` and `b` at
+        /// `p * rs_b + j` for `p < k`, `j < w`; `w <= chunk`.
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn $rows(
+            k: usize,
+            a: *const $t,
+            inc_a: usize,
+            b: *const $t,
+            rs_b: usize,
+            w: usize,
+            out: &mut [$t; GEMV_W],
+        ) {
+            const L: usize = $lanes;
+            const NV: usize = $chunk / L;
+            if w == $chunk {
+                // Full chunk: NV accumulators, one broadcast of a[p] per row of B.
+                let mut acc = [$setzero(); NV];
+                for p in 0..k {
+                    // SAFETY: p < k: a[p * inc_a] and b[p * rs_b .. + chunk] are readable.
+                    unsafe {
+                        let ap = $set1(*a.add(p * inc_a));
+                        let row = b.add(p * rs_b);
+                        for (v, x) in acc.iter_mut().enumerate() {
+                            *x = $fmadd(ap, $loadu(row.add(v * L)), *x);
+                        }
+                    }
+                }
+                for (v, x) in acc.iter().enumerate() {
+                    // SAFETY: v * L + L <= chunk <= GEMV_W.
+                    unsafe { $storeu(out.as_mut_ptr().add(v * L), *x) };
+                }
+                return;
+            }
+            // Partial chunk: `full` whole vectors and one masked vector of `rem` lanes, in
+            // one pass over B (the branches on v are loop-invariant and predict perfectly).
+            let (full, rem) = (w / L, w % L);
+            let lane = |i: usize| if i < rem { -1 } else { 0 };
+            let mask = $mask(core::array::from_fn(lane));
+            let mut acc = [$setzero(); NV];
+            for p in 0..k {
+                // SAFETY: p < k; whole vectors end at or before w, and the masked load reads
+                // only the first `rem` lanes after them: all inside the readable part of b.
+                unsafe {
+                    let ap = $set1(*a.add(p * inc_a));
+                    let row = b.add(p * rs_b);
+                    for (v, x) in acc.iter_mut().enumerate() {
+                        if v < full {
+                            *x = $fmadd(ap, $loadu(row.add(v * L)), *x);
+                        } else if v == full && rem > 0 {
+                            *x = $fmadd(ap, $maskload(row.add(v * L), mask), *x);
+                        }
+                    }
+                }
+            }
+            for (v, x) in acc.iter().enumerate() {
+                // SAFETY: v * L + L <= chunk <= GEMV_W.
+                unsafe { $storeu(out.as_mut_ptr().add(v * L), *x) };
+            }
+        }
+
+        /// Four dot products `sum_p a[p] * b[c][p]` (c < 4) over `k` contiguous elements:
+        /// two accumulators per column, one load of `a` shared by the four columns.
+        ///
+        /// # Safety
+        /// AVX2 and FMA must be available; `a` and each `b[c]` readable at `0..k`.
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn $cols(k: usize, a: *const $t, b: [*const $t; 4]) -> [$t; 4] {
+            const L: usize = $lanes;
+            let mut acc = [[$setzero(); 2]; 4];
+            let mut p = 0;
+            while p + 2 * L <= k {
+                // SAFETY: p + 2L <= k: inside `a` and every `b[c]`.
+                unsafe {
+                    let a0 = $loadu(a.add(p));
+                    let a1 = $loadu(a.add(p + L));
+                    for (x, bc) in acc.iter_mut().zip(b) {
+                        x[0] = $fmadd(a0, $loadu(bc.add(p)), x[0]);
+                        x[1] = $fmadd(a1, $loadu(bc.add(p + L)), x[1]);
+                    }
+                }
+                p += 2 * L;
+            }
+            if p < k {
+                // The last 1..2L elements: one whole vector if there is one, then a masked one.
+                if p + L <= k {
+                    // SAFETY: p + L <= k.
+                    unsafe {
+                        let a0 = $loadu(a.add(p));
+                        for (x, bc) in acc.iter_mut().zip(b) {
+                            x[0] = $fmadd(a0, $loadu(bc.add(p)), x[0]);
+                        }
+                    }
+                    p += L;
+                }
+                let rem = k - p;
+                if rem > 0 {
+                    let lane = |i: usize| if i < rem { -1 } else { 0 };
+                    let mask = $mask(core::array::from_fn(lane));
+                    // SAFETY: the masked loads read only elements p .. k.
+                    unsafe {
+                        let a1 = $maskload(a.add(p), mask);
+                        for (x, bc) in acc.iter_mut().zip(b) {
+                            x[1] = $fmadd(a1, $maskload(bc.add(p), mask), x[1]);
+                        }
+                    }
+                }
+            }
+            core::array::from_fn(|c| {
+                let mut lanes = [0.0 as $t; L];
+                // SAFETY: `lanes` holds L elements.
+                unsafe { $storeu(lanes.as_mut_ptr(), $add(acc[c][0], acc[c][1])) };
+                lanes.iter().fold(0.0 as $t, |x, &y| x + y)
+            })
+        }
+    };
+}
+
+gemv_kernels! {
+    f32, __m256, lanes = 8, chunk = 64, rows = sgemv_rows, cols = sdot,
+    setzero = _mm256_setzero_ps, set1 = _mm256_set1_ps, loadu = _mm256_loadu_ps,
+    storeu = _mm256_storeu_ps, fmadd = _mm256_fmadd_ps, add = _mm256_add_ps,
+    maskload = _mm256_maskload_ps, mask = |m: [i32; 8]| _mm256_setr_epi32(m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7]),
+}
+
+gemv_kernels! {
+    f64, __m256d, lanes = 4, chunk = 32, rows = dgemv_rows, cols = ddot,
+    setzero = _mm256_setzero_pd, set1 = _mm256_set1_pd, loadu = _mm256_loadu_pd,
+    storeu = _mm256_storeu_pd, fmadd = _mm256_fmadd_pd, add = _mm256_add_pd,
+    maskload = _mm256_maskload_pd, mask = |m: [i64; 4]| _mm256_setr_epi64x(m[0], m[1], m[2], m[3]),
+}
+
+/// Panics unless `k` rows of width `w` at stride `rs` (and `k` strided elements of `a`) fit.
+fn check_gemv(
+    chunk: usize,
+    k: usize,
+    a_len: usize,
+    inc_a: usize,
+    b_len: usize,
+    rs_b: usize,
+    w: usize,
+) {
+    assert!(w <= chunk, "gemv chunk too wide");
+    if k > 0 {
+        let last = |n: usize, s: usize, extra: usize| {
+            (n - 1).checked_mul(s).and_then(|x| x.checked_add(extra))
+        };
+        // The kernel reads a[p * inc_a] for every p < k, whatever w is.
+        assert!(
+            last(k, inc_a, 0).is_some_and(|l| l < a_len),
+            "gemv: a out of bounds"
+        );
+        assert!(
+            w == 0 || last(k, rs_b, w).is_some_and(|l| l <= b_len),
+            "gemv: b out of bounds"
+        );
+    }
+}
+
+macro_rules! impl_gemv {
+    ($t:ty, $chunk:literal, $rows:ident, $dot:ident) => {
+        impl RowKernel<$t> for Avx2 {
+            const CHUNK: usize = $chunk;
+
+            #[inline]
+            fn rows(
+                self,
+                k: usize,
+                a: &[$t],
+                inc_a: usize,
+                b: &[$t],
+                rs_b: usize,
+                w: usize,
+                out: &mut [$t; GEMV_W],
+            ) {
+                check_gemv($chunk, k, a.len(), inc_a, b.len(), rs_b, w);
+                // SAFETY: `self` proves AVX2+FMA; `check_gemv` proved the reads in bounds.
+                unsafe { $rows(k, a.as_ptr(), inc_a, b.as_ptr(), rs_b, w, out) }
+            }
+
+            #[inline]
+            fn dots(self, k: usize, a: &[$t], b: [&[$t]; 4]) -> [$t; 4] {
+                let a = &a[..k];
+                let b = b.map(|bc| &bc[..k]);
+                // SAFETY: `self` proves AVX2+FMA; `a` and every `b[c]` hold k elements.
+                unsafe { $dot(k, a.as_ptr(), b.map(<[$t]>::as_ptr)) }
+            }
+        }
+    };
+}
+
+impl_gemv!(f32, 64, sgemv_rows, sdot);
+impl_gemv!(f64, 32, dgemv_rows, ddot);

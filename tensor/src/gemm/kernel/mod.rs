@@ -11,6 +11,7 @@
 //! The kernels hold the whole tile in registers while they stream through `kc`; full tiles
 //! of a row-major C are updated with vector loads/stores, edge tiles through a local buffer.
 
+use super::gemv::gemv_with;
 use super::loops::gemm_with;
 use super::{MatMut, MatRef};
 use std::sync::OnceLock;
@@ -193,6 +194,33 @@ pub(crate) trait Kernel<T>: Copy + Send + Sync {
     );
 }
 
+/// Width of the output buffer of [`RowKernel::rows`] (the widest chunk of any kernel).
+pub(crate) const GEMV_W: usize = 64;
+
+/// Vector-matrix helpers (the `m == 1` path), which read B in place.
+pub(crate) trait RowKernel<T>: Copy {
+    /// Columns per chunk (at most [`GEMV_W`]).
+    const CHUNK: usize;
+
+    /// `out[j] = sum_p a[p * inc_a] * b[p * rs_b + j]` for `p < k`, `j < w <= CHUNK`.
+    /// Panics if a read would fall outside `a` or `b`.
+    #[allow(clippy::too_many_arguments)]
+    fn rows(
+        self,
+        k: usize,
+        a: &[T],
+        inc_a: usize,
+        b: &[T],
+        rs_b: usize,
+        w: usize,
+        out: &mut [T; GEMV_W],
+    );
+
+    /// Four dot products `sum_p a[p] * b[c][p]` over `p < k`. Panics if `a` or a `b[c]` is
+    /// shorter than `k`.
+    fn dots(self, k: usize, a: &[T], b: [&[T]; 4]) -> [T; 4];
+}
+
 /// Checks the bounds a micro-kernel relies on; panics on a violation (a bug in the loops).
 #[allow(clippy::too_many_arguments)]
 #[inline]
@@ -299,6 +327,30 @@ macro_rules! dispatch {
 
 dispatch!(dispatch_f32, f32);
 dispatch!(dispatch_f64, f64);
+
+macro_rules! dispatch_gemv {
+    ($name:ident, $t:ty) => {
+        /// Runs the vector-matrix path with the best helpers for this CPU.
+        pub(super) fn $name(
+            alpha: $t,
+            a: MatRef<'_, $t>,
+            b: MatRef<'_, $t>,
+            beta: $t,
+            c: MatMut<'_, $t>,
+        ) {
+            #[cfg(target_arch = "x86_64")]
+            if isa() >= Isa::Avx2 {
+                if let Some(k) = Avx2::detect() {
+                    return gemv_with(k, alpha, a, b, beta, c);
+                }
+            }
+            gemv_with(Portable, alpha, a, b, beta, c)
+        }
+    };
+}
+
+dispatch_gemv!(gemv_f32, f32);
+dispatch_gemv!(gemv_f64, f64);
 
 #[cfg(test)]
 mod tests {
@@ -446,6 +498,51 @@ mod tests {
         };
         check_kernel::<f32, _>(k, 1e-6);
         check_kernel::<f64, _>(k, 1e-14);
+    }
+
+    /// The vector-matrix helpers of `G` against the portable ones, on every chunk width.
+    fn check_row_kernel<T: Sc, G: RowKernel<T>>(g: G, eps: f64) {
+        for k in [0usize, 1, 3, 7, 8, 9, 16, 17, 33, 100] {
+            for inc_a in [1usize, 3] {
+                let a: Vec<T> = fill(k.max(1) * inc_a, 5 + k as u64);
+                for w in 0..=G::CHUNK {
+                    let rs_b = w + 5;
+                    let b: Vec<T> = fill(k * rs_b + w, 6 + w as u64);
+                    let (mut got, mut want) = ([T::ZERO; GEMV_W], [T::ZERO; GEMV_W]);
+                    g.rows(k, &a, inc_a, &b, rs_b, w, &mut got);
+                    Portable.rows(k, &a, inc_a, &b, rs_b, w, &mut want);
+                    for j in 0..w {
+                        let (x, y) = (got[j].to_f64(), want[j].to_f64());
+                        assert!(
+                            (x - y).abs() <= eps * (k as f64 + 1.0),
+                            "rows k={k} w={w} j={j}: {x} vs {y}"
+                        );
+                    }
+                }
+            }
+            let a: Vec<T> = fill(k, 7);
+            let cols: Vec<Vec<T>> = (0..4).map(|c| fill(k + c, 8 + c as u64)).collect();
+            let b = [&cols[0][..], &cols[1][..], &cols[2][..], &cols[3][..]];
+            let (got, want) = (g.dots(k, &a, b), Portable.dots(k, &a, b));
+            for c in 0..4 {
+                let (x, y) = (got[c].to_f64(), want[c].to_f64());
+                assert!(
+                    (x - y).abs() <= eps * (k as f64 + 1.0),
+                    "dots k={k} c={c}: {x} vs {y}"
+                );
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_row_kernels() {
+        let Some(g) = Avx2::detect() else {
+            eprintln!("skipped: this CPU has no AVX2+FMA");
+            return;
+        };
+        check_row_kernel::<f32, _>(g, 1e-6);
+        check_row_kernel::<f64, _>(g, 1e-14);
     }
 
     #[test]

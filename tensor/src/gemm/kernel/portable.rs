@@ -2,7 +2,7 @@
 //! compiler can keep the `MR × NR` accumulator tile in vector registers (the `j` loop over a
 //! packed B row autovectorises).
 
-use super::{Kernel, check_tile};
+use super::{GEMV_W, Kernel, RowKernel, check_tile};
 use crate::gemm::GemmScalar;
 
 /// The portable kernel: `4 × 8` tiles for both `f32` and `f64`.
@@ -92,3 +92,37 @@ macro_rules! impl_kernel {
 
 impl_kernel!(f32);
 impl_kernel!(f64);
+
+impl<T: GemmScalar> RowKernel<T> for Portable {
+    const CHUNK: usize = 16;
+
+    fn rows(
+        self,
+        k: usize,
+        a: &[T],
+        inc_a: usize,
+        b: &[T],
+        rs_b: usize,
+        w: usize,
+        out: &mut [T; GEMV_W],
+    ) {
+        let out = &mut out[..w];
+        out.fill(T::ZERO);
+        for p in 0..k {
+            let ap = a[p * inc_a];
+            let row = &b[p * rs_b..p * rs_b + w];
+            for (x, &y) in out.iter_mut().zip(row) {
+                *x = *x + ap * y;
+            }
+        }
+    }
+
+    fn dots(self, k: usize, a: &[T], b: [&[T]; 4]) -> [T; 4] {
+        let a = &a[..k];
+        b.map(|bc| {
+            a.iter()
+                .zip(&bc[..k])
+                .fold(T::ZERO, |s, (&x, &y)| s + x * y)
+        })
+    }
+}

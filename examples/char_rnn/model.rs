@@ -1,0 +1,209 @@
+//! The model: one-hot (or embedding) input -> RNN -> Linear -> cross-entropy.
+
+use crate::data::{Batch, one_hot};
+use rand::{Rng, RngExt};
+use recur::autograd::{Param, Tape, Var};
+use recur::nn::loss::{CrossEntropyOptions, Reduction, cross_entropy, cross_entropy_tensor};
+use recur::nn::{
+    Embedding, Layer, Linear, Module, NnError, Rnn, RnnConfig, prefixed, prefixed_mut,
+};
+use recur::tensor::{IndexTensor, Tensor};
+
+/// A character-level language model.
+pub struct CharModel {
+    /// `Some` with `--embedding N`; one-hot input otherwise.
+    pub embed: Option<Embedding<f32>>,
+    /// The recurrent core.
+    pub rnn: Rnn<f32>,
+    /// Hidden state to logits.
+    pub head: Linear<f32>,
+    /// Vocabulary size.
+    pub vocab: usize,
+}
+
+impl CharModel {
+    /// A fresh model, initialised from `rng` as PyTorch would.
+    pub fn new<R: Rng + ?Sized>(
+        vocab: usize,
+        embedding: Option<usize>,
+        config: RnnConfig,
+        rng: &mut R,
+    ) -> Result<Self, NnError> {
+        let embed = embedding.map(|e| Embedding::new(vocab, e, rng));
+        let hidden = config.hidden_size;
+        let rnn = Rnn::new(config, rng)?;
+        let head = Linear::new(hidden, vocab, rng)?;
+        Ok(CharModel {
+            embed,
+            rnn,
+            head,
+            vocab,
+        })
+    }
+
+    fn input<'t>(
+        &self,
+        tape: &'t Tape<f32>,
+        ids: &[usize],
+        seq: usize,
+        batch: usize,
+    ) -> Result<Var<'t, f32>, NnError> {
+        match &self.embed {
+            Some(e) => {
+                let idx =
+                    IndexTensor::from_vec(ids.iter().map(|&i| i as i64).collect(), &[seq, batch])?;
+                e.forward(tape, &idx)
+            }
+            None => Ok(tape.constant(one_hot(ids, seq, batch, self.vocab))),
+        }
+    }
+
+    /// Mean cross-entropy over a batch on `tape`, from hidden state `h0` (zeros if `None`);
+    /// also returns the final hidden state (for truncated BPTT).
+    pub fn loss<'t>(
+        &self,
+        tape: &'t Tape<f32>,
+        b: &Batch,
+        seq: usize,
+        batch: usize,
+        h0: Option<&Tensor<f32>>,
+    ) -> Result<(Var<'t, f32>, Tensor<f32>), NnError> {
+        let x = self.input(tape, &b.x, seq, batch)?;
+        let h0 = h0.map(|h| tape.constant(h.clone()));
+        let (out, h_n) = self.rnn.forward(tape, &x, h0.as_ref())?;
+        let logits = self
+            .head
+            .forward(tape, &out)?
+            .reshape(&[seq * batch, self.vocab])?;
+        let loss = cross_entropy(&logits, &b.y, CrossEntropyOptions::default())?;
+        Ok((loss, h_n.value().clone()))
+    }
+
+    /// Loss in nats per character over `ids` in order, batch 1, state carried from zeros
+    /// (no tape, eval mode).
+    pub fn eval_loss(&mut self, ids: &[usize]) -> Result<f64, NnError> {
+        self.set_training(false);
+        let mut h: Option<Tensor<f32>> = None;
+        let (mut total, mut count) = (0.0f64, 0usize);
+        let chunk = 256;
+        let mut s = 0;
+        while s + 1 < ids.len() {
+            let n = chunk.min(ids.len() - 1 - s);
+            let x_ids = &ids[s..s + n];
+            let y: Vec<i64> = ids[s + 1..s + 1 + n].iter().map(|&i| i as i64).collect();
+            let x = match &self.embed {
+                Some(e) => e.forward_tensor(&IndexTensor::from_vec(
+                    x_ids.iter().map(|&i| i as i64).collect(),
+                    &[n, 1],
+                )?)?,
+                None => one_hot(x_ids, n, 1, self.vocab),
+            };
+            let (out, h_n) = self.rnn.forward_tensor(&x, h.as_ref())?;
+            let logits = self
+                .head
+                .forward_tensor(&out.reshape(&[n, out.dims()[2]])?)?;
+            let opts = CrossEntropyOptions {
+                reduction: Reduction::Sum,
+                ..Default::default()
+            };
+            total += cross_entropy_tensor(&logits, &IndexTensor::from_vec(y, &[n])?, opts)?
+                .item()? as f64;
+            count += n;
+            h = Some(h_n);
+            s += n;
+        }
+        self.set_training(true);
+        Ok(total / count.max(1) as f64)
+    }
+
+    /// Generates `len` characters after feeding `prime` (ids), at `temperature`, optionally
+    /// keeping only the `top_k` most likely characters at each step.
+    pub fn sample<R: Rng + ?Sized>(
+        &self,
+        prime: &[usize],
+        len: usize,
+        temperature: f32,
+        top_k: Option<usize>,
+        rng: &mut R,
+    ) -> Result<Vec<usize>, NnError> {
+        let mut state = self.rnn.zero_state(1);
+        let mut logits: Option<Tensor<f32>> = None;
+        let feed = |c: usize, state: &mut Tensor<f32>| -> Result<Tensor<f32>, NnError> {
+            let x = match &self.embed {
+                Some(e) => e.forward_tensor(&IndexTensor::from_usizes(&[c]))?,
+                None => one_hot(&[c], 1, 1, self.vocab).reshape(&[1, self.vocab])?,
+            };
+            let h = self.rnn.step(&x, state)?;
+            self.head.forward_tensor(&h)
+        };
+        for &c in prime {
+            logits = Some(feed(c, &mut state)?);
+        }
+        let mut out = Vec::with_capacity(len);
+        let mut c = *prime.last().unwrap_or(&0);
+        for _ in 0..len {
+            let l = match logits.take() {
+                Some(l) => l,
+                None => feed(c, &mut state)?,
+            };
+            c = pick(&l.to_vec(), temperature, top_k, rng);
+            out.push(c);
+        }
+        Ok(out)
+    }
+}
+
+/// Samples an index from `softmax(logits / temperature)`, restricted to the `top_k` largest.
+fn pick<R: Rng + ?Sized>(
+    logits: &[f32],
+    temperature: f32,
+    top_k: Option<usize>,
+    rng: &mut R,
+) -> usize {
+    let mut order: Vec<usize> = (0..logits.len()).collect();
+    order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
+    let keep = top_k.unwrap_or(logits.len()).clamp(1, logits.len());
+    let kept = &order[..keep];
+    let t = temperature.max(1e-6) as f64;
+    let m = logits[kept[0]] as f64;
+    let w: Vec<f64> = kept
+        .iter()
+        .map(|&i| ((logits[i] as f64 - m) / t).exp())
+        .collect();
+    let total: f64 = w.iter().sum();
+    let mut u = rng.random::<f64>() * total;
+    for (&i, &wi) in kept.iter().zip(&w) {
+        if u < wi {
+            return i;
+        }
+        u -= wi;
+    }
+    kept[keep - 1]
+}
+
+impl Module<f32> for CharModel {
+    fn named_parameters(&self) -> Vec<(String, &Param<f32>)> {
+        let mut v = Vec::new();
+        if let Some(e) = &self.embed {
+            v.extend(prefixed("embedding", e.named_parameters()));
+        }
+        v.extend(prefixed("rnn", self.rnn.named_parameters()));
+        v.extend(prefixed("head", self.head.named_parameters()));
+        v
+    }
+    fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<f32>)> {
+        let mut v = Vec::new();
+        if let Some(e) = &mut self.embed {
+            v.extend(prefixed_mut("embedding", e.named_parameters_mut()));
+        }
+        v.extend(prefixed_mut("rnn", self.rnn.named_parameters_mut()));
+        v.extend(prefixed_mut("head", self.head.named_parameters_mut()));
+        v
+    }
+    fn set_training(&mut self, training: bool) {
+        self.rnn.set_training(training);
+    }
+    fn is_training(&self) -> bool {
+        self.rnn.is_training()
+    }
+}

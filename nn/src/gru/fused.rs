@@ -1,0 +1,316 @@
+//! The fused GRU layer: one tape node per layer and direction.
+//!
+//! Forward, for `T` steps of a batch of `B` with input size `I` and hidden size `H`:
+//! 1. the input projection for all steps at once: `P = X W_ih^T + b_ih`, one GEMM
+//!    `[T*B, I] x [I, 3H]`;
+//! 2. the recurrence: per step one small GEMM `Q_t = h_{t-1} W_hh^T + b_hh` (`[B, 3H]`), then
+//!    the gates in PyTorch's order `r, z, n`:
+//!    `r = σ(P_r + Q_r)`, `z = σ(P_z + Q_z)`, `n = tanh(P_n + r ⊙ Q_n)`,
+//!    `h_t = (1 - z) ⊙ n + z ⊙ h_{t-1}`. The activated gates, `Q_n` and `h_t` are kept.
+//!
+//! Backward (BPTT) walks the steps backwards: the gradients of the input-side
+//! pre-activations `dP_t = [dr', dz', dn']` and of the hidden-side ones
+//! `dQ_t = [dr', dz', dn' ⊙ r]` (the only place they differ: `r` gates `W_hn h + b_hn`), and
+//! `dh_{t-1} = dh ⊙ z + dQ_t W_hh`; afterwards `dW_ih = dP^T X`, `dX = dP W_ih`,
+//! `dW_hh = dQ^T H_prev` and the bias gradients are single GEMMs or column sums over all steps.
+//!
+//! Variable-length batches work as in the RNN: item `b` is active at step `t` iff
+//! `t < len_b`; an inactive item keeps its state and outputs zero.
+
+use crate::lstm::common::{col_sums, dense, dense_mut, view};
+use crate::lstm::prev_state_gemm;
+use recur_autograd::{AutogradError, CustomOp, Result};
+use recur_tensor::gemm::gemm;
+use recur_tensor::{Float, Tensor, sigmoid};
+
+struct Saved<T: Float> {
+    steps: usize,
+    batch: usize,
+    input: usize,
+    hidden: usize,
+    x: Tensor<T>,
+    h0: Vec<T>,
+    w_ih: Tensor<T>,
+    w_hh: Tensor<T>,
+    /// Activated gates `[T, B, 3H]` (`r, z, n` blocks per row).
+    gates: Vec<T>,
+    /// `Q_n = h_{t-1} W_hn^T + b_hn`, `[T, B, H]`.
+    qn: Vec<T>,
+    /// Hidden states `[T, B, H]`, in time order.
+    hs: Vec<T>,
+}
+
+/// One GRU layer in one direction, as a [`CustomOp`].
+pub(crate) struct GruLayer<T: Float> {
+    reverse: bool,
+    has_bias: bool,
+    lengths: Option<Vec<usize>>,
+    saved: Option<Saved<T>>,
+}
+
+fn custom_err(msg: String) -> AutogradError {
+    AutogradError::Custom {
+        op: "gru_layer".into(),
+        msg,
+    }
+}
+
+impl<T: Float> GruLayer<T> {
+    pub(crate) fn new(reverse: bool, has_bias: bool, lengths: Option<Vec<usize>>) -> Self {
+        GruLayer {
+            reverse,
+            has_bias,
+            lengths,
+            saved: None,
+        }
+    }
+
+    fn active(&self, t: usize, b: usize) -> bool {
+        self.lengths.as_ref().is_none_or(|l| t < l[b])
+    }
+
+    /// Time `t` of processing step `s`, and the time of the previous state (`None`: h0).
+    fn order(&self, steps: usize, s: usize) -> (usize, Option<usize>) {
+        if self.reverse {
+            let t = steps - 1 - s;
+            (t, (s > 0).then_some(t + 1))
+        } else {
+            (s, s.checked_sub(1))
+        }
+    }
+}
+
+impl<T: Float> CustomOp<T> for GruLayer<T> {
+    fn name(&self) -> &'static str {
+        "gru_layer"
+    }
+
+    /// Inputs: `x [T, B, I]`, `h0 [B, H]`, `w_ih [3H, I]`, `w_hh [3H, H]`, then `b_ih [3H]`,
+    /// `b_hh [3H]` if the layer has biases. Outputs: `output [T, B, H]`, `h_n [B, H]`.
+    fn forward(&mut self, inputs: &[&Tensor<T>]) -> Result<Vec<Tensor<T>>> {
+        let x = inputs[0].contiguous();
+        let (w_ih, w_hh) = (inputs[2], inputs[3]);
+        let (steps, batch, input) = (x.dims()[0], x.dims()[1], x.dims()[2]);
+        let hidden = w_hh.dims()[1];
+        let g3 = 3 * hidden;
+        if let Some(l) = &self.lengths {
+            if l.len() != batch {
+                return Err(custom_err(format!(
+                    "{} lengths for a batch of {batch}",
+                    l.len()
+                )));
+            }
+        }
+        let rows = steps * batch;
+        let (b_ih, b_hh) = if self.has_bias {
+            (Some(inputs[4].to_vec()), Some(inputs[5].to_vec()))
+        } else {
+            (None, None)
+        };
+        // 1. P = X W_ih^T + b_ih, all steps in one GEMM.
+        let mut gates = vec![T::ZERO; rows * g3];
+        if let Some(b) = &b_ih {
+            for row in gates.chunks_exact_mut(g3.max(1)) {
+                row.copy_from_slice(b);
+            }
+        }
+        gemm(
+            T::ONE,
+            dense(x.storage(), x.layout().offset, rows, input),
+            view(w_ih).t(),
+            if b_ih.is_some() { T::ONE } else { T::ZERO },
+            dense_mut(&mut gates, rows, g3),
+        );
+        // 2. The recurrence.
+        let h0 = inputs[1].to_vec();
+        let mut h = h0.clone();
+        let mut q = vec![T::ZERO; batch * g3];
+        let mut qn = vec![T::ZERO; rows * hidden];
+        let mut hs = vec![T::ZERO; rows * hidden];
+        let whh_t = view(w_hh).t();
+        for s in 0..steps {
+            let (t, _) = self.order(steps, s);
+            if let Some(b) = &b_hh {
+                for row in q.chunks_exact_mut(g3.max(1)) {
+                    row.copy_from_slice(b);
+                }
+            }
+            gemm(
+                T::ONE,
+                dense(&h, 0, batch, hidden),
+                whh_t,
+                if b_hh.is_some() { T::ONE } else { T::ZERO },
+                dense_mut(&mut q, batch, g3),
+            );
+            for b in 0..batch {
+                let o = (t * batch + b) * hidden;
+                let hb = &mut h[b * hidden..(b + 1) * hidden];
+                if self.active(t, b) {
+                    let row = &mut gates[(t * batch + b) * g3..(t * batch + b + 1) * g3];
+                    let qr = &q[b * g3..(b + 1) * g3];
+                    for j in 0..hidden {
+                        let r = sigmoid(row[j] + qr[j]);
+                        let z = sigmoid(row[hidden + j] + qr[hidden + j]);
+                        let qnj = qr[2 * hidden + j];
+                        let n = (row[2 * hidden + j] + r * qnj).tanh();
+                        (row[j], row[hidden + j], row[2 * hidden + j]) = (r, z, n);
+                        qn[o + j] = qnj;
+                        hb[j] = n + z * (hb[j] - n);
+                    }
+                }
+                hs[o..o + hidden].copy_from_slice(hb);
+            }
+        }
+        let mut out = hs.clone();
+        if self.lengths.is_some() {
+            for t in 0..steps {
+                for b in 0..batch {
+                    if !self.active(t, b) {
+                        let o = (t * batch + b) * hidden;
+                        out[o..o + hidden].fill(T::ZERO);
+                    }
+                }
+            }
+        }
+        let result = vec![
+            Tensor::from_vec(out, &[steps, batch, hidden])?,
+            Tensor::from_vec(h, &[batch, hidden])?,
+        ];
+        self.saved = Some(Saved {
+            steps,
+            batch,
+            input,
+            hidden,
+            x,
+            h0,
+            w_ih: w_ih.clone(),
+            w_hh: w_hh.clone(),
+            gates,
+            qn,
+            hs,
+        });
+        Ok(result)
+    }
+
+    fn backward(
+        &self,
+        grads_out: &[Option<&Tensor<T>>],
+        needs: &[bool],
+    ) -> Result<Vec<Option<Tensor<T>>>> {
+        let sv = self
+            .saved
+            .as_ref()
+            .ok_or_else(|| custom_err("backward before forward".into()))?;
+        let (steps, batch, input, hidden) = (sv.steps, sv.batch, sv.input, sv.hidden);
+        let (g3, bh, rows) = (3 * hidden, batch * hidden, steps * batch);
+        let g_out = grads_out[0].map(|g| g.to_vec());
+        let mut dh = grads_out[1].map_or_else(|| vec![T::ZERO; bh], |g| g.to_vec());
+        // dP: input-side pre-activation gradients; dQ: hidden-side ones.
+        let mut dp = vec![T::ZERO; rows * g3];
+        let mut dq = vec![T::ZERO; rows * g3];
+        let mut dh_next = vec![T::ZERO; bh];
+        let w_hh = view(&sv.w_hh);
+        for s in (0..steps).rev() {
+            let (t, prev) = self.order(steps, s);
+            let h_prev = match prev {
+                Some(p) => &sv.hs[p * bh..(p + 1) * bh],
+                None => &sv.h0[..],
+            };
+            let rng_t = t * batch * g3..(t + 1) * batch * g3;
+            let (dpt, dqt) = (&mut dp[rng_t.clone()], &mut dq[rng_t]);
+            for b in 0..batch {
+                let r = b * hidden..(b + 1) * hidden;
+                if !self.active(t, b) {
+                    // The state passed through unchanged: dh carries, dP and dQ stay 0.
+                    dh_next[r.clone()].copy_from_slice(&dh[r]);
+                    continue;
+                }
+                let o = (t * batch + b) * hidden;
+                let dhb = &mut dh[r.clone()];
+                if let Some(g) = &g_out {
+                    for (d, &gv) in dhb.iter_mut().zip(&g[o..o + hidden]) {
+                        *d += gv;
+                    }
+                }
+                let gate = &sv.gates[(t * batch + b) * g3..(t * batch + b + 1) * g3];
+                let (prow, qrow) = (&mut dpt[b * g3..(b + 1) * g3], &mut dqt[b * g3..(b + 1) * g3]);
+                for j in 0..hidden {
+                    let (rj, zj, nj) = (gate[j], gate[hidden + j], gate[2 * hidden + j]);
+                    let d = dhb[j];
+                    let dn = d * (T::ONE - zj) * (T::ONE - nj * nj);
+                    let dz = d * (h_prev[b * hidden + j] - nj) * zj * (T::ONE - zj);
+                    let dr = dn * sv.qn[o + j] * rj * (T::ONE - rj);
+                    (prow[j], prow[hidden + j], prow[2 * hidden + j]) = (dr, dz, dn);
+                    (qrow[j], qrow[hidden + j], qrow[2 * hidden + j]) = (dr, dz, dn * rj);
+                    dh_next[b * hidden + j] = d * zj;
+                }
+            }
+            // dh_{t-1} = dh ⊙ z + dQ_t W_hh (inactive rows of dQ_t are zero).
+            gemm(
+                T::ONE,
+                dense(dqt, 0, batch, g3),
+                w_hh,
+                T::ONE,
+                dense_mut(&mut dh_next, batch, hidden),
+            );
+            core::mem::swap(&mut dh, &mut dh_next);
+        }
+        let dp_all = dense(&dp, 0, rows, g3);
+        // dX = dP W_ih: [T*B, 3H] x [3H, I].
+        let gx = needs[0].then(|| {
+            let mut gx = vec![T::ZERO; rows * input];
+            gemm(
+                T::ONE,
+                dp_all,
+                view(&sv.w_ih),
+                T::ZERO,
+                dense_mut(&mut gx, rows, input),
+            );
+            gx
+        });
+        // dW_ih = dP^T X: [3H, T*B] x [T*B, I].
+        let gw_ih = needs[2].then(|| {
+            let mut g = vec![T::ZERO; g3 * input];
+            gemm(
+                T::ONE,
+                dp_all.t(),
+                dense(sv.x.storage(), sv.x.layout().offset, rows, input),
+                T::ZERO,
+                dense_mut(&mut g, g3, input),
+            );
+            g
+        });
+        // dW_hh = sum_t dQ_t^T h_prev(t).
+        let gw_hh = needs[3].then(|| {
+            let mut g = vec![T::ZERO; g3 * hidden];
+            prev_state_gemm(&dq, &sv.hs, &sv.h0, self.reverse, steps, batch, g3, hidden, &mut g);
+            g
+        });
+        let mut out = vec![
+            gx.map(|g| Tensor::from_vec(g, &[steps, batch, input]))
+                .transpose()?,
+            needs[1]
+                .then(|| Tensor::from_vec(dh, &[batch, hidden]))
+                .transpose()?,
+            gw_ih
+                .map(|g| Tensor::from_vec(g, &[g3, input]))
+                .transpose()?,
+            gw_hh
+                .map(|g| Tensor::from_vec(g, &[g3, hidden]))
+                .transpose()?,
+        ];
+        if self.has_bias {
+            out.push(
+                needs[4]
+                    .then(|| Tensor::from_vec(col_sums(&dp, g3), &[g3]))
+                    .transpose()?,
+            );
+            out.push(
+                needs[5]
+                    .then(|| Tensor::from_vec(col_sums(&dq, g3), &[g3]))
+                    .transpose()?,
+            );
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,377 @@
+//! The fused LSTM layer: one tape node per layer and direction.
+//!
+//! Forward, for `T` steps of a batch of `B` with input size `I` and hidden size `H`:
+//! 1. the input projection for all steps at once, biases folded in:
+//!    `P = X W_ih^T + (b_ih + b_hh)`, one GEMM `[T*B, I] x [I, 4H]`;
+//! 2. the recurrence, one small GEMM per step written straight into `P_t`
+//!    (`P_t += h_{t-1} W_hh^T`), then the gates in PyTorch's order `i, f, g, o`:
+//!    `c_t = σ(f) c_{t-1} + σ(i) tanh(g)`, `h_t = σ(o) tanh(c_t)`. The activated gates,
+//!    `c_t`, `tanh(c_t)` and `h_t` are kept.
+//!
+//! Backward (BPTT) walks the steps backwards (the only sequential part):
+//! `dc += dh σ(o) (1 - tanh²c)`, then the four gate pre-activation gradients `dZ_t`, the
+//! carried `dc_{t-1} = dc σ(f)` and `dh_{t-1} = dZ_t W_hh`; afterwards `dW_hh`, `dW_ih`, `dX`
+//! and the bias gradients are single GEMMs (or one column sum) over all steps.
+//!
+//! Variable-length batches work as in the RNN: item `b` is active at step `t` iff
+//! `t < len_b`; an inactive item keeps both states and outputs zero.
+
+use super::common::{col_sums, dense, dense_mut, view};
+use recur_autograd::{AutogradError, CustomOp, Result};
+use recur_tensor::gemm::{MatRef, gemm};
+use recur_tensor::{Float, Tensor, sigmoid};
+
+struct Saved<T: Float> {
+    steps: usize,
+    batch: usize,
+    input: usize,
+    hidden: usize,
+    x: Tensor<T>,
+    h0: Vec<T>,
+    c0: Vec<T>,
+    w_ih: Tensor<T>,
+    w_hh: Tensor<T>,
+    /// Activated gates `[T, B, 4H]` (`i, f, g, o` blocks per row).
+    gates: Vec<T>,
+    /// Cell states `[T, B, H]`, in time order.
+    cs: Vec<T>,
+    /// `tanh(c_t)`, `[T, B, H]`.
+    tcs: Vec<T>,
+    /// Hidden states `[T, B, H]`, in time order.
+    hs: Vec<T>,
+}
+
+/// One LSTM layer in one direction, as a [`CustomOp`].
+pub(crate) struct LstmLayer<T: Float> {
+    reverse: bool,
+    has_bias: bool,
+    lengths: Option<Vec<usize>>,
+    saved: Option<Saved<T>>,
+}
+
+impl<T: Float> LstmLayer<T> {
+    pub(crate) fn new(reverse: bool, has_bias: bool, lengths: Option<Vec<usize>>) -> Self {
+        LstmLayer {
+            reverse,
+            has_bias,
+            lengths,
+            saved: None,
+        }
+    }
+
+    fn active(&self, t: usize, b: usize) -> bool {
+        self.lengths.as_ref().is_none_or(|l| t < l[b])
+    }
+
+    /// Step `s` of the walk in processing order is time `t`; the previous state is at `prev`
+    /// (`None`: the initial state).
+    fn order(&self, steps: usize, s: usize) -> (usize, Option<usize>) {
+        if self.reverse {
+            let t = steps - 1 - s;
+            (t, (s > 0).then_some(t + 1))
+        } else {
+            (s, s.checked_sub(1))
+        }
+    }
+}
+
+fn custom_err(msg: String) -> AutogradError {
+    AutogradError::Custom {
+        op: "lstm_layer".into(),
+        msg,
+    }
+}
+
+impl<T: Float> CustomOp<T> for LstmLayer<T> {
+    fn name(&self) -> &'static str {
+        "lstm_layer"
+    }
+
+    /// Inputs: `x [T, B, I]`, `h0 [B, H]`, `c0 [B, H]`, `w_ih [4H, I]`, `w_hh [4H, H]`, then
+    /// `b_ih [4H]`, `b_hh [4H]` if the layer has biases. Outputs: `output [T, B, H]`,
+    /// `h_n [B, H]`, `c_n [B, H]`.
+    fn forward(&mut self, inputs: &[&Tensor<T>]) -> Result<Vec<Tensor<T>>> {
+        let x = inputs[0].contiguous();
+        let (w_ih, w_hh) = (inputs[3], inputs[4]);
+        let (steps, batch, input) = (x.dims()[0], x.dims()[1], x.dims()[2]);
+        let hidden = w_hh.dims()[1];
+        let g4 = 4 * hidden;
+        if let Some(l) = &self.lengths {
+            if l.len() != batch {
+                return Err(custom_err(format!(
+                    "{} lengths for a batch of {batch}",
+                    l.len()
+                )));
+            }
+        }
+        let rows = steps * batch;
+        // 1. P = X W_ih^T + (b_ih + b_hh), all steps in one GEMM.
+        let mut gates = vec![T::ZERO; rows * g4];
+        let beta = if self.has_bias {
+            let b = inputs[5].add(inputs[6])?.to_vec();
+            for row in gates.chunks_exact_mut(g4.max(1)) {
+                row.copy_from_slice(&b);
+            }
+            T::ONE
+        } else {
+            T::ZERO
+        };
+        gemm(
+            T::ONE,
+            dense(x.storage(), x.layout().offset, rows, input),
+            view(w_ih).t(),
+            beta,
+            dense_mut(&mut gates, rows, g4),
+        );
+        // 2. The recurrence.
+        let h0 = inputs[1].to_vec();
+        let c0 = inputs[2].to_vec();
+        let (mut h, mut c) = (h0.clone(), c0.clone());
+        let mut hs = vec![T::ZERO; rows * hidden];
+        let mut cs = vec![T::ZERO; rows * hidden];
+        let mut tcs = vec![T::ZERO; rows * hidden];
+        let whh_t = view(w_hh).t();
+        for s in 0..steps {
+            let (t, _) = self.order(steps, s);
+            let gt = &mut gates[t * batch * g4..(t + 1) * batch * g4];
+            gemm(
+                T::ONE,
+                dense(&h, 0, batch, hidden),
+                whh_t,
+                T::ONE,
+                dense_mut(gt, batch, g4),
+            );
+            for b in 0..batch {
+                let o = (t * batch + b) * hidden;
+                let hb = &mut h[b * hidden..(b + 1) * hidden];
+                let cb = &mut c[b * hidden..(b + 1) * hidden];
+                if self.active(t, b) {
+                    let row = &mut gt[b * g4..(b + 1) * g4];
+                    let (ri, rest) = row.split_at_mut(hidden);
+                    let (rf, rest) = rest.split_at_mut(hidden);
+                    let (rg, ro) = rest.split_at_mut(hidden);
+                    for j in 0..hidden {
+                        let (i, f, g, og) = (
+                            sigmoid(ri[j]),
+                            sigmoid(rf[j]),
+                            rg[j].tanh(),
+                            sigmoid(ro[j]),
+                        );
+                        (ri[j], rf[j], rg[j], ro[j]) = (i, f, g, og);
+                        let cn = f * cb[j] + i * g;
+                        let tc = cn.tanh();
+                        cb[j] = cn;
+                        hb[j] = og * tc;
+                        tcs[o + j] = tc;
+                    }
+                }
+                hs[o..o + hidden].copy_from_slice(hb);
+                cs[o..o + hidden].copy_from_slice(cb);
+            }
+        }
+        let mut out = hs.clone();
+        if self.lengths.is_some() {
+            for t in 0..steps {
+                for b in 0..batch {
+                    if !self.active(t, b) {
+                        let o = (t * batch + b) * hidden;
+                        out[o..o + hidden].fill(T::ZERO);
+                    }
+                }
+            }
+        }
+        let result = vec![
+            Tensor::from_vec(out, &[steps, batch, hidden])?,
+            Tensor::from_vec(h, &[batch, hidden])?,
+            Tensor::from_vec(c, &[batch, hidden])?,
+        ];
+        self.saved = Some(Saved {
+            steps,
+            batch,
+            input,
+            hidden,
+            x,
+            h0,
+            c0,
+            w_ih: w_ih.clone(),
+            w_hh: w_hh.clone(),
+            gates,
+            cs,
+            tcs,
+            hs,
+        });
+        Ok(result)
+    }
+
+    fn backward(
+        &self,
+        grads_out: &[Option<&Tensor<T>>],
+        needs: &[bool],
+    ) -> Result<Vec<Option<Tensor<T>>>> {
+        let sv = self
+            .saved
+            .as_ref()
+            .ok_or_else(|| custom_err("backward before forward".into()))?;
+        let (steps, batch, input, hidden) = (sv.steps, sv.batch, sv.input, sv.hidden);
+        let (g4, bh, rows) = (4 * hidden, batch * hidden, steps * batch);
+        let g_out = grads_out[0].map(|g| g.to_vec());
+        let mut dh = grads_out[1].map_or_else(|| vec![T::ZERO; bh], |g| g.to_vec());
+        let mut dc = grads_out[2].map_or_else(|| vec![T::ZERO; bh], |g| g.to_vec());
+        let mut dz = vec![T::ZERO; rows * g4];
+        let mut dh_next = vec![T::ZERO; bh];
+        let w_hh = view(&sv.w_hh);
+        for s in (0..steps).rev() {
+            let (t, prev) = self.order(steps, s);
+            let c_prev = match prev {
+                Some(p) => &sv.cs[p * bh..(p + 1) * bh],
+                None => &sv.c0[..],
+            };
+            let dzt = &mut dz[t * batch * g4..(t + 1) * batch * g4];
+            for b in 0..batch {
+                if !self.active(t, b) {
+                    continue; // both states passed through: dh, dc carry, dz stays 0
+                }
+                let o = (t * batch + b) * hidden;
+                let r = b * hidden..(b + 1) * hidden;
+                let (dhb, dcb) = (&mut dh[r.clone()], &mut dc[r.clone()]);
+                if let Some(g) = &g_out {
+                    for (d, &gv) in dhb.iter_mut().zip(&g[o..o + hidden]) {
+                        *d += gv;
+                    }
+                }
+                let gate = &sv.gates[(t * batch + b) * g4..(t * batch + b + 1) * g4];
+                let drow = &mut dzt[b * g4..(b + 1) * g4];
+                for j in 0..hidden {
+                    let (i, f, g, og) = (
+                        gate[j],
+                        gate[hidden + j],
+                        gate[2 * hidden + j],
+                        gate[3 * hidden + j],
+                    );
+                    let tc = sv.tcs[o + j];
+                    let dcj = dcb[j] + dhb[j] * og * (T::ONE - tc * tc);
+                    drow[j] = dcj * g * i * (T::ONE - i);
+                    drow[hidden + j] = dcj * c_prev[b * hidden + j] * f * (T::ONE - f);
+                    drow[2 * hidden + j] = dcj * i * (T::ONE - g * g);
+                    drow[3 * hidden + j] = dhb[j] * tc * og * (T::ONE - og);
+                    dcb[j] = dcj * f;
+                }
+            }
+            // dh_{t-1} = dZ_t W_hh for active rows; inactive rows carry dh through.
+            gemm(
+                T::ONE,
+                dense(dzt, 0, batch, g4),
+                w_hh,
+                T::ZERO,
+                dense_mut(&mut dh_next, batch, hidden),
+            );
+            if self.lengths.is_some() {
+                for b in 0..batch {
+                    if !self.active(t, b) {
+                        let r = b * hidden..(b + 1) * hidden;
+                        dh_next[r.clone()].copy_from_slice(&dh[r]);
+                    }
+                }
+            }
+            core::mem::swap(&mut dh, &mut dh_next);
+        }
+        let dz_all = dense(&dz, 0, rows, g4);
+        // dX = dZ W_ih: [T*B, 4H] x [4H, I].
+        let gx = needs[0].then(|| {
+            let mut gx = vec![T::ZERO; rows * input];
+            gemm(
+                T::ONE,
+                dz_all,
+                view(&sv.w_ih),
+                T::ZERO,
+                dense_mut(&mut gx, rows, input),
+            );
+            gx
+        });
+        // dW_ih = dZ^T X: [4H, T*B] x [T*B, I].
+        let gw_ih = needs[3].then(|| {
+            let mut g = vec![T::ZERO; g4 * input];
+            gemm(
+                T::ONE,
+                dz_all.t(),
+                dense(sv.x.storage(), sv.x.layout().offset, rows, input),
+                T::ZERO,
+                dense_mut(&mut g, g4, input),
+            );
+            g
+        });
+        // dW_hh = sum_t dZ_t^T h_prev(t): one GEMM over the steps whose previous state is
+        // stored, one for the step that starts from h0.
+        let gw_hh = needs[4].then(|| {
+            let mut g = vec![T::ZERO; g4 * hidden];
+            prev_state_gemm(&dz, &sv.hs, &sv.h0, self.reverse, steps, batch, g4, hidden, &mut g);
+            g
+        });
+        let gb = (self.has_bias && (needs[5] || needs[6])).then(|| col_sums(&dz, g4));
+        let mut out = vec![
+            gx.map(|g| Tensor::from_vec(g, &[steps, batch, input]))
+                .transpose()?,
+            needs[1]
+                .then(|| Tensor::from_vec(dh, &[batch, hidden]))
+                .transpose()?,
+            needs[2]
+                .then(|| Tensor::from_vec(dc, &[batch, hidden]))
+                .transpose()?,
+            gw_ih
+                .map(|g| Tensor::from_vec(g, &[g4, input]))
+                .transpose()?,
+            gw_hh
+                .map(|g| Tensor::from_vec(g, &[g4, hidden]))
+                .transpose()?,
+        ];
+        if self.has_bias {
+            let gb = gb.map(|g| Tensor::from_vec(g, &[g4])).transpose()?;
+            out.push(if needs[5] { gb.clone() } else { None });
+            out.push(if needs[6] { gb } else { None });
+        }
+        Ok(out)
+    }
+}
+
+/// `G += sum_t dZ_t^T h_prev(t)` for `dZ: [T*B, gw]` and states `hs: [T*B, H]`: one GEMM over
+/// the `T - 1` steps whose previous state is a stored state, plus one for the first step
+/// (in processing order), whose previous state is `h0`. Writes `G` (`[gw, H]`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn prev_state_gemm<T: Float>(
+    dz: &[T],
+    hs: &[T],
+    h0: &[T],
+    reverse: bool,
+    steps: usize,
+    batch: usize,
+    gw: usize,
+    hidden: usize,
+    g: &mut [T],
+) {
+    if steps == 0 {
+        return;
+    }
+    let n = (steps - 1) * batch;
+    // Forward: dZ_1.. pairs with h_0..; reverse: dZ_0.. pairs with h_1...
+    let (dz_from, h_from) = if reverse {
+        (0, batch)
+    } else {
+        (batch, 0)
+    };
+    let dzs: MatRef<'_, T> = dense(dz, dz_from * gw, n, gw).t();
+    gemm(
+        T::ONE,
+        dzs,
+        dense(hs, h_from * hidden, n, hidden),
+        T::ZERO,
+        dense_mut(g, gw, hidden),
+    );
+    let first = if reverse { steps - 1 } else { 0 };
+    gemm(
+        T::ONE,
+        dense(dz, first * batch * gw, batch, gw).t(),
+        dense(h0, 0, batch, hidden),
+        T::ONE,
+        dense_mut(g, gw, hidden),
+    );
+}
