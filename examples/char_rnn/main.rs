@@ -34,7 +34,7 @@ type Error = Box<dyn std::error::Error>;
 
 /// Train a character-level RNN and sample text from it.
 #[derive(Parser, Debug, Clone)]
-#[command(version, about)]
+#[command(version, about, allow_negative_numbers = true)]
 struct Args {
     /// UTF-8 text to train on (default: recur's own sources, embedded).
     #[arg(long)]
@@ -373,8 +373,10 @@ fn train(a: &Args) -> Result<ExitCode, Error> {
     let mut elapsed_before = 0.0f64;
     let mut history = History::default();
     if let Some(ck) = &a.resume {
-        let meta = load_training_state(ck, &mut model, opt.as_mut())?;
+        // Check the settings first, for a clear message rather than a shape mismatch.
+        let (_, meta) = load_tensors::<f32>(ck)?;
         check_resume(ck, &meta, a, &vocab)?;
+        load_training_state(ck, &mut model, opt.as_mut())?;
         start_step = parse_meta(&meta, "step")?;
         elapsed_before = meta
             .get("elapsed_s")
@@ -423,7 +425,6 @@ fn train(a: &Args) -> Result<ExitCode, Error> {
     pb.set_position(start_step as u64);
     let t0 = Instant::now();
     let elapsed = || elapsed_before + t0.elapsed().as_secs_f64();
-    let mut recent: Vec<f64> = Vec::new();
     let mut last_val = (f64::NAN, String::new());
     let mut step = start_step;
     let mut interrupted = false;
@@ -488,10 +489,6 @@ fn train(a: &Args) -> Result<ExitCode, Error> {
             streams.state = Some(h_n);
         }
         step += 1;
-        recent.push(l);
-        if recent.len() > 100 {
-            recent.remove(0);
-        }
         let cps = (a.seq * a.batch) as f64 / ts.elapsed().as_secs_f64();
         pb.set_position(step as u64);
         pb.set_message(format!("loss {l:.4} {cps:.0} chars/s"));
@@ -535,10 +532,12 @@ fn train(a: &Args) -> Result<ExitCode, Error> {
     }
     save(&model, opt.as_ref(), step, &streams, elapsed())?;
     history.write(&a.out)?;
-    let train_loss = if recent.is_empty() {
+    // Mean training loss over the last 100 steps (across a resume too: the history is reloaded).
+    let tail: Vec<f64> = history.rows.iter().rev().take(100).map(|r| r.1).collect();
+    let train_loss = if tail.is_empty() {
         f64::NAN
     } else {
-        recent.iter().sum::<f64>() / recent.len() as f64
+        tail.iter().sum::<f64>() / tail.len() as f64
     };
     if interrupted {
         println!(

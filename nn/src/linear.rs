@@ -87,6 +87,37 @@ impl<T: Float> Linear<T> {
         Ok(())
     }
 
+    /// `out = x W^T + b` for one input vector, with no allocation (the sampling loop's head).
+    ///
+    /// # Errors
+    /// When `x` is not `in_features` long or `out` not `out_features`.
+    ///
+    /// ```
+    /// use recur_nn::Linear;
+    /// let lin = Linear::<f32>::new(3, 2, &mut recur_nn::seeded_rng(0))?;
+    /// let mut out = [0.0f32; 2];
+    /// lin.forward_slice(&[1.0, 2.0, 3.0], &mut out)?;
+    /// let t = lin.forward_tensor(&recur_tensor::Tensor::from_vec(vec![1.0, 2.0, 3.0], &[1, 3])?)?;
+    /// assert!(out.iter().zip(t.to_vec()).all(|(a, b)| (a - b).abs() < 1e-6));
+    /// # Ok::<(), recur_nn::NnError>(())
+    /// ```
+    pub fn forward_slice(&self, x: &[T], out: &mut [T]) -> Result<()> {
+        let (i, o) = self.features();
+        if x.len() != i || out.len() != o {
+            return Err(NnError::Input(format!(
+                "Linear.forward_slice: expected {i} inputs and {o} outputs, got {} and {}",
+                x.len(),
+                out.len()
+            )));
+        }
+        match &self.bias {
+            Some(b) => out.copy_from_slice(b.value().contiguous().as_slice().expect("contiguous")),
+            None => out.fill(T::ZERO),
+        }
+        crate::rnn::gemv_into(x, self.weight.value(), out);
+        Ok(())
+    }
+
     /// No-tape forward on a plain tensor.
     ///
     /// # Errors

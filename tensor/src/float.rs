@@ -80,10 +80,14 @@ pub trait Float:
     fn is_finite(self) -> bool;
     /// True for NaN.
     fn is_nan(self) -> bool;
+    /// `tanh` of every element in place: SIMD ([`crate::vmath`]) for `f32`, libm for `f64`.
+    fn tanh_slice(v: &mut [Self]);
+    /// `e^x` of every element in place: SIMD ([`crate::vmath`]) for `f32`, libm for `f64`.
+    fn exp_slice(v: &mut [Self]);
 }
 
 macro_rules! impl_float {
-    ($t:ty, $name:literal) => {
+    ($t:ty, $name:literal, $tanh_slice:expr, $exp_slice:expr) => {
         impl Float for $t {
             const INFINITY: Self = <$t>::INFINITY;
             const NEG_INFINITY: Self = <$t>::NEG_INFINITY;
@@ -155,9 +159,27 @@ macro_rules! impl_float {
             fn is_nan(self) -> bool {
                 <$t>::is_nan(self)
             }
+            #[inline]
+            fn tanh_slice(v: &mut [Self]) {
+                $tanh_slice(v)
+            }
+            #[inline]
+            fn exp_slice(v: &mut [Self]) {
+                $exp_slice(v)
+            }
         }
     };
 }
 
-impl_float!(f32, "float32");
-impl_float!(f64, "float64");
+impl_float!(
+    f32,
+    "float32",
+    crate::vmath::tanh_f32,
+    crate::vmath::exp_f32
+);
+impl_float!(
+    f64,
+    "float64",
+    |v: &mut [f64]| v.iter_mut().for_each(|x| *x = x.tanh()),
+    |v: &mut [f64]| v.iter_mut().for_each(|x| *x = x.exp())
+);

@@ -23,6 +23,7 @@ mod index_tensor;
 pub mod ops;
 mod shape;
 mod tensor;
+pub mod vmath;
 
 pub use error::{Result, TensorError};
 pub use float::Float;

@@ -28,11 +28,7 @@ impl Nonlinearity {
     #[inline]
     pub fn apply<T: Float>(self, v: &mut [T]) {
         match self {
-            Nonlinearity::Tanh => {
-                for x in v {
-                    *x = x.tanh();
-                }
-            }
+            Nonlinearity::Tanh => T::tanh_slice(v),
             Nonlinearity::Relu => {
                 for x in v {
                     if *x <= T::ZERO {

@@ -4,9 +4,12 @@ mod act;
 mod cell;
 pub mod composed;
 mod fused;
+mod step;
 
 pub use act::Nonlinearity;
 pub use cell::RnnCell;
+pub use step::Stepper;
+pub(crate) use step::gemv_into;
 
 use crate::error::{NnError, Result};
 use crate::init::uniform_param;

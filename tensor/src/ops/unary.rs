@@ -13,6 +13,18 @@ macro_rules! unary {
     };
 }
 
+/// A unary op computed by a whole-slice kernel (SIMD for `f32`).
+macro_rules! unary_slice {
+    ($(#[$doc:meta])* $name:ident, $slice_fn:ident) => {
+        $(#[$doc])*
+        pub fn $name(&self) -> Self {
+            let mut data = self.to_vec();
+            T::$slice_fn(&mut data);
+            Tensor::from_contiguous(data, self.shape().clone())
+        }
+    };
+}
+
 /// The logistic function, stable for large |x|.
 #[inline]
 pub fn sigmoid<T: Float>(v: T) -> T {
@@ -45,7 +57,7 @@ impl<T: Float> Tensor<T> {
         /// ```
         abs, |v| v.abs()
     );
-    unary!(
+    unary_slice!(
         /// `e^x`.
         ///
         /// ```
@@ -53,7 +65,7 @@ impl<T: Float> Tensor<T> {
         /// assert_eq!(t.exp().to_vec(), vec![1.0]);
         /// # Ok::<(), recur_tensor::TensorError>(())
         /// ```
-        exp, |v| v.exp()
+        exp, exp_slice
     );
     unary!(
         /// Natural log (`-inf` at 0, NaN below, as IEEE says).
@@ -75,7 +87,7 @@ impl<T: Float> Tensor<T> {
         /// ```
         sqrt, |v| v.sqrt()
     );
-    unary!(
+    unary_slice!(
         /// Hyperbolic tangent, into (-1, 1).
         ///
         /// ```
@@ -83,7 +95,7 @@ impl<T: Float> Tensor<T> {
         /// assert_eq!(t.tanh().to_vec(), vec![0.0, 1.0]);
         /// # Ok::<(), recur_tensor::TensorError>(())
         /// ```
-        tanh, |v| v.tanh()
+        tanh, tanh_slice
     );
     unary!(
         /// The logistic sigmoid `1 / (1 + e^-x)`, stable for large |x|.

@@ -1,0 +1,219 @@
+//! rnn_bench: the char-RNN training step and sampling speed of
+//! `shared/anchors/torch_rnn_bench.py`, in recur, printing the same lines:
+//!
+//! ```text
+//! small threads=1 ms/step=20.537 GFLOP/s=48.1 sample_us/char=109.0
+//! ```
+//!
+//! Model: one-hot(vocab) -> RNN(vocab, hidden, layers, tanh) -> Linear(hidden, vocab) ->
+//! cross-entropy (mean over T*B) -> backward -> clip_grad_norm 5 -> optimizer step.
+//! Configs (vocab, hidden, layers, seq, batch, optimizer): tiny (65, 100, 1, 25, 1, Adagrad 0.1),
+//! small (65, 128, 2, 50, 50, Adam 2e-3), large (65, 512, 2, 100, 32, Adam 2e-3).
+//! GFLOP/s counts 3 x (sum over layers of 2*T*B*H*(in+H) + 2*T*B*H*V) per step, as the anchor.
+//! Sampling: batch 1, one character at a time, 200 characters; the input character's column of
+//! W_ih is read instead of multiplying by a one-hot vector.
+//!
+//! Usage: `cargo run --release --example rnn_bench -- [tiny|small|large]... [--threads N] [--quick]`
+//! (no config: all three; no --threads: 1 then 2, as the anchor does).
+
+use rand::{RngExt, SeedableRng};
+use recur::autograd::Tape;
+use recur::nn::clip::clip_grad_norm;
+use recur::nn::loss::{CrossEntropyOptions, cross_entropy};
+use recur::nn::optim::{Adagrad, Adam, Optimizer};
+use recur::nn::{Layer, Linear, Rnn, RnnConfig};
+use recur::tensor::{IndexTensor, Tensor};
+use std::time::Instant;
+
+struct Config {
+    name: &'static str,
+    vocab: usize,
+    hidden: usize,
+    layers: usize,
+    seq: usize,
+    batch: usize,
+    adagrad: bool,
+}
+
+const CONFIGS: [Config; 3] = [
+    Config {
+        name: "tiny",
+        vocab: 65,
+        hidden: 100,
+        layers: 1,
+        seq: 25,
+        batch: 1,
+        adagrad: true,
+    },
+    Config {
+        name: "small",
+        vocab: 65,
+        hidden: 128,
+        layers: 2,
+        seq: 50,
+        batch: 50,
+        adagrad: false,
+    },
+    Config {
+        name: "large",
+        vocab: 65,
+        hidden: 512,
+        layers: 2,
+        seq: 100,
+        batch: 32,
+        adagrad: false,
+    },
+];
+
+fn flops(c: &Config) -> f64 {
+    let (v, h, t, b) = (
+        c.vocab as f64,
+        c.hidden as f64,
+        c.seq as f64,
+        c.batch as f64,
+    );
+    let mut f = 0.0;
+    for l in 0..c.layers {
+        let i = if l == 0 { v } else { h };
+        f += 2.0 * t * b * h * (i + h);
+    }
+    f += 2.0 * t * b * h * v;
+    3.0 * f
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn run(c: &Config, threads: usize, steps: usize) -> Result<(), Box<dyn std::error::Error>> {
+    recur::tensor::gemm::set_num_threads(threads);
+    let mut rng = recur::seeded_rng(0);
+    let mut rnn = Rnn::<f32>::new(
+        RnnConfig::new(c.vocab, c.hidden).num_layers(c.layers),
+        &mut rng,
+    )?;
+    let mut head = Linear::<f32>::new(c.hidden, c.vocab, &mut rng)?;
+    let mut opt: Box<dyn Optimizer<f32>> = if c.adagrad {
+        Box::new(Adagrad::new(0.1)?)
+    } else {
+        Box::new(Adam::new(2e-3)?)
+    };
+    let (t, b, v) = (c.seq, c.batch, c.vocab);
+    let xs: Vec<usize> = (0..t * b).map(|_| rng.random_range(0..v)).collect();
+    let ys: Vec<i64> = (0..t * b).map(|_| rng.random_range(0..v as i64)).collect();
+    let y = IndexTensor::from_vec(ys, &[t * b])?;
+    let mut onehot = vec![0.0f32; t * b * v];
+    for (i, &x) in xs.iter().enumerate() {
+        onehot[i * v + x] = 1.0;
+    }
+    let x = Tensor::from_vec(onehot, &[t, b, v])?;
+    let h0 = Tensor::<f32>::zeros(&[c.layers, b, c.hidden]);
+    let mut step = || -> Result<(), Box<dyn std::error::Error>> {
+        let mut grads = {
+            let tape = Tape::new();
+            let (out, _) = rnn.forward(
+                &tape,
+                &tape.constant(x.clone()),
+                Some(&tape.constant(h0.clone())),
+            )?;
+            let logits = head.forward(&tape, &out)?.reshape(&[t * b, v])?;
+            let loss = cross_entropy(&logits, &y, CrossEntropyOptions::default())?;
+            tape.backward(&loss)?
+        };
+        clip_grad_norm(&mut grads, 5.0, 2.0, false)?;
+        opt.step_modules(&mut [&mut rnn, &mut head], &grads)?;
+        Ok(())
+    };
+    for _ in 0..3 {
+        step()?;
+    }
+    let mut times = Vec::with_capacity(steps);
+    for _ in 0..steps {
+        let s = Instant::now();
+        step()?;
+        times.push(s.elapsed().as_secs_f64());
+    }
+    let ms = median(times) * 1e3;
+
+    // Sampling: batch 1, one character at a time.
+    let n = 200;
+    let mut stepper = rnn.stepper()?;
+    let mut logits = vec![0.0f32; v];
+    let mut probs = vec![0.0f32; v];
+    let mut srng = rand::rngs::StdRng::seed_from_u64(1);
+    let mut ch = 0usize;
+    let s = Instant::now();
+    for _ in 0..n {
+        let h = stepper.step_token(ch)?;
+        head.forward_slice(h, &mut logits)?;
+        let m = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut total = 0.0;
+        for (p, &l) in probs.iter_mut().zip(&logits) {
+            *p = (l - m).exp();
+            total += *p;
+        }
+        let mut u = srng.random::<f32>() * total;
+        ch = v - 1;
+        for (i, &p) in probs.iter().enumerate() {
+            if u < p {
+                ch = i;
+                break;
+            }
+            u -= p;
+        }
+    }
+    let us = s.elapsed().as_secs_f64() / n as f64 * 1e6;
+    println!(
+        "{} threads={threads} ms/step={ms:.3} GFLOP/s={:.1} sample_us/char={us:.1}",
+        c.name,
+        flops(c) / ms / 1e6
+    );
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    let mut names = Vec::new();
+    let mut threads: Option<usize> = None;
+    let mut quick = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--threads" => match args.next().and_then(|v| v.parse().ok()).filter(|&n| n >= 1) {
+                Some(n) => threads = Some(n),
+                None => {
+                    eprintln!("error: --threads takes a number >= 1");
+                    return std::process::ExitCode::from(2);
+                }
+            },
+            "--quick" => quick = true,
+            name if CONFIGS.iter().any(|c| c.name == name) => names.push(name.to_string()),
+            other => {
+                eprintln!(
+                    "error: unknown argument {other:?}; usage: rnn_bench [tiny|small|large]... [--threads N] [--quick]"
+                );
+                return std::process::ExitCode::from(2);
+            }
+        }
+    }
+    if names.is_empty() {
+        names = CONFIGS.iter().map(|c| c.name.to_string()).collect();
+    }
+    let thread_counts = threads.map_or(vec![1, 2], |n| vec![n]);
+    for &th in &thread_counts {
+        for c in CONFIGS.iter().filter(|c| names.iter().any(|n| n == c.name)) {
+            let steps = if quick {
+                2
+            } else if c.name == "tiny" {
+                200
+            } else {
+                30
+            };
+            if let Err(e) = run(c, th, steps) {
+                eprintln!("error: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    }
+    std::process::ExitCode::SUCCESS
+}
