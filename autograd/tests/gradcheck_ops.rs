@@ -229,6 +229,22 @@ proptest! {
     }
 
     #[test]
+    fn linear(
+        ((x, dx, vx), w, b, with_bias) in (1usize..5, 1usize..5, 1usize..5, via(), any::<bool>()).prop_flat_map(|(n, i, o, vx, bias)| {
+            (input(vec![n, i], vx, -2.0, 2.0, None),
+             values(o * i, -2.0, 2.0, None).prop_map(move |v| Tensor::from_vec(v, &[o, i]).unwrap()),
+             values(o, -2.0, 2.0, None).prop_map(move |v| Tensor::from_vec(v, &[o]).unwrap()),
+             Just(bias))
+        })
+    ) {
+        if with_bias {
+            check(|_, vs| view(&vs[0], &dx, vx)?.linear(&vs[1], Some(&vs[2])), &[x, w, b])?;
+        } else {
+            check(|_, vs| view(&vs[0], &dx, vx)?.linear(&vs[1], None), &[x, w])?;
+        }
+    }
+
+    #[test]
     fn matmul_vectors(
         (a, b, which) in (1usize..5, 1usize..5, 0usize..3).prop_flat_map(|(m, k, which)| {
             let sa = if which == 1 { vec![m, k] } else { vec![k] };

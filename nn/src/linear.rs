@@ -163,10 +163,8 @@ impl<T: Float> Layer<T> for Linear<T> {
         } else {
             x.clone()
         };
-        let mut y = flat.matmul(&tape.param(&self.weight).t()?)?;
-        if let Some(b) = &self.bias {
-            y = y.add(&tape.param(b))?;
-        }
+        let bias = self.bias.as_ref().map(|b| tape.param(b));
+        let mut y = flat.linear(&tape.param(&self.weight), bias.as_ref())?;
         if x.rank() > 2 {
             let mut dims = lead.to_vec();
             dims.push(o);

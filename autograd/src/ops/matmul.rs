@@ -99,3 +99,89 @@ impl<T: Float> Backward<T> for MatmulBackward<T> {
         Ok(smallvec![grad_lhs, grad_rhs])
     }
 }
+
+impl<'t, T: Float> Var<'t, T> {
+    /// The affine map of a linear layer, `x W^T + b`, as one node: `x` is `(N, in)`, `weight`
+    /// `(out, in)`, `bias` `(out)`. Its backward is three products that all come out
+    /// contiguous: `grad_x = g W`, `grad_W = g^T x`, `grad_b = sum_rows(g)` (a transposed
+    /// matmul would leave `grad_W` as a strided view).
+    ///
+    /// # Errors
+    /// When the shapes do not fit (`linear: inner dims differ: ...`).
+    ///
+    /// ```
+    /// use recur_autograd::Tape;
+    /// use recur_tensor::Tensor;
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.leaf(Tensor::from_vec(vec![1.0, 2.0], &[1, 2])?);
+    /// let w = tape.leaf(Tensor::from_vec(vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0], &[3, 2])?);
+    /// let b = tape.leaf(Tensor::from_vec(vec![0.5, 0.5, 0.5], &[3])?);
+    /// let y = x.linear(&w, Some(&b))?;
+    /// assert_eq!(y.value().to_vec(), vec![1.5, 2.5, 3.5]);
+    /// let g = tape.backward(&y.sum_all()?)?;
+    /// assert_eq!(g.of(&w).unwrap().to_vec(), vec![1.0, 2.0, 1.0, 2.0, 1.0, 2.0]);
+    /// assert!(g.of(&w).unwrap().is_contiguous());
+    /// # Ok::<(), recur_autograd::AutogradError>(())
+    /// ```
+    pub fn linear(&self, weight: &Var<'t, T>, bias: Option<&Var<'t, T>>) -> Result<Var<'t, T>> {
+        let op = "linear";
+        let (x, w) = (&self.value, &weight.value);
+        if x.rank() != 2 || w.rank() != 2 || x.dims()[1] != w.dims()[1] {
+            return Err(TensorError::MatmulInner {
+                op,
+                lhs: x.shape().clone(),
+                rhs: w.shape().clone(),
+            }
+            .into());
+        }
+        let (n, out) = (x.dims()[0], w.dims()[0]);
+        let mut y = match bias {
+            Some(b) => {
+                if b.dims() != [out] {
+                    return Err(TensorError::ShapeMismatch {
+                        op,
+                        lhs: b.shape().clone(),
+                        rhs: w.shape().clone(),
+                        detail: " (the bias must have one entry per output row of the weight)"
+                            .into(),
+                    }
+                    .into());
+                }
+                b.value.broadcast_to(&[n, out])?.contiguous()
+            }
+            None => Tensor::zeros(&[n, out]),
+        };
+        let beta = if bias.is_some() { T::ONE } else { T::ZERO };
+        Tensor::gemm(T::ONE, x, &w.t()?, beta, &mut y)?;
+        let back = LinearBackward {
+            x: weight.requires_grad().then(|| x.clone()),
+            w: self.requires_grad().then(|| w.clone()),
+        };
+        match bias {
+            Some(b) => Var::record(op, &[self, weight, b], y, back),
+            None => Var::record(op, &[self, weight], y, back),
+        }
+    }
+}
+
+struct LinearBackward<T: Float> {
+    x: Option<Tensor<T>>,
+    w: Option<Tensor<T>>,
+}
+impl<T: Float> Backward<T> for LinearBackward<T> {
+    fn backward(&self, g: &Tensor<T>, needs: &[bool]) -> Result<InputGrads<T>> {
+        let grad_x = match (&self.w, needs[0]) {
+            (Some(w), true) => Some(g.matmul(w)?),
+            _ => None,
+        };
+        let grad_w = match (&self.x, needs[1]) {
+            (Some(x), true) => Some(g.t()?.matmul(x)?),
+            _ => None,
+        };
+        let mut out: InputGrads<T> = smallvec![grad_x, grad_w];
+        if needs.len() == 3 {
+            out.push(needs[2].then(|| g.sum(&[0usize], false)).transpose()?);
+        }
+        Ok(out)
+    }
+}

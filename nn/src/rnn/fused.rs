@@ -44,8 +44,9 @@ struct Saved<T: Float> {
     h0: Tensor<T>,
     w_ih: Tensor<T>,
     w_hh: Tensor<T>,
-    /// All states, `[T, B, H]`, in time order.
-    states: Vec<T>,
+    /// All states, `[T, B, H]`, in time order (shared with the output when there are no
+    /// lengths).
+    states: Tensor<T>,
 }
 
 impl<T: Float> RnnLayer<T> {
@@ -222,17 +223,23 @@ impl<T: Float> CustomOp<T> for RnnLayer<T> {
             }
         }
         let (states, last) = self.run(&x, h0, w_ih, w_hh, bias.as_deref());
-        let mut out = states.clone();
-        if self.lengths.is_some() {
-            for t in 0..steps {
-                for b in 0..batch {
-                    if !self.active(t, b) {
-                        let o = (t * batch + b) * hidden;
-                        out[o..o + hidden].fill(T::ZERO);
+        let states = Tensor::from_vec(states, &[steps, batch, hidden])?;
+        // Without lengths the output *is* the state sequence: shared, not copied.
+        let out = match &self.lengths {
+            None => states.clone(),
+            Some(_) => {
+                let mut out = states.to_vec();
+                for t in 0..steps {
+                    for b in 0..batch {
+                        if !self.active(t, b) {
+                            let o = (t * batch + b) * hidden;
+                            out[o..o + hidden].fill(T::ZERO);
+                        }
                     }
                 }
+                Tensor::from_vec(out, &[steps, batch, hidden])?
             }
-        }
+        };
         self.saved = Some(Saved {
             dims: Dims {
                 steps,
@@ -246,10 +253,7 @@ impl<T: Float> CustomOp<T> for RnnLayer<T> {
             w_hh: w_hh.clone(),
             states,
         });
-        Ok(vec![
-            Tensor::from_vec(out, &[steps, batch, hidden])?,
-            Tensor::from_vec(last, &[batch, hidden])?,
-        ])
+        Ok(vec![out, Tensor::from_vec(last, &[batch, hidden])?])
     }
 
     fn backward(
@@ -261,6 +265,7 @@ impl<T: Float> CustomOp<T> for RnnLayer<T> {
             op: "rnn_layer".into(),
             msg: "backward before forward".into(),
         })?;
+        let states = sv.states.as_slice().expect("built contiguous");
         let Dims {
             steps,
             batch,
@@ -280,7 +285,7 @@ impl<T: Float> CustomOp<T> for RnnLayer<T> {
         let w_hh = plain(&sv.w_hh);
         for s in (0..steps).rev() {
             let t = if self.reverse { steps - 1 - s } else { s };
-            let h = &sv.states[t * bh..(t + 1) * bh];
+            let h = &states[t * bh..(t + 1) * bh];
             let dzt = &mut dz[t * bh..(t + 1) * bh];
             for b in 0..batch {
                 let r = b * hidden..(b + 1) * hidden;
@@ -410,7 +415,7 @@ impl<T: Float> CustomOp<T> for RnnLayer<T> {
                     cs: hidden,
                 };
                 let ss = MatRef {
-                    data: &sv.states,
+                    data: states,
                     offset: s_from,
                     rows: n,
                     cols: hidden,
