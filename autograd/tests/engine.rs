@@ -186,7 +186,7 @@ fn custom_op_with_two_outputs_and_unused_output() {
             let outs = tape.custom(TwoOut, &[&v[0]])?;
             outs[0].tanh()?.sum_all()?.add(&outs[1].sin_free()?)
         },
-        &[x.clone()],
+        std::slice::from_ref(&x),
         &Default::default(),
     )
     .unwrap();

@@ -9,12 +9,12 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum NnError {
-    /// A tensor op failed.
+    /// A tensor op failed. (Boxed, like the next variant, to keep `Result`s small.)
     #[error(transparent)]
-    Tensor(#[from] TensorError),
+    Tensor(Box<TensorError>),
     /// Recording or differentiating failed.
     #[error(transparent)]
-    Autograd(#[from] AutogradError),
+    Autograd(Box<AutogradError>),
     /// A bad constructor argument or hyperparameter (PyTorch's text where it has one).
     #[error("{0}")]
     Config(String),
@@ -40,13 +40,30 @@ pub enum NnError {
     },
 }
 
+impl From<TensorError> for NnError {
+    fn from(e: TensorError) -> Self {
+        NnError::Tensor(Box::new(e))
+    }
+}
+
+impl From<AutogradError> for NnError {
+    /// Unwraps a tensor error carried by the autograd error, so `NnError::Tensor` always
+    /// holds tensor failures whichever layer reported them.
+    fn from(e: AutogradError) -> Self {
+        match e {
+            AutogradError::Tensor(t) => NnError::Tensor(Box::new(t)),
+            other => NnError::Autograd(Box::new(other)),
+        }
+    }
+}
+
 impl From<NnError> for AutogradError {
     /// Lets module code run inside a [`CustomOp`](recur_autograd::CustomOp) or `gradcheck`
     /// closure with `?`.
     fn from(e: NnError) -> Self {
         match e {
-            NnError::Autograd(a) => a,
-            NnError::Tensor(t) => AutogradError::Tensor(t),
+            NnError::Autograd(a) => *a,
+            NnError::Tensor(t) => AutogradError::Tensor(*t),
             other => AutogradError::Custom {
                 op: "nn".into(),
                 msg: other.to_string(),
