@@ -126,28 +126,29 @@ impl CharModel {
         top_k: Option<usize>,
         rng: &mut R,
     ) -> Result<Vec<usize>, NnError> {
-        let mut state = self.rnn.zero_state(1);
-        let mut logits: Option<Tensor<f32>> = None;
-        let feed = |c: usize, state: &mut Tensor<f32>| -> Result<Tensor<f32>, NnError> {
-            let x = match &self.embed {
-                Some(e) => e.forward_tensor(&IndexTensor::from_usizes(&[c]))?,
-                None => one_hot(&[c], 1, 1, self.vocab).reshape(&[1, self.vocab])?,
+        // One step at a time with preallocated buffers (Rnn::stepper); a one-hot input reads
+        // the character's column of W_ih.
+        let mut stepper = self.rnn.stepper()?;
+        let mut logits = vec![0.0f32; self.vocab];
+        let mut feed = |c: usize, logits: &mut [f32]| -> Result<(), NnError> {
+            let h = match &self.embed {
+                Some(e) => {
+                    stepper.step(&e.forward_tensor(&IndexTensor::from_usizes(&[c]))?.to_vec())?
+                }
+                None => stepper.step_token(c)?,
             };
-            let h = self.rnn.step(&x, state)?;
-            self.head.forward_tensor(&h)
+            self.head.forward_slice(h, logits)
         };
         for &c in prime {
-            logits = Some(feed(c, &mut state)?);
+            feed(c, &mut logits)?;
         }
         let mut out = Vec::with_capacity(len);
-        let mut c = *prime.last().unwrap_or(&0);
-        for _ in 0..len {
-            let l = match logits.take() {
-                Some(l) => l,
-                None => feed(c, &mut state)?,
-            };
-            c = pick(&l.to_vec(), temperature, top_k, rng);
-            out.push(c);
+        for i in 0..len {
+            if i > 0 || prime.is_empty() {
+                let c = out.last().copied().or(prime.last().copied()).unwrap_or(0);
+                feed(c, &mut logits)?;
+            }
+            out.push(pick(&logits, temperature, top_k, rng));
         }
         Ok(out)
     }
