@@ -1,0 +1,187 @@
+//! Linear, Embedding, Dropout, activations and Sequential.
+
+use recur_autograd::{GradcheckOptions, Tape, gradcheck};
+use recur_nn::{Dropout, Embedding, Layer, Linear, Module, ReLU, Sequential, Sigmoid, Tanh};
+use recur_tensor::{IndexTensor, Tensor};
+
+#[test]
+fn linear_init_shapes_and_errors() {
+    let lin = Linear::<f64>::new(400, 3, &mut recur_nn::seeded_rng(0)).unwrap();
+    let names: Vec<String> = lin.named_parameters().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["weight", "bias"]);
+    assert_eq!(lin.weight().value().dims(), &[3, 400]);
+    let k = 1.0 / 400f64.sqrt();
+    let w = lin.weight().value().to_vec();
+    assert!(w.iter().all(|v| v.abs() <= k));
+    assert!(w.iter().any(|&v| v > 0.9 * k) && w.iter().any(|&v| v < -0.9 * k));
+    let tape = Tape::new();
+    let e = lin
+        .forward(&tape, &tape.constant(Tensor::zeros(&[5, 4])))
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "mat1 and mat2 shapes cannot be multiplied (5x4 and 400x3)"
+    );
+    // Leading dims are kept: (2, 5, 400) -> (2, 5, 3).
+    let y = lin
+        .forward(&tape, &tape.constant(Tensor::zeros(&[2, 5, 400])))
+        .unwrap();
+    assert_eq!(y.dims(), &[2, 5, 3]);
+    assert!(
+        Linear::<f64>::with_bias(4, 2, false, &mut recur_nn::seeded_rng(0))
+            .unwrap()
+            .bias()
+            .is_none()
+    );
+}
+
+#[test]
+fn linear_gradcheck_through_the_module() {
+    let lin = Linear::<f64>::new(3, 2, &mut recur_nn::seeded_rng(1)).unwrap();
+    let x = Tensor::uniform(&[4, 3], -1.0, 1.0, &mut recur_nn::seeded_rng(2));
+    let tape = Tape::new();
+    let xv = tape.leaf(x.clone());
+    let y = lin
+        .forward(&tape, &xv)
+        .unwrap()
+        .tanh()
+        .unwrap()
+        .sum_all()
+        .unwrap();
+    let g = tape.backward(&y).unwrap();
+    // Against gradcheck of the same function written with the op directly.
+    let (w, b) = (
+        lin.weight().value().clone(),
+        lin.bias().unwrap().value().clone(),
+    );
+    let r = gradcheck(
+        |_, v| v[0].linear(&v[1], Some(&v[2]))?.tanh()?.sum_all(),
+        &[x, w, b],
+        &GradcheckOptions::default(),
+    );
+    assert!(r.is_ok());
+    assert_eq!(g.get(lin.weight()).unwrap().dims(), &[2, 3]);
+    assert_eq!(g.of(&xv).unwrap().dims(), &[4, 3]);
+}
+
+#[test]
+fn embedding_lookup_gradient_is_a_scatter_add() {
+    let emb = Embedding::<f64>::new(5, 3, &mut recur_nn::seeded_rng(0));
+    let tape = Tape::new();
+    let idx = IndexTensor::from_vec(vec![1, 4, 1, 1], &[2, 2]).unwrap();
+    let y = emb.forward(&tape, &idx).unwrap();
+    assert_eq!(y.dims(), &[2, 2, 3]);
+    assert_eq!(
+        y.value()
+            .select(0, 0)
+            .unwrap()
+            .select(0, 0)
+            .unwrap()
+            .to_vec(),
+        emb.weight().value().select(0, 1).unwrap().to_vec()
+    );
+    let g = tape.backward(&y.sum_all().unwrap()).unwrap();
+    let gw = g.get(emb.weight()).unwrap();
+    assert_eq!(
+        gw.to_vec(),
+        vec![
+            0.0, 0.0, 0.0, 3.0, 3.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0
+        ]
+    );
+    // N(0, 1) init.
+    let big = Embedding::<f64>::new(1000, 10, &mut recur_nn::seeded_rng(1));
+    let v = big.weight().value().to_vec();
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / v.len() as f64;
+    assert!(
+        mean.abs() < 0.05 && (var - 1.0).abs() < 0.05,
+        "{mean} {var}"
+    );
+    assert_eq!(
+        emb.forward(&tape, &IndexTensor::from_vec(vec![-1], &[1]).unwrap())
+            .unwrap_err()
+            .to_string(),
+        "index out of range in self"
+    );
+}
+
+#[test]
+fn dropout_scales_masks_independently_and_is_identity_in_eval() {
+    let mut d = Dropout::new(0.25, 3).unwrap();
+    let tape = Tape::<f64>::new();
+    let x = tape.constant(Tensor::ones(&[200_000]));
+    let a = d.forward(&tape, &x).unwrap().value().to_vec();
+    let b = d.forward(&tape, &x).unwrap().value().to_vec();
+    // Inverted scaling: kept elements are 1/(1-p), so the mean stays 1.
+    assert!(
+        a.iter()
+            .all(|&v| v == 0.0 || (v - 1.0 / 0.75).abs() < 1e-12)
+    );
+    let kept = a.iter().filter(|&&v| v != 0.0).count() as f64 / a.len() as f64;
+    assert!((kept - 0.75).abs() < 0.01, "{kept}");
+    let mean = a.iter().sum::<f64>() / a.len() as f64;
+    assert!((mean - 1.0).abs() < 0.02, "{mean}");
+    // Independent masks: two calls differ, and neighbouring elements are uncorrelated.
+    assert_ne!(a, b);
+    let both = a
+        .iter()
+        .zip(&b)
+        .filter(|(x, y)| **x != 0.0 && **y != 0.0)
+        .count() as f64
+        / a.len() as f64;
+    assert!((both - 0.75 * 0.75).abs() < 0.01, "{both}");
+    // Gradient flows through kept elements only, scaled the same way.
+    let xs = tape.leaf(Tensor::ones(&[1000]));
+    let y = d.forward(&tape, &xs).unwrap();
+    let g = tape.backward(&y.sum_all().unwrap()).unwrap();
+    assert_eq!(g.of(&xs).unwrap().to_vec(), y.value().to_vec());
+    d.set_training(false);
+    assert_eq!(
+        d.forward(&tape, &x).unwrap().value().to_vec(),
+        vec![1.0; 200_000]
+    );
+    assert!(Dropout::new(1.5, 0).is_err());
+    let mut all = Dropout::new(1.0, 0).unwrap();
+    Module::<f64>::set_training(&mut all, true);
+    assert!(
+        all.forward(&tape, &tape.constant(Tensor::ones(&[10])))
+            .unwrap()
+            .value()
+            .to_vec()
+            .iter()
+            .all(|&v| v == 0.0)
+    );
+}
+
+#[test]
+fn activations_and_sequential() {
+    let tape = Tape::<f64>::new();
+    let x = tape.constant(Tensor::from_vec(vec![-2.0, 0.5], &[2]).unwrap());
+    assert_eq!(
+        ReLU.forward(&tape, &x).unwrap().value().to_vec(),
+        vec![0.0, 0.5]
+    );
+    assert_eq!(
+        Tanh.forward(&tape, &x).unwrap().value().to_vec(),
+        vec![(-2f64).tanh(), 0.5f64.tanh()]
+    );
+    assert_eq!(
+        recur_nn::sigmoid(&x).unwrap().value().to_vec(),
+        Sigmoid.forward(&tape, &x).unwrap().value().to_vec()
+    );
+    let mut rng = recur_nn::seeded_rng(0);
+    let mut net = Sequential::<f64>::new()
+        .push(Linear::new(2, 4, &mut rng).unwrap())
+        .push(ReLU)
+        .push(Dropout::new(0.5, 1).unwrap())
+        .push(Linear::new(4, 1, &mut rng).unwrap());
+    assert_eq!(net.len(), 4);
+    let names: Vec<String> = net.named_parameters().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["0.weight", "0.bias", "3.weight", "3.bias"]);
+    assert_eq!(net.num_parameters(), 2 * 4 + 4 + 4 + 1);
+    net.set_training(false);
+    let x = tape.constant(Tensor::ones(&[3, 2]));
+    let a = net.forward(&tape, &x).unwrap().value().to_vec();
+    let b = net.forward(&tape, &x).unwrap().value().to_vec();
+    assert_eq!(a, b, "eval mode is deterministic (dropout off)");
+}
