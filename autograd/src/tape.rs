@@ -496,10 +496,10 @@ impl<T: Float> Tape<T> {
                 continue;
             }
             for s in outs.clone() {
-                if slots[s].retain {
-                    if let Some(g) = &grads[s] {
-                        out.insert_slot(s, g.clone());
-                    }
+                if slots[s].retain
+                    && let Some(g) = &grads[s]
+                {
+                    out.insert_slot(s, g.clone());
                 }
             }
             let needs: SmallVec<[bool; 3]> = node

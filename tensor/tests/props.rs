@@ -323,7 +323,7 @@ proptest! {
         // Flat, then a 2-D factorisation, then back.
         let flat = v.reshape(&[n]).unwrap();
         prop_assert_eq!(flat.to_vec(), v.to_vec());
-        let a = if n == 0 { split } else { (1..=n).filter(|d| n % d == 0).nth(split % 4).unwrap_or(1) };
+        let a = if n == 0 { split } else { (1..=n).filter(|d| n.is_multiple_of(*d)).nth(split % 4).unwrap_or(1) };
         let b = if n == 0 { 0 } else { n / a };
         let two = v.reshape(&[a, b]).unwrap();
         prop_assert_eq!(two.to_vec(), v.to_vec());

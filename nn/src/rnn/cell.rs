@@ -81,13 +81,14 @@ impl<T: Float> RnnCell<T> {
                 input.len()
             )));
         }
-        if let Some(h) = hx {
-            if h.len() != 1 && h.len() != 2 {
-                return Err(NnError::Input(format!(
-                    "RNNCell: Expected hidden to be 1D or 2D, got {}D instead",
-                    h.len()
-                )));
-            }
+        if let Some(h) = hx
+            && h.len() != 1
+            && h.len() != 2
+        {
+            return Err(NnError::Input(format!(
+                "RNNCell: Expected hidden to be 1D or 2D, got {}D instead",
+                h.len()
+            )));
         }
         let batched = input.len() == 2;
         let batch = if batched { input[0] } else { 1 };

@@ -214,13 +214,13 @@ impl<T: Float> CustomOp<T> for RnnLayer<T> {
         };
         let (steps, batch, input) = (x.dims()[0], x.dims()[1], x.dims()[2]);
         let hidden = w_hh.dims()[0];
-        if let Some(l) = &self.lengths {
-            if l.len() != batch {
-                return Err(AutogradError::Custom {
-                    op: "rnn_layer".into(),
-                    msg: format!("{} lengths for a batch of {batch}", l.len()),
-                });
-            }
+        if let Some(l) = &self.lengths
+            && l.len() != batch
+        {
+            return Err(AutogradError::Custom {
+                op: "rnn_layer".into(),
+                msg: format!("{} lengths for a batch of {batch}", l.len()),
+            });
         }
         let (states, last) = self.run(&x, h0, w_ih, w_hh, bias.as_deref());
         let states = Tensor::from_vec(states, &[steps, batch, hidden])?;

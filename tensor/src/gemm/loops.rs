@@ -10,9 +10,9 @@ use super::{GemmScalar, MatMut, MatRef};
 /// (when [`num_threads`] > 1). Below it, spawning costs more than it saves.
 const PARALLEL_MIN_WORK: usize = 1 << 22;
 
-/// Problems with `m * n * k` below this read A in place instead of packing it (B is
-/// always packed). Packing A pays off only when each packed panel is reused many times.
-const PACK_A_MIN_WORK: usize = 1 << 18;
+/// Products with fewer multiply-adds (`m * n * k`) than this read A and B in place (see
+/// [`serial`]); larger ones pack them, which pays off once each panel is reused many times.
+const PACK_MIN_WORK: usize = 1 << 20;
 
 /// Reusable packing buffers of one thread (grown on demand, never shrunk).
 #[derive(Debug, Default)]
@@ -121,6 +121,10 @@ fn parallel<T: GemmScalar, K: Kernel<T>>(
 }
 
 /// The single-threaded BLIS loop nest.
+///
+/// Small products (fewer than [`PACK_MIN_WORK`] multiply-adds) read the operands in place
+/// where the kernel allows it (A with any strides, B when row-major), so that only the ragged
+/// last micro-panels are packed: packing would cost a large fraction of such a product.
 fn serial<T: GemmScalar, K: Kernel<T>>(
     kern: K,
     alpha: T,
@@ -133,8 +137,9 @@ fn serial<T: GemmScalar, K: Kernel<T>>(
     let (mr, nr) = (K::MR, K::NR);
     let (m, n, k) = (c.rows, c.cols, a.cols);
     let blk = blocking(mr, nr, core::mem::size_of::<T>(), m, n, k);
-    // Small problems read A in place (packing only the ragged last MR rows); big ones pack it.
-    let pack_whole_a = m.saturating_mul(n).saturating_mul(k) >= PACK_A_MIN_WORK;
+    let small = m.saturating_mul(n).saturating_mul(k) < PACK_MIN_WORK;
+    let a_in_place = small;
+    let b_in_place = small && b.cs == 1;
     let a_buf = aligned(&mut ws.a, blk.mc * blk.kc);
     let b_buf = aligned(&mut ws.b, blk.nc * blk.kc);
     let c_data = c.data;
@@ -142,37 +147,46 @@ fn serial<T: GemmScalar, K: Kernel<T>>(
     // Loop 5 (jc): NC-wide column panels of B and C (packed B panel sized for L3).
     for jc in (0..n).step_by(blk.nc) {
         let nc = blk.nc.min(n - jc);
+        let full_b = nc / nr * nr;
         // Loop 4 (pc): KC-deep slices of A and B; pack B[pc.., jc..] into NR-wide micro-panels.
         for pc in (0..k).step_by(blk.kc) {
             let kc = blk.kc.min(k - pc);
-            pack_b(nr, b_buf, &b, pc, kc, jc, nc);
+            if !b_in_place {
+                pack_b(nr, b_buf, &b, pc, kc, jc, nc);
+            } else if full_b < nc {
+                // Only the ragged last NR columns, zero-padded, into the first panel slot.
+                pack_b(nr, b_buf, &b, pc, kc, jc + full_b, nc - full_b);
+            }
             // Later k-slices accumulate onto the first one's result.
             let beta = if pc == 0 { beta } else { T::ONE };
             // Loop 3 (ic): MC-tall blocks of A, packed into MR-tall micro-panels (sized for L2).
             for ic in (0..m).step_by(blk.mc) {
                 let mc = blk.mc.min(m - ic);
-                let full_panels = mc / mr;
-                if pack_whole_a {
+                let full_a = mc / mr * mr;
+                if !a_in_place {
                     pack_a(mr, a_buf, &a, ic, mc, pc, kc);
-                } else if mc % mr != 0 {
+                } else if full_a < mc {
                     // Only the ragged last MR rows, zero-padded, into the first panel slot.
-                    pack_a(mr, a_buf, &a, ic + full_panels * mr, mc % mr, pc, kc);
+                    pack_a(mr, a_buf, &a, ic + full_a, mc - full_a, pc, kc);
                 }
                 // Loop 2 (jr): NR-wide micro-panels of packed B (one stays in L1 across loop 1).
                 for jr in (0..nc).step_by(nr) {
                     let cols = nr.min(nc - jr);
-                    let b_panel = &b_buf[jr * kc..(jr + nr) * kc];
+                    let (b_panel, rs_b) = if !b_in_place {
+                        (&b_buf[jr * kc..(jr + nr) * kc], nr)
+                    } else if jr < full_b {
+                        (&b.data[b.offset + pc * b.rs + jc + jr..], b.rs)
+                    } else {
+                        (&b_buf[..nr * kc], nr)
+                    };
                     // Loop 1 (ir): MR-tall micro-panels of A: one micro-kernel call per C tile.
                     for ir in (0..mc).step_by(mr) {
                         let rows = mr.min(mc - ir);
-                        let (a_panel, rs_a, cs_a) = if pack_whole_a {
+                        let (a_panel, rs_a, cs_a) = if !a_in_place {
                             (&a_buf[ir * kc..(ir + mr) * kc], 1, mr)
-                        } else if rows == mr {
-                            (
-                                &a.data[a.offset + (ic + ir) * a.rs + pc * a.cs..],
-                                a.rs,
-                                a.cs,
-                            )
+                        } else if ir < full_a {
+                            let start = a.offset + (ic + ir) * a.rs + pc * a.cs;
+                            (&a.data[start..], a.rs, a.cs)
                         } else {
                             (&a_buf[..mr * kc], 1, mr)
                         };
@@ -184,6 +198,7 @@ fn serial<T: GemmScalar, K: Kernel<T>>(
                             rs_a,
                             cs_a,
                             b_panel,
+                            rs_b,
                             beta,
                             &mut c_data[c_tile..],
                             c.rs,

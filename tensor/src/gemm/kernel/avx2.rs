@@ -44,84 +44,8 @@ simd_kernel! {
     storeu = _mm256_storeu_pd, fmadd = _mm256_fmadd_pd, mul = _mm256_mul_pd,
 }
 
-macro_rules! impl_kernel {
-    ($t:ty, $mr:literal, $nr:literal, $f:ident) => {
-        impl Kernel<$t> for Avx2 {
-            const MR: usize = $mr;
-            const NR: usize = $nr;
-
-            #[inline]
-            fn run(
-                self,
-                kc: usize,
-                alpha: $t,
-                a: &[$t],
-                rs_a: usize,
-                cs_a: usize,
-                b: &[$t],
-                beta: $t,
-                c: &mut [$t],
-                rs_c: usize,
-                cs_c: usize,
-                rows: usize,
-                cols: usize,
-            ) {
-                check_tile(
-                    $mr,
-                    $nr,
-                    kc,
-                    a.len(),
-                    rs_a,
-                    cs_a,
-                    b.len(),
-                    c.len(),
-                    rs_c,
-                    cs_c,
-                    rows,
-                    cols,
-                );
-                // SAFETY: `self` exists only if AVX2 and FMA were detected; `check_tile` just
-                // proved that every element the kernel touches lies inside `a`, `b` and `c`.
-                unsafe {
-                    if rs_a == 1 && cs_a == $mr {
-                        $f::<true>(
-                            kc,
-                            alpha,
-                            a.as_ptr(),
-                            1,
-                            $mr,
-                            b.as_ptr(),
-                            beta,
-                            c.as_mut_ptr(),
-                            rs_c,
-                            cs_c,
-                            rows,
-                            cols,
-                        )
-                    } else {
-                        $f::<false>(
-                            kc,
-                            alpha,
-                            a.as_ptr(),
-                            rs_a,
-                            cs_a,
-                            b.as_ptr(),
-                            beta,
-                            c.as_mut_ptr(),
-                            rs_c,
-                            cs_c,
-                            rows,
-                            cols,
-                        )
-                    }
-                }
-            }
-        }
-    };
-}
-
-impl_kernel!(f32, 6, 16, sgemm_6x16);
-impl_kernel!(f64, 6, 8, dgemm_6x8);
+impl_simd_kernel!(Avx2, f32, 6, 16, sgemm_6x16);
+impl_simd_kernel!(Avx2, f64, 6, 8, dgemm_6x8);
 
 /// Generates the AVX2+FMA vector-matrix helpers for one element type (used by `gemv.rs`).
 macro_rules! gemv_kernels {

@@ -19,6 +19,7 @@ fn tile<T: GemmScalar, const MR: usize, const NR: usize>(
     rs_a: usize,
     cs_a: usize,
     b: &[T],
+    rs_b: usize,
     beta: T,
     c: &mut [T],
     rs_c: usize,
@@ -34,6 +35,7 @@ fn tile<T: GemmScalar, const MR: usize, const NR: usize>(
         rs_a,
         cs_a,
         b.len(),
+        rs_b,
         c.len(),
         rs_c,
         cs_c,
@@ -41,8 +43,10 @@ fn tile<T: GemmScalar, const MR: usize, const NR: usize>(
         cols,
     );
     let mut ab = [[T::ZERO; NR]; MR];
-    for (p, brow) in b.chunks_exact(NR).take(kc).enumerate() {
-        let brow: &[T; NR] = brow.try_into().expect("chunks_exact yields NR elements");
+    for p in 0..kc {
+        let brow: &[T; NR] = b[p * rs_b..p * rs_b + NR]
+            .try_into()
+            .expect("a slice of NR elements");
         for (i, row) in ab.iter_mut().enumerate() {
             let ai = a[i * rs_a + p * cs_a];
             for (x, &bj) in row.iter_mut().zip(brow) {
@@ -77,6 +81,7 @@ macro_rules! impl_kernel {
                 rs_a: usize,
                 cs_a: usize,
                 b: &[$t],
+                rs_b: usize,
                 beta: $t,
                 c: &mut [$t],
                 rs_c: usize,
@@ -84,7 +89,9 @@ macro_rules! impl_kernel {
                 rows: usize,
                 cols: usize,
             ) {
-                tile::<$t, 4, 8>(kc, alpha, a, rs_a, cs_a, b, beta, c, rs_c, cs_c, rows, cols)
+                tile::<$t, 4, 8>(
+                    kc, alpha, a, rs_a, cs_a, b, rs_b, beta, c, rs_c, cs_c, rows, cols,
+                )
             }
         }
     };
