@@ -1,7 +1,7 @@
 //! # recur-autograd
 //!
 //! A tape-based reverse-mode automatic differentiation engine over
-//! [`recur_tensor`](recur_tensor).
+//! [`recur_tensor`].
 //!
 //! - A [`Tape`] records operations in creation order; [`Tape::backward`] is one reverse loop,
 //!   no recursion (a 10,000-step unrolled sequence goes backward without stack growth).
