@@ -116,7 +116,10 @@ impl<T: Float> RnnLayer<T> {
         // 2. The recurrence, in place: P_t becomes the state h_t.
         let h0v = h0.contiguous();
         let h0s = h0v.as_slice().expect("contiguous");
-        let whh_t = transposed(w_hh);
+        // W_hh^T copied row-major once (H^2, against T steps that read it): the per-step
+        // product then reads it in place instead of re-packing a transposed view every step.
+        let whh_t_owned = w_hh.t().map(|t| t.contiguous()).unwrap_or_else(|_| w_hh.clone());
+        let whh_t = plain(&whh_t_owned);
         let bh = batch * hidden;
         for s in 0..steps {
             let t = if self.reverse { steps - 1 - s } else { s };
