@@ -37,8 +37,9 @@ import json
 import os
 import sys
 
+import struct
+
 import torch
-from safetensors.torch import save_file
 
 torch.set_default_dtype(torch.float64)
 
@@ -50,9 +51,27 @@ def meta_value(v):
 
 
 def save(out_dir, name, tensors, meta):
+    """Writes a safetensors file with its header in sorted order, so the same case gives the
+    same bytes every run (`safetensors.torch.save_file` orders the metadata by hash)."""
     path = os.path.join(out_dir, name + ".safetensors")
-    tensors = {k: v.detach().contiguous() for k, v in tensors.items()}
-    save_file(tensors, path, metadata={k: meta_value(v) for k, v in meta.items()})
+    header = {"__metadata__": {k: meta_value(v) for k, v in sorted(meta.items())}}
+    blobs, offset = [], 0
+    for k in sorted(tensors):
+        t = tensors[k].detach().to(torch.float64).contiguous()
+        data = t.numpy().astype("<f8").tobytes()
+        header[k] = {"dtype": "F64", "shape": list(t.shape),
+                     "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # the data starts 8-byte aligned
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
+    os.replace(tmp, path)
     print(f"wrote {path} ({len(tensors)} tensors)")
 
 

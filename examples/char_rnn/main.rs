@@ -293,11 +293,10 @@ impl History {
                 let f: Vec<&str> = line.split(',').collect();
                 if let (Some(Ok(step)), Some(Ok(tr))) =
                     (f.first().map(|s| s.parse()), f.get(1).map(|s| s.parse()))
+                    && step <= upto
                 {
-                    if step <= upto {
-                        h.rows
-                            .push((step, tr, f.get(2).and_then(|s| s.parse().ok())));
-                    }
+                    h.rows
+                        .push((step, tr, f.get(2).and_then(|s| s.parse().ok())));
                 }
             }
         }
@@ -493,7 +492,7 @@ fn train(a: &Args) -> Result<ExitCode, Error> {
         pb.set_position(step as u64);
         pb.set_message(format!("loss {l:.4} {cps:.0} chars/s"));
         let mut val = None;
-        if step % a.eval_every == 0 || step == a.steps {
+        if step.is_multiple_of(a.eval_every) || step == a.steps {
             let v = model.eval_loss(&corpus.val)?;
             let ids = model.sample(
                 &[corpus.train[0]],
@@ -518,7 +517,7 @@ fn train(a: &Args) -> Result<ExitCode, Error> {
         if val.is_some() {
             history.write(&a.out)?;
         }
-        if a.save_every > 0 && step % a.save_every == 0 {
+        if a.save_every > 0 && step.is_multiple_of(a.save_every) {
             save(&model, opt.as_ref(), step, &streams, elapsed())?;
         }
     }

@@ -95,9 +95,13 @@ pub fn run_file<T: Float>(path: impl AsRef<Path>, tol: Tolerance) -> Result<Case
         "RNN" => run_rnn(&case, &mut cmp)?,
         "RNNCell" => run_cell(&case, &mut cmp)?,
         "optim" => run_optim(&case, &mut cmp)?,
+        "LSTM" => run_lstm(&case, &mut cmp)?,
+        "GRU" => run_gru(&case, &mut cmp)?,
+        "LSTMCell" => run_lstm_cell(&case, &mut cmp)?,
+        "GRUCell" => run_gru_cell(&case, &mut cmp)?,
         other => {
             return Err(case.err(format!(
-                "unknown kind {other:?} (expected RNN, RNNCell or optim)"
+                "unknown kind {other:?} (expected RNN, RNNCell, LSTM, GRU, LSTMCell, GRUCell or optim)"
             )));
         }
     }
@@ -372,4 +376,174 @@ fn run_optim<T: Float>(case: &Case<T>, cmp: &mut Comparison) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The optional `lengths` metadata of an LSTM / GRU case (a JSON list: the input was packed).
+fn gated_lengths<T: Float>(case: &Case<T>) -> Result<Option<Vec<usize>>> {
+    let Some(v) = case.meta.get("lengths") else {
+        return Ok(None);
+    };
+    let inner = v
+        .trim()
+        .trim_matches('"')
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    inner
+        .split(',')
+        .map(|s| {
+            s.trim().parse().map_err(|_| {
+                case.err(format!(
+                    "metadata \"lengths\" is not a list of counts: {v:?}"
+                ))
+            })
+        })
+        .collect::<Result<Vec<usize>>>()
+        .map(Some)
+}
+
+/// Compares the gradients of the tracked inputs (those present in the case) and of every
+/// parameter of `module`.
+fn gated_grads<T: Float>(
+    case: &Case<T>,
+    cmp: &mut Comparison,
+    grads: &Grads<T>,
+    inputs: &[(&str, Option<&Var<'_, T>>)],
+    module: &dyn Module<T>,
+) -> Result<()> {
+    for (name, v) in inputs {
+        if let Some(v) = v {
+            cmp.grad(case, name, grads.of(v))?;
+        }
+    }
+    for (name, p) in module.named_parameters() {
+        cmp.grad(case, &name, grads.get(p))?;
+    }
+    Ok(())
+}
+
+fn run_lstm<T: Float>(case: &Case<T>, cmp: &mut Comparison) -> Result<()> {
+    let config =
+        crate::lstm::LstmConfig::new(case.usize("input_size")?, case.usize("hidden_size")?)
+            .num_layers(case.usize("num_layers")?)
+            .bias(case.bool("bias")?)
+            .batch_first(case.bool("batch_first")?)
+            .bidirectional(case.bool("bidirectional")?);
+    let mut lstm = crate::lstm::Lstm::<T>::new(config, &mut crate::seeded_rng(0))?;
+    lstm.set_training(false);
+    case.load_params(&mut lstm)?;
+    let lengths = gated_lengths(case)?;
+    let tape = Tape::new();
+    let x = tape.leaf(case.tensor("input")?.clone());
+    let h0 = case.tensors.get("h0").map(|h| tape.leaf(h.clone()));
+    let c0 = case.tensors.get("c0").map(|c| tape.leaf(c.clone()));
+    let hx = match (&h0, &c0) {
+        (Some(h), Some(c)) => Some((h, c)),
+        (None, None) => None,
+        _ => return Err(case.err("an LSTM case has both h0 and c0 or neither".into())),
+    };
+    let (out, (h_n, c_n)) = match &lengths {
+        Some(l) => lstm.forward_padded(&tape, &x, l, hx)?,
+        None => lstm.forward(&tape, &x, hx)?,
+    };
+    cmp.check("output", out.value(), case.tensor("output")?);
+    cmp.check("h_n", h_n.value(), case.tensor("h_n")?);
+    cmp.check("c_n", c_n.value(), case.tensor("c_n")?);
+    let loss = weighted(
+        &out,
+        case.tensor("grad_output")?,
+        &h_n,
+        case.tensor("grad_h_n")?,
+    )?
+    .add(
+        &c_n.mul(&tape.constant(case.tensor("grad_c_n")?.clone()))?
+            .sum_all()?,
+    )?;
+    let grads = tape.backward(&loss)?;
+    let inputs = [
+        ("input", Some(&x)),
+        ("h0", h0.as_ref()),
+        ("c0", c0.as_ref()),
+    ];
+    gated_grads(case, cmp, &grads, &inputs, &lstm)
+}
+
+fn run_gru<T: Float>(case: &Case<T>, cmp: &mut Comparison) -> Result<()> {
+    let config = crate::gru::GruConfig::new(case.usize("input_size")?, case.usize("hidden_size")?)
+        .num_layers(case.usize("num_layers")?)
+        .bias(case.bool("bias")?)
+        .batch_first(case.bool("batch_first")?)
+        .bidirectional(case.bool("bidirectional")?);
+    let mut gru = crate::gru::Gru::<T>::new(config, &mut crate::seeded_rng(0))?;
+    gru.set_training(false);
+    case.load_params(&mut gru)?;
+    let lengths = gated_lengths(case)?;
+    let tape = Tape::new();
+    let x = tape.leaf(case.tensor("input")?.clone());
+    let h0 = case.tensors.get("h0").map(|h| tape.leaf(h.clone()));
+    let (out, h_n) = match &lengths {
+        Some(l) => gru.forward_padded(&tape, &x, l, h0.as_ref())?,
+        None => gru.forward(&tape, &x, h0.as_ref())?,
+    };
+    cmp.check("output", out.value(), case.tensor("output")?);
+    cmp.check("h_n", h_n.value(), case.tensor("h_n")?);
+    let loss = weighted(
+        &out,
+        case.tensor("grad_output")?,
+        &h_n,
+        case.tensor("grad_h_n")?,
+    )?;
+    let grads = tape.backward(&loss)?;
+    let inputs = [("input", Some(&x)), ("h0", h0.as_ref())];
+    gated_grads(case, cmp, &grads, &inputs, &gru)
+}
+
+fn run_lstm_cell<T: Float>(case: &Case<T>, cmp: &mut Comparison) -> Result<()> {
+    let mut cell = crate::lstm::LstmCell::<T>::new(
+        case.usize("input_size")?,
+        case.usize("hidden_size")?,
+        case.bool("bias")?,
+        &mut crate::seeded_rng(0),
+    )?;
+    case.load_params(&mut cell)?;
+    let tape = Tape::new();
+    let x = tape.leaf(case.tensor("input")?.clone());
+    let hx = case.tensors.get("hx").map(|h| tape.leaf(h.clone()));
+    let cx = case.tensors.get("cx").map(|c| tape.leaf(c.clone()));
+    let state = match (&hx, &cx) {
+        (Some(h), Some(c)) => Some((h, c)),
+        (None, None) => None,
+        _ => return Err(case.err("an LSTMCell case has both hx and cx or neither".into())),
+    };
+    let (h1, c1) = cell.forward(&tape, &x, state)?;
+    cmp.check("h1", h1.value(), case.tensor("h1")?);
+    cmp.check("c1", c1.value(), case.tensor("c1")?);
+    let loss = weighted(&h1, case.tensor("grad_h1")?, &c1, case.tensor("grad_c1")?)?;
+    let grads = tape.backward(&loss)?;
+    let inputs = [
+        ("input", Some(&x)),
+        ("hx", hx.as_ref()),
+        ("cx", cx.as_ref()),
+    ];
+    gated_grads(case, cmp, &grads, &inputs, &cell)
+}
+
+fn run_gru_cell<T: Float>(case: &Case<T>, cmp: &mut Comparison) -> Result<()> {
+    let mut cell = crate::gru::GruCell::<T>::new(
+        case.usize("input_size")?,
+        case.usize("hidden_size")?,
+        case.bool("bias")?,
+        &mut crate::seeded_rng(0),
+    )?;
+    case.load_params(&mut cell)?;
+    let tape = Tape::new();
+    let x = tape.leaf(case.tensor("input")?.clone());
+    let hx = case.tensors.get("hx").map(|h| tape.leaf(h.clone()));
+    let h1 = cell.forward(&tape, &x, hx.as_ref())?;
+    cmp.check("h1", h1.value(), case.tensor("h1")?);
+    let loss = h1
+        .mul(&tape.constant(case.tensor("grad_h1")?.clone()))?
+        .sum_all()?;
+    let grads = tape.backward(&loss)?;
+    let inputs = [("input", Some(&x)), ("hx", hx.as_ref())];
+    gated_grads(case, cmp, &grads, &inputs, &cell)
 }

@@ -10,6 +10,7 @@ pub mod conformance;
 mod dropout;
 mod error;
 pub mod gru;
+pub mod guide;
 pub mod init;
 mod layer;
 mod linear;
@@ -27,10 +28,10 @@ pub use error::{NnError, Result};
 pub use gru::{Gru, GruCell, GruConfig};
 pub use layer::{Layer, Sequential};
 pub use linear::{Embedding, Linear};
-pub use lstm::{Lstm, LstmCell, LstmConfig};
 pub use loss::{
     CrossEntropyOptions, Reduction, cross_entropy, cross_entropy_tensor, mse_loss, nll_loss,
 };
+pub use lstm::{Lstm, LstmCell, LstmConfig};
 pub use module::{Module, prefixed, prefixed_mut};
 pub use recur_autograd::{Grads, Param, ParamId, Tape, Var};
 pub use rnn::{Nonlinearity, Rnn, RnnCell, RnnConfig};

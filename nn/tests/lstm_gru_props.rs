@@ -45,12 +45,21 @@ fn case() -> impl Strategy<Value = Case> {
         ),
     )
         .prop_map(
-            |((input, hidden, layers, bias, batch_first, bidirectional), (steps, batch, with_h0, packed, seed))| {
+            |(
+                (input, hidden, layers, bias, batch_first, bidirectional),
+                (steps, batch, with_h0, packed, seed),
+            )| {
                 // Variable lengths for batched cases half the time (item 0 always full length).
                 let lengths = match (batch, packed) {
                     (Some(b), true) => Some(
                         (0..b)
-                            .map(|k| if k == 0 { steps } else { 1 + (seed as usize + 3 * k) % steps })
+                            .map(|k| {
+                                if k == 0 {
+                                    steps
+                                } else {
+                                    1 + (seed as usize + 3 * k) % steps
+                                }
+                            })
                             .collect(),
                     ),
                     _ => None,
@@ -132,7 +141,12 @@ fn max_diff(a: &Tensor<f64>, b: &Tensor<f64>) -> f64 {
 }
 
 /// Every tracked var's and every parameter's gradient agree between two backward passes.
-fn same_grads<T: Module<f64>>(m: &T, vars: &[Var<'_, f64>], g1: &Grads<f64>, g2: &Grads<f64>) -> f64 {
+fn same_grads<T: Module<f64>>(
+    m: &T,
+    vars: &[Var<'_, f64>],
+    g1: &Grads<f64>,
+    g2: &Grads<f64>,
+) -> f64 {
     let mut worst = 0.0f64;
     for v in vars {
         match (g1.of(v), g2.of(v)) {
@@ -271,7 +285,11 @@ fn cells_gradcheck() {
     for bias in [true, false] {
         let cell = LstmCell::<f64>::new(3, 2, bias, &mut recur_nn::seeded_rng(5)).unwrap();
         let mut inputs = vec![rand(&[2, 3], 1), rand(&[2, 2], 2), rand(&[2, 2], 3)];
-        inputs.extend(cell.named_parameters().iter().map(|(_, p)| p.value().clone()));
+        inputs.extend(
+            cell.named_parameters()
+                .iter()
+                .map(|(_, p)| p.value().clone()),
+        );
         // The cell registers its own parameters; check the inputs and states here, the
         // parameters through the one-step module equality above.
         gradcheck(

@@ -10,7 +10,20 @@ use crate::module::Module;
 use recur_autograd::{Tape, Var};
 use recur_tensor::{Float, Tensor};
 
-/// What [`forward_composed`] returns.
+/// What [`forward_composed`] returns: the outputs of [`Gru::forward`] and every per-step
+/// state as its own var.
+///
+/// ```
+/// use recur_nn::{Gru, GruConfig, Tape, gru::composed::forward_composed};
+/// use recur_tensor::Tensor;
+/// let gru = Gru::<f64>::new(GruConfig::new(2, 3), &mut recur_nn::seeded_rng(0))?;
+/// let tape = Tape::new();
+/// let c = forward_composed(&gru, &tape, &tape.constant(Tensor::ones(&[6, 2])), None, None)?;
+/// let states: Vec<_> = c.states[0].iter().map(|s| s.clone().retain_grad()).collect();
+/// let grads = tape.backward(&c.h_n.sum_all()?)?;
+/// assert!(states.iter().all(|s| grads.of(s).is_some())); // dL/dh_t for every step
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct ComposedGru<'t, T: Float> {
     /// As [`Gru::forward`]'s output.
     pub output: Var<'t, T>,
@@ -121,7 +134,10 @@ pub fn forward_composed_with_params<'t, T: Float>(
                 hs[t] = Some(h.clone());
                 outs[t] = Some(out);
             }
-            let outs: Vec<Var<'t, T>> = outs.into_iter().map(|o| o.expect("every step ran")).collect();
+            let outs: Vec<Var<'t, T>> = outs
+                .into_iter()
+                .map(|o| o.expect("every step ran"))
+                .collect();
             let refs: Vec<&Var<'t, T>> = outs.iter().collect();
             all.push(hs.into_iter().map(|s| s.expect("every step ran")).collect());
             Ok((Var::stack(&refs, 0usize)?, vec![h]))

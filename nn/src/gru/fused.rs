@@ -17,11 +17,11 @@
 //! Variable-length batches work as in the RNN: item `b` is active at step `t` iff
 //! `t < len_b`; an inactive item keeps its state and outputs zero.
 
-use crate::lstm::common::{col_sums, dense, dense_mut, view};
+use crate::lstm::common::{col_sums, dense, dense_mut, sigmoid_in_place, tanh_in_place, view};
 use crate::lstm::prev_state_gemm;
 use recur_autograd::{AutogradError, CustomOp, Result};
 use recur_tensor::gemm::gemm;
-use recur_tensor::{Float, Tensor, sigmoid};
+use recur_tensor::{Float, Tensor};
 
 struct Saved<T: Float> {
     steps: usize,
@@ -93,13 +93,13 @@ impl<T: Float> CustomOp<T> for GruLayer<T> {
         let (steps, batch, input) = (x.dims()[0], x.dims()[1], x.dims()[2]);
         let hidden = w_hh.dims()[1];
         let g3 = 3 * hidden;
-        if let Some(l) = &self.lengths {
-            if l.len() != batch {
-                return Err(custom_err(format!(
-                    "{} lengths for a batch of {batch}",
-                    l.len()
-                )));
-            }
+        if let Some(l) = &self.lengths
+            && l.len() != batch
+        {
+            return Err(custom_err(format!(
+                "{} lengths for a batch of {batch}",
+                l.len()
+            )));
         }
         let rows = steps * batch;
         let (b_ih, b_hh) = if self.has_bias {
@@ -127,7 +127,10 @@ impl<T: Float> CustomOp<T> for GruLayer<T> {
         let mut q = vec![T::ZERO; batch * g3];
         let mut qn = vec![T::ZERO; rows * hidden];
         let mut hs = vec![T::ZERO; rows * hidden];
-        let whh_t = view(w_hh).t();
+        // W_hh^T copied row-major once (against T steps that read it), so the per-step
+        // product reads it in place instead of packing a transposed view every step.
+        let whh_t_owned = w_hh.t()?.contiguous();
+        let whh_t = view(&whh_t_owned);
         for s in 0..steps {
             let (t, _) = self.order(steps, s);
             if let Some(b) = &b_hh {
@@ -148,14 +151,20 @@ impl<T: Float> CustomOp<T> for GruLayer<T> {
                 if self.active(t, b) {
                     let row = &mut gates[(t * batch + b) * g3..(t * batch + b + 1) * g3];
                     let qr = &q[b * g3..(b + 1) * g3];
+                    // r and z: σ(P + Q) in one pass over both blocks.
+                    for (p, &qv) in row[..2 * hidden].iter_mut().zip(&qr[..2 * hidden]) {
+                        *p += qv;
+                    }
+                    sigmoid_in_place(&mut row[..2 * hidden]);
+                    // n = tanh(P_n + r Q_n).
+                    qn[o..o + hidden].copy_from_slice(&qr[2 * hidden..]);
+                    let (rz, rn) = row.split_at_mut(2 * hidden);
                     for j in 0..hidden {
-                        let r = sigmoid(row[j] + qr[j]);
-                        let z = sigmoid(row[hidden + j] + qr[hidden + j]);
-                        let qnj = qr[2 * hidden + j];
-                        let n = (row[2 * hidden + j] + r * qnj).tanh();
-                        (row[j], row[hidden + j], row[2 * hidden + j]) = (r, z, n);
-                        qn[o + j] = qnj;
-                        hb[j] = n + z * (hb[j] - n);
+                        rn[j] += rz[j] * qn[o + j];
+                    }
+                    tanh_in_place(rn);
+                    for j in 0..hidden {
+                        hb[j] = rn[j] + rz[hidden + j] * (hb[j] - rn[j]);
                     }
                 }
                 hs[o..o + hidden].copy_from_slice(hb);
@@ -233,7 +242,10 @@ impl<T: Float> CustomOp<T> for GruLayer<T> {
                     }
                 }
                 let gate = &sv.gates[(t * batch + b) * g3..(t * batch + b + 1) * g3];
-                let (prow, qrow) = (&mut dpt[b * g3..(b + 1) * g3], &mut dqt[b * g3..(b + 1) * g3]);
+                let (prow, qrow) = (
+                    &mut dpt[b * g3..(b + 1) * g3],
+                    &mut dqt[b * g3..(b + 1) * g3],
+                );
                 for j in 0..hidden {
                     let (rj, zj, nj) = (gate[j], gate[hidden + j], gate[2 * hidden + j]);
                     let d = dhb[j];
@@ -283,7 +295,17 @@ impl<T: Float> CustomOp<T> for GruLayer<T> {
         // dW_hh = sum_t dQ_t^T h_prev(t).
         let gw_hh = needs[3].then(|| {
             let mut g = vec![T::ZERO; g3 * hidden];
-            prev_state_gemm(&dq, &sv.hs, &sv.h0, self.reverse, steps, batch, g3, hidden, &mut g);
+            prev_state_gemm(
+                &dq,
+                &sv.hs,
+                &sv.h0,
+                self.reverse,
+                steps,
+                batch,
+                g3,
+                hidden,
+                &mut g,
+            );
             g
         });
         let mut out = vec![

@@ -20,8 +20,8 @@ mod fused;
 
 use crate::error::{NnError, Result};
 use crate::lstm::common::{
-    DropoutStream, LayerParams, check_cell, check_forward, check_lengths, check_params, gated_config,
-    named, named_mut, run_stack,
+    DropoutStream, LayerParams, check_cell, check_forward, check_lengths, check_params,
+    gated_config, named, named_mut, run_stack,
 };
 use crate::lstm::{cell_named, cell_named_mut};
 use crate::module::Module;
@@ -106,15 +106,43 @@ impl<T: Float> Gru<T> {
     }
 
     /// The settings.
+    ///
+    /// ```
+    /// use recur_nn::{Gru, GruConfig};
+    /// let gru = Gru::<f32>::new(GruConfig::new(3, 4).bidirectional(true), &mut recur_nn::seeded_rng(0))?;
+    /// assert_eq!(gru.config().directions(), 2);
+    /// # Ok::<(), recur_nn::NnError>(())
+    /// ```
     pub fn config(&self) -> &GruConfig {
         &self.config
     }
 
-    /// How many times dropout masks have been drawn (see [`Rnn::dropout_calls`](crate::Rnn::dropout_calls)).
+    /// How many times dropout masks have been drawn (see
+    /// [`Rnn::dropout_calls`](crate::Rnn::dropout_calls)): one per layer boundary per training
+    /// forward.
+    ///
+    /// ```
+    /// use recur_nn::{Gru, GruConfig, Tape};
+    /// use recur_tensor::Tensor;
+    /// let gru = Gru::<f32>::new(GruConfig::new(3, 4).num_layers(2).dropout(0.2), &mut recur_nn::seeded_rng(0))?;
+    /// let tape = Tape::new();
+    /// gru.forward(&tape, &tape.constant(Tensor::ones(&[2, 1, 3])), None)?;
+    /// assert_eq!(gru.dropout_calls(), 1);
+    /// # Ok::<(), recur_nn::NnError>(())
+    /// ```
     pub fn dropout_calls(&self) -> u64 {
         self.dropout.calls.get()
     }
-    /// Restores the dropout draw counter.
+    /// Restores the dropout draw counter (from a checkpoint), so a resumed run draws the same
+    /// masks as an uninterrupted one.
+    ///
+    /// ```
+    /// use recur_nn::{Gru, GruConfig};
+    /// let gru = Gru::<f32>::new(GruConfig::new(3, 4), &mut recur_nn::seeded_rng(0))?;
+    /// gru.set_dropout_calls(3);
+    /// assert_eq!(gru.dropout_calls(), 3);
+    /// # Ok::<(), recur_nn::NnError>(())
+    /// ```
     pub fn set_dropout_calls(&self, n: u64) {
         self.dropout.calls.set(n);
     }
@@ -187,7 +215,17 @@ impl<T: Float> Gru<T> {
         )
     }
 
-    /// The parameters of this GRU registered on `tape`, in `named_parameters` order.
+    /// The parameters of this GRU registered on `tape`, in `named_parameters` order (the
+    /// `params` of [`Gru::forward_with_params`]).
+    ///
+    /// ```
+    /// use recur_nn::{Gru, GruConfig, Tape};
+    /// let gru = Gru::<f32>::new(GruConfig::new(3, 4).bias(false), &mut recur_nn::seeded_rng(0))?;
+    /// let tape = Tape::new();
+    /// let p = gru.param_vars(&tape);
+    /// assert_eq!((p.len(), p[1].dims()), (2, &[12, 4][..]));
+    /// # Ok::<(), recur_nn::NnError>(())
+    /// ```
     pub fn param_vars<'t>(&self, tape: &'t Tape<T>) -> Vec<Var<'t, T>> {
         self.named_parameters()
             .into_iter()
@@ -292,6 +330,13 @@ impl<T: Float> Gru<T> {
     }
 
     /// A zero hidden state for `batch` items: `(layers * D, batch, H)`.
+    ///
+    /// ```
+    /// use recur_nn::{Gru, GruConfig};
+    /// let gru = Gru::<f32>::new(GruConfig::new(3, 4).num_layers(3), &mut recur_nn::seeded_rng(0))?;
+    /// assert_eq!(gru.zero_state(2).dims(), &[3, 2, 4]);
+    /// # Ok::<(), recur_nn::NnError>(())
+    /// ```
     pub fn zero_state(&self, batch: usize) -> Tensor<T> {
         let c = &self.config;
         Tensor::zeros(&[c.num_layers * c.directions(), batch, c.hidden_size])
@@ -448,6 +493,13 @@ impl<T: Float> GruCell<T> {
     ///
     /// # Errors
     /// Never; fallible for symmetry with the other constructors.
+    ///
+    /// ```
+    /// use recur_nn::{GruCell, Module};
+    /// let cell = GruCell::<f32>::new(3, 4, true, &mut recur_nn::seeded_rng(0))?;
+    /// assert_eq!(cell.num_parameters(), 12 * 3 + 12 * 4 + 12 + 12);
+    /// # Ok::<(), recur_nn::NnError>(())
+    /// ```
     pub fn new<R: rand::Rng + ?Sized>(
         input_size: usize,
         hidden_size: usize,
@@ -470,6 +522,21 @@ impl<T: Float> GruCell<T> {
     /// inconsistent input_size: got 5 expected 3`, `Expected 2D hidden0 (batch x
     /// hidden_size), but got 1D tensor`, `Input batch size 2 doesn't match hidden0 batch size
     /// 3`, `hidden0 has inconsistent hidden_size: got 5, expected 4`.
+    ///
+    /// ```
+    /// use recur_nn::{GruCell, Tape};
+    /// use recur_tensor::Tensor;
+    /// let cell = GruCell::<f64>::new(3, 4, true, &mut recur_nn::seeded_rng(0))?;
+    /// let tape = Tape::new();
+    /// let mut h = tape.constant(Tensor::zeros(&[2, 4]));
+    /// for t in 0..5 {                                        // unroll over a batch of 2
+    ///     h = cell.forward(&tape, &tape.constant(Tensor::full(&[2, 3], t as f64 / 5.0)), Some(&h))?;
+    /// }
+    /// assert_eq!(h.dims(), &[2, 4]);
+    /// let e = cell.forward(&tape, &tape.constant(Tensor::zeros(&[3, 3])), Some(&h)).unwrap_err();
+    /// assert_eq!(e.to_string(), "Input batch size 3 doesn't match hidden0 batch size 2");
+    /// # Ok::<(), recur_nn::NnError>(())
+    /// ```
     pub fn forward<'t>(
         &self,
         tape: &'t Tape<T>,

@@ -36,6 +36,11 @@ macro_rules! gated_config {
 
         impl $name {
             #[doc = concat!("`", $torch, "(input_size, hidden_size)` with PyTorch's defaults.")]
+            ///
+            /// ```
+            #[doc = concat!("let c = recur_nn::", stringify!($name), "::new(3, 4);")]
+            #[doc = concat!("assert_eq!((c.num_layers, c.bias, c.batch_first, c.dropout, c.bidirectional), (1, true, false, 0.0, false));")]
+            /// ```
             pub fn new(input_size: usize, hidden_size: usize) -> Self {
                 $name {
                     input_size,
@@ -48,31 +53,56 @@ macro_rules! gated_config {
                 }
             }
             /// Sets `num_layers`.
+            ///
+            /// ```
+            #[doc = concat!("assert_eq!(recur_nn::", stringify!($name), "::new(3, 4).num_layers(2).num_layers, 2);")]
+            /// ```
             pub fn num_layers(mut self, n: usize) -> Self {
                 self.num_layers = n;
                 self
             }
             /// Sets `bias`.
+            ///
+            /// ```
+            #[doc = concat!("assert!(!recur_nn::", stringify!($name), "::new(3, 4).bias(false).bias);")]
+            /// ```
             pub fn bias(mut self, b: bool) -> Self {
                 self.bias = b;
                 self
             }
             /// Sets `batch_first`.
+            ///
+            /// ```
+            #[doc = concat!("assert!(recur_nn::", stringify!($name), "::new(3, 4).batch_first(true).batch_first);")]
+            /// ```
             pub fn batch_first(mut self, b: bool) -> Self {
                 self.batch_first = b;
                 self
             }
             /// Sets `dropout`.
+            ///
+            /// ```
+            #[doc = concat!("assert_eq!(recur_nn::", stringify!($name), "::new(3, 4).dropout(0.5).dropout, 0.5);")]
+            /// ```
             pub fn dropout(mut self, p: f64) -> Self {
                 self.dropout = p;
                 self
             }
             /// Sets `bidirectional`.
+            ///
+            /// ```
+            #[doc = concat!("assert!(recur_nn::", stringify!($name), "::new(3, 4).bidirectional(true).bidirectional);")]
+            /// ```
             pub fn bidirectional(mut self, b: bool) -> Self {
                 self.bidirectional = b;
                 self
             }
             /// Number of directions: 2 if bidirectional, else 1.
+            ///
+            /// ```
+            #[doc = concat!("assert_eq!(recur_nn::", stringify!($name), "::new(3, 4).directions(), 1);")]
+            #[doc = concat!("assert_eq!(recur_nn::", stringify!($name), "::new(3, 4).bidirectional(true).directions(), 2);")]
+            /// ```
             pub fn directions(&self) -> usize {
                 if self.bidirectional { 2 } else { 1 }
             }
@@ -82,6 +112,12 @@ macro_rules! gated_config {
             /// # Errors
             /// `dropout should be a number in range [0, 1] ...`, `input_size must be greater
             /// than zero`, and the same for `hidden_size` and `num_layers`.
+            ///
+            /// ```
+            #[doc = concat!("let e = recur_nn::", stringify!($name), "::new(0, 4).validate().unwrap_err();")]
+            #[doc = concat!("assert_eq!(e.to_string(), \"input_size must be greater than zero\");")]
+            #[doc = concat!("assert!(recur_nn::", stringify!($name), "::new(3, 4).dropout(1.0).validate().is_ok());")]
+            /// ```
             pub fn validate(&self) -> Result<()> {
                 $crate::lstm::common::validate(
                     self.dropout,
@@ -484,7 +520,12 @@ impl DropoutStream {
         }
     }
 
-    pub fn apply<'t, T: Float>(&self, tape: &'t Tape<T>, x: &Var<'t, T>, p: f64) -> Result<Var<'t, T>> {
+    pub fn apply<'t, T: Float>(
+        &self,
+        tape: &'t Tape<T>,
+        x: &Var<'t, T>,
+        p: f64,
+    ) -> Result<Var<'t, T>> {
         let call = self.calls.get();
         self.calls.set(call + 1);
         let mut rng =
@@ -512,7 +553,13 @@ pub(crate) fn run_stack<'t, T: Float>(
     states0: &[Option<&Var<'t, T>>],
     params: &[Var<'t, T>],
     dropout: Option<&DropoutStream>,
-    mut layer: impl FnMut(usize, usize, &Var<'t, T>, &[Var<'t, T>], &[Var<'t, T>]) -> Result<LayerOut<'t, T>>,
+    mut layer: impl FnMut(
+        usize,
+        usize,
+        &Var<'t, T>,
+        &[Var<'t, T>],
+        &[Var<'t, T>],
+    ) -> Result<LayerOut<'t, T>>,
 ) -> Result<(Var<'t, T>, Vec<Var<'t, T>>)> {
     let (h, d) = (g.hidden_size, g.directions);
     let mut x = if n.unbatched {
@@ -551,10 +598,11 @@ pub(crate) fn run_stack<'t, T: Float>(
         } else {
             Var::concat(&[&outs[0], &outs[1]], 2usize)?
         };
-        if let Some(stream) = dropout {
-            if g.dropout > 0.0 && k + 1 < g.num_layers {
-                x = stream.apply(tape, &x, g.dropout)?;
-            }
+        if let Some(stream) = dropout
+            && g.dropout > 0.0
+            && k + 1 < g.num_layers
+        {
+            x = stream.apply(tape, &x, g.dropout)?;
         }
     }
     let mut states = Vec::with_capacity(finals.len());
@@ -600,6 +648,23 @@ pub(crate) fn view<T: Float>(w: &Tensor<T>) -> MatRef<'_, T> {
         cols: l.dims()[1],
         rs: l.strides[0],
         cs: l.strides[1],
+    }
+}
+
+/// `tanh` of every element, in place: the one place the fused LSTM and GRU layers apply it
+/// (so a vectorised kernel can be swapped in here).
+#[inline]
+pub(crate) fn tanh_in_place<T: Float>(v: &mut [T]) {
+    for x in v {
+        *x = x.tanh();
+    }
+}
+
+/// The logistic sigmoid of every element, in place (see [`tanh_in_place`]).
+#[inline]
+pub(crate) fn sigmoid_in_place<T: Float>(v: &mut [T]) {
+    for x in v {
+        *x = recur_tensor::sigmoid(*x);
     }
 }
 

@@ -10,7 +10,21 @@ use crate::module::Module;
 use recur_autograd::{Tape, Var};
 use recur_tensor::{Float, Tensor};
 
-/// What [`forward_composed`] returns.
+/// What [`forward_composed`] returns: the outputs of [`Lstm::forward`] and every per-step
+/// state as its own var.
+///
+/// ```
+/// use recur_nn::{Lstm, LstmConfig, Tape, lstm::composed::forward_composed};
+/// use recur_tensor::Tensor;
+/// let lstm = Lstm::<f64>::new(LstmConfig::new(2, 3), &mut recur_nn::seeded_rng(0))?;
+/// let tape = Tape::new();
+/// let c = forward_composed(&lstm, &tape, &tape.constant(Tensor::ones(&[6, 2])), None, None)?;
+/// let cells: Vec<_> = c.cells[0].iter().map(|s| s.clone().retain_grad()).collect();
+/// let grads = tape.backward(&c.c_n.sum_all()?)?;
+/// // dL/dc_t for every step, read from the tape.
+/// assert!(cells.iter().all(|s| grads.of(s).is_some()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct ComposedLstm<'t, T: Float> {
     /// As [`Lstm::forward`]'s output.
     pub output: Var<'t, T>,
@@ -133,7 +147,10 @@ pub fn forward_composed_with_params<'t, T: Float>(
                 cs[t] = Some(c.clone());
                 outs[t] = Some(out);
             }
-            let outs: Vec<Var<'t, T>> = outs.into_iter().map(|o| o.expect("every step ran")).collect();
+            let outs: Vec<Var<'t, T>> = outs
+                .into_iter()
+                .map(|o| o.expect("every step ran"))
+                .collect();
             let refs: Vec<&Var<'t, T>> = outs.iter().collect();
             all_h.push(hs.into_iter().map(|s| s.expect("every step ran")).collect());
             all_c.push(cs.into_iter().map(|s| s.expect("every step ran")).collect());

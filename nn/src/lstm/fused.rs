@@ -16,10 +16,10 @@
 //! Variable-length batches work as in the RNN: item `b` is active at step `t` iff
 //! `t < len_b`; an inactive item keeps both states and outputs zero.
 
-use super::common::{col_sums, dense, dense_mut, view};
+use super::common::{col_sums, dense, dense_mut, sigmoid_in_place, tanh_in_place, view};
 use recur_autograd::{AutogradError, CustomOp, Result};
 use recur_tensor::gemm::{MatRef, gemm};
-use recur_tensor::{Float, Tensor, sigmoid};
+use recur_tensor::{Float, Tensor};
 
 struct Saved<T: Float> {
     steps: usize,
@@ -96,13 +96,13 @@ impl<T: Float> CustomOp<T> for LstmLayer<T> {
         let (steps, batch, input) = (x.dims()[0], x.dims()[1], x.dims()[2]);
         let hidden = w_hh.dims()[1];
         let g4 = 4 * hidden;
-        if let Some(l) = &self.lengths {
-            if l.len() != batch {
-                return Err(custom_err(format!(
-                    "{} lengths for a batch of {batch}",
-                    l.len()
-                )));
-            }
+        if let Some(l) = &self.lengths
+            && l.len() != batch
+        {
+            return Err(custom_err(format!(
+                "{} lengths for a batch of {batch}",
+                l.len()
+            )));
         }
         let rows = steps * batch;
         // 1. P = X W_ih^T + (b_ih + b_hh), all steps in one GEMM.
@@ -130,7 +130,10 @@ impl<T: Float> CustomOp<T> for LstmLayer<T> {
         let mut hs = vec![T::ZERO; rows * hidden];
         let mut cs = vec![T::ZERO; rows * hidden];
         let mut tcs = vec![T::ZERO; rows * hidden];
-        let whh_t = view(w_hh).t();
+        // W_hh^T copied row-major once (against T steps that read it), so the per-step
+        // product reads it in place instead of packing a transposed view every step.
+        let whh_t_owned = w_hh.t()?.contiguous();
+        let whh_t = view(&whh_t_owned);
         for s in 0..steps {
             let (t, _) = self.order(steps, s);
             let gt = &mut gates[t * batch * g4..(t + 1) * batch * g4];
@@ -147,22 +150,21 @@ impl<T: Float> CustomOp<T> for LstmLayer<T> {
                 let cb = &mut c[b * hidden..(b + 1) * hidden];
                 if self.active(t, b) {
                     let row = &mut gt[b * g4..(b + 1) * g4];
-                    let (ri, rest) = row.split_at_mut(hidden);
-                    let (rf, rest) = rest.split_at_mut(hidden);
-                    let (rg, ro) = rest.split_at_mut(hidden);
+                    // The gates, activated in place: σ on i, f (one pass) and o, tanh on g.
+                    sigmoid_in_place(&mut row[..2 * hidden]);
+                    tanh_in_place(&mut row[2 * hidden..3 * hidden]);
+                    sigmoid_in_place(&mut row[3 * hidden..]);
+                    let (ri, rest) = row.split_at(hidden);
+                    let (rf, rest) = rest.split_at(hidden);
+                    let (rg, ro) = rest.split_at(hidden);
+                    let tc = &mut tcs[o..o + hidden];
                     for j in 0..hidden {
-                        let (i, f, g, og) = (
-                            sigmoid(ri[j]),
-                            sigmoid(rf[j]),
-                            rg[j].tanh(),
-                            sigmoid(ro[j]),
-                        );
-                        (ri[j], rf[j], rg[j], ro[j]) = (i, f, g, og);
-                        let cn = f * cb[j] + i * g;
-                        let tc = cn.tanh();
-                        cb[j] = cn;
-                        hb[j] = og * tc;
-                        tcs[o + j] = tc;
+                        cb[j] = rf[j] * cb[j] + ri[j] * rg[j];
+                    }
+                    tc.copy_from_slice(cb);
+                    tanh_in_place(tc);
+                    for j in 0..hidden {
+                        hb[j] = ro[j] * tc[j];
                     }
                 }
                 hs[o..o + hidden].copy_from_slice(hb);
@@ -304,7 +306,17 @@ impl<T: Float> CustomOp<T> for LstmLayer<T> {
         // stored, one for the step that starts from h0.
         let gw_hh = needs[4].then(|| {
             let mut g = vec![T::ZERO; g4 * hidden];
-            prev_state_gemm(&dz, &sv.hs, &sv.h0, self.reverse, steps, batch, g4, hidden, &mut g);
+            prev_state_gemm(
+                &dz,
+                &sv.hs,
+                &sv.h0,
+                self.reverse,
+                steps,
+                batch,
+                g4,
+                hidden,
+                &mut g,
+            );
             g
         });
         let gb = (self.has_bias && (needs[5] || needs[6])).then(|| col_sums(&dz, g4));
@@ -353,11 +365,7 @@ pub(crate) fn prev_state_gemm<T: Float>(
     }
     let n = (steps - 1) * batch;
     // Forward: dZ_1.. pairs with h_0..; reverse: dZ_0.. pairs with h_1...
-    let (dz_from, h_from) = if reverse {
-        (0, batch)
-    } else {
-        (batch, 0)
-    };
+    let (dz_from, h_from) = if reverse { (0, batch) } else { (batch, 0) };
     let dzs: MatRef<'_, T> = dense(dz, dz_from * gw, n, gw).t();
     gemm(
         T::ONE,

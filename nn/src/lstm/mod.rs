@@ -22,8 +22,8 @@ mod fused;
 use crate::error::{NnError, Result};
 use crate::module::Module;
 use common::{
-    DropoutStream, LayerParams, check_cell, check_forward, check_lengths, check_params, gated_config,
-    named, named_mut, run_stack,
+    DropoutStream, LayerParams, check_cell, check_forward, check_lengths, check_params,
+    gated_config, named, named_mut, run_stack,
 };
 use fused::LstmLayer;
 use recur_autograd::{Param, Tape, Var};
@@ -85,6 +85,16 @@ impl<T: Float> fmt::Debug for Lstm<T> {
 }
 
 /// What [`Lstm::forward`] returns: `(output, (h_n, c_n))`, as in PyTorch.
+///
+/// ```
+/// use recur_nn::{Lstm, LstmConfig, Tape, lstm::LstmOutput};
+/// use recur_tensor::Tensor;
+/// let lstm = Lstm::<f64>::new(LstmConfig::new(2, 3), &mut recur_nn::seeded_rng(0))?;
+/// let tape = Tape::new();
+/// let (output, (h_n, c_n)): LstmOutput<'_, f64> = lstm.forward(&tape, &tape.constant(Tensor::ones(&[4, 2])), None)?;
+/// assert_eq!((output.dims(), h_n.dims(), c_n.dims()), (&[4, 3][..], &[1, 3][..], &[1, 3][..]));
+/// # Ok::<(), recur_nn::NnError>(())
+/// ```
 pub type LstmOutput<'t, T> = (Var<'t, T>, (Var<'t, T>, Var<'t, T>));
 
 impl<T: Float> Lstm<T> {
@@ -116,15 +126,43 @@ impl<T: Float> Lstm<T> {
     }
 
     /// The settings.
+    ///
+    /// ```
+    /// use recur_nn::{Lstm, LstmConfig};
+    /// let lstm = Lstm::<f32>::new(LstmConfig::new(3, 4).num_layers(2), &mut recur_nn::seeded_rng(0))?;
+    /// assert_eq!(lstm.config().num_layers, 2);
+    /// # Ok::<(), recur_nn::NnError>(())
+    /// ```
     pub fn config(&self) -> &LstmConfig {
         &self.config
     }
 
-    /// How many times dropout masks have been drawn (see [`Rnn::dropout_calls`](crate::Rnn::dropout_calls)).
+    /// How many times dropout masks have been drawn (see
+    /// [`Rnn::dropout_calls`](crate::Rnn::dropout_calls)): one per layer boundary per training
+    /// forward.
+    ///
+    /// ```
+    /// use recur_nn::{Lstm, LstmConfig, Tape};
+    /// use recur_tensor::Tensor;
+    /// let lstm = Lstm::<f32>::new(LstmConfig::new(3, 4).num_layers(3).dropout(0.2), &mut recur_nn::seeded_rng(0))?;
+    /// let tape = Tape::new();
+    /// lstm.forward(&tape, &tape.constant(Tensor::ones(&[2, 1, 3])), None)?;
+    /// assert_eq!(lstm.dropout_calls(), 2);
+    /// # Ok::<(), recur_nn::NnError>(())
+    /// ```
     pub fn dropout_calls(&self) -> u64 {
         self.dropout.calls.get()
     }
-    /// Restores the dropout draw counter.
+    /// Restores the dropout draw counter (from a checkpoint), so a resumed run draws the same
+    /// masks as an uninterrupted one.
+    ///
+    /// ```
+    /// use recur_nn::{Lstm, LstmConfig};
+    /// let lstm = Lstm::<f32>::new(LstmConfig::new(3, 4), &mut recur_nn::seeded_rng(0))?;
+    /// lstm.set_dropout_calls(7);
+    /// assert_eq!(lstm.dropout_calls(), 7);
+    /// # Ok::<(), recur_nn::NnError>(())
+    /// ```
     pub fn set_dropout_calls(&self, n: u64) {
         self.dropout.calls.set(n);
     }
@@ -204,7 +242,17 @@ impl<T: Float> Lstm<T> {
         )
     }
 
-    /// The parameters of this LSTM registered on `tape`, in `named_parameters` order.
+    /// The parameters of this LSTM registered on `tape`, in `named_parameters` order (the
+    /// `params` of [`Lstm::forward_with_params`]).
+    ///
+    /// ```
+    /// use recur_nn::{Lstm, LstmConfig, Tape};
+    /// let lstm = Lstm::<f32>::new(LstmConfig::new(3, 4), &mut recur_nn::seeded_rng(0))?;
+    /// let tape = Tape::new();
+    /// let p = lstm.param_vars(&tape);
+    /// assert_eq!((p.len(), p[0].dims()), (4, &[16, 3][..]));
+    /// # Ok::<(), recur_nn::NnError>(())
+    /// ```
     pub fn param_vars<'t>(&self, tape: &'t Tape<T>) -> Vec<Var<'t, T>> {
         self.named_parameters()
             .into_iter()
@@ -322,6 +370,14 @@ impl<T: Float> Lstm<T> {
     }
 
     /// A zero state `(h, c)` for `batch` items, each `(layers * D, batch, H)`.
+    ///
+    /// ```
+    /// use recur_nn::{Lstm, LstmConfig};
+    /// let lstm = Lstm::<f32>::new(LstmConfig::new(3, 4).num_layers(2), &mut recur_nn::seeded_rng(0))?;
+    /// let (h, c) = lstm.zero_state(5);
+    /// assert_eq!((h.dims(), c.dims()), (&[2, 5, 4][..], &[2, 5, 4][..]));
+    /// # Ok::<(), recur_nn::NnError>(())
+    /// ```
     pub fn zero_state(&self, batch: usize) -> (Tensor<T>, Tensor<T>) {
         let c = &self.config;
         let dims = [c.num_layers * c.directions(), batch, c.hidden_size];
@@ -502,6 +558,13 @@ impl<T: Float> LstmCell<T> {
     ///
     /// # Errors
     /// Never; fallible for symmetry with the other constructors.
+    ///
+    /// ```
+    /// use recur_nn::{LstmCell, Module};
+    /// let cell = LstmCell::<f32>::new(3, 4, false, &mut recur_nn::seeded_rng(0))?;
+    /// assert_eq!(cell.num_parameters(), 16 * 3 + 16 * 4);
+    /// # Ok::<(), recur_nn::NnError>(())
+    /// ```
     pub fn new<R: rand::Rng + ?Sized>(
         input_size: usize,
         hidden_size: usize,
@@ -525,6 +588,23 @@ impl<T: Float> LstmCell<T> {
     /// `Expected 2D hidden1 (batch x hidden_size), but got 1D tensor`, `Input batch size 2
     /// doesn't match hidden1 batch size 3`, `hidden1 has inconsistent hidden_size: got 5,
     /// expected 4`.
+    ///
+    /// ```
+    /// use recur_nn::{LstmCell, Tape};
+    /// use recur_tensor::Tensor;
+    /// let cell = LstmCell::<f64>::new(3, 4, true, &mut recur_nn::seeded_rng(0))?;
+    /// let tape = Tape::new();
+    /// let (mut h, mut c) = (tape.constant(Tensor::zeros(&[4])), tape.constant(Tensor::zeros(&[4])));
+    /// for t in 0..5 {                                        // unroll over an unbatched sequence
+    ///     let x = tape.constant(Tensor::full(&[3], t as f64 / 5.0));
+    ///     (h, c) = cell.forward(&tape, &x, Some((&h, &c)))?;
+    /// }
+    /// assert_eq!(h.dims(), &[4]);
+    /// assert!(h.value().to_vec().iter().all(|v| v.abs() < 1.0)); // o ⊙ tanh(c)
+    /// let e = cell.forward(&tape, &tape.constant(Tensor::zeros(&[2, 3])), Some((&h, &c))).unwrap_err();
+    /// assert_eq!(e.to_string(), "Expected 2D hidden0 (batch x hidden_size), but got 1D tensor");
+    /// # Ok::<(), recur_nn::NnError>(())
+    /// ```
     pub fn forward<'t>(
         &self,
         tape: &'t Tape<T>,

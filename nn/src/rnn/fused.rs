@@ -118,7 +118,10 @@ impl<T: Float> RnnLayer<T> {
         let h0s = h0v.as_slice().expect("contiguous");
         // W_hh^T copied row-major once (H^2, against T steps that read it): the per-step
         // product then reads it in place instead of re-packing a transposed view every step.
-        let whh_t_owned = w_hh.t().map(|t| t.contiguous()).unwrap_or_else(|_| w_hh.clone());
+        let whh_t_owned = w_hh
+            .t()
+            .map(|t| t.contiguous())
+            .unwrap_or_else(|_| w_hh.clone());
         let whh_t = plain(&whh_t_owned);
         let bh = batch * hidden;
         for s in 0..steps {
