@@ -1,5 +1,5 @@
 //! Runs PyTorch reference cases (the `shared/fixtures` safetensors format: kinds RNN, RNNCell,
-//! optim) through recur in f64 and prints one line per file:
+//! LSTM, LSTMCell, GRU, GRUCell, optim) through recur in f64 and prints one line per file:
 //!
 //! ```text
 //! PASS rnn_seed_example max_abs_err=2.2e-16

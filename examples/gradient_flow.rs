@@ -21,8 +21,7 @@
 //!
 //! Writes `gradient_flow.svg` and `norms.csv` into `--out` (default `runs/gradient_flow/`).
 
-#[path = "common/plot.rs"]
-mod plot;
+use recur::plot;
 
 use clap::Parser;
 use recur::nn::optim::{Optimizer, Sgd};

@@ -21,8 +21,7 @@
 //! `long_range.svg` (the learning curves) and `results.csv` into `--out` (default
 //! `runs/long_range/`).
 
-#[path = "common/plot.rs"]
-mod plot;
+use recur::plot;
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};

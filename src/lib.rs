@@ -6,7 +6,7 @@
 //! - [`tensor`] (`recur-tensor`): n-d strided `f32`/`f64` tensors, broadcasting, our own GEMM;
 //! - [`autograd`] (`recur-autograd`): a tape-based reverse-mode engine and `gradcheck`;
 //! - [`nn`] (`recur-nn`): modules, losses, optimizers, clipping, checkpoints;
-//! - [`plot`]: a small SVG line chart and an atomic file writer for the examples.
+//! - [`plot`]: SVG line charts and an atomic file writer for the examples.
 //!
 //! ```
 //! use recur::tensor::Tensor;

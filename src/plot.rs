@@ -1,215 +1,273 @@
-//! A small SVG line chart, for the examples' loss curves and gradient-norm plots (no plotting
-//! dependency: the format is text).
+//! Hand-written SVG line charts and atomic file writes, for the examples' loss curves and
+//! gradient-norm plots. No plotting crate: a chart is a few dozen SVG elements.
 
 use std::fmt::Write as _;
 
-/// One named line of `(x, y)` points.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Series {
-    /// Legend label.
-    pub name: String,
-    /// The points, in x order. Non-finite y values are skipped (a gap, not a crash).
-    pub points: Vec<(f64, f64)>,
-}
-
-/// A line chart with axes, ticks and a legend, rendered to SVG text.
-///
-/// ```
-/// use recur::plot::{LineChart, Series};
-/// let svg = LineChart::new("loss", "step", "nats/char")
-///     .series(Series { name: "train".into(), points: vec![(0.0, 4.2), (100.0, 2.1), (200.0, 1.7)] })
-///     .to_svg();
-/// assert!(svg.starts_with("<svg") && svg.contains("train") && svg.trim_end().ends_with("</svg>"));
-/// ```
-#[derive(Clone, Debug, PartialEq)]
-pub struct LineChart {
-    title: String,
-    x_label: String,
-    y_label: String,
-    log_y: bool,
-    series: Vec<Series>,
-}
-
-const COLORS: [&str; 8] = [
+/// Colours that stay apart on white, in order.
+pub const PALETTE: [&str; 8] = [
     "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
 ];
-const W: f64 = 760.0;
-const H: f64 = 440.0;
-const LEFT: f64 = 70.0;
-const RIGHT: f64 = 170.0;
-const TOP: f64 = 40.0;
-const BOTTOM: f64 = 50.0;
 
-impl LineChart {
-    /// An empty chart.
-    pub fn new(title: &str, x_label: &str, y_label: &str) -> Self {
-        LineChart {
-            title: title.into(),
-            x_label: x_label.into(),
-            y_label: y_label.into(),
-            log_y: false,
-            series: vec![],
-        }
-    }
-    /// Plots y on a log10 scale (for geometric growth or decay); non-positive y are skipped.
-    pub fn log_y(mut self, on: bool) -> Self {
-        self.log_y = on;
-        self
-    }
-    /// Adds a line.
-    pub fn series(mut self, s: Series) -> Self {
-        self.series.push(s);
-        self
-    }
-
-    fn ty(&self, y: f64) -> Option<f64> {
-        if !y.is_finite() || (self.log_y && y <= 0.0) {
-            return None;
-        }
-        Some(if self.log_y { y.log10() } else { y })
-    }
-
-    /// The SVG document.
-    pub fn to_svg(&self) -> String {
-        let pts: Vec<(f64, f64)> = self
-            .series
-            .iter()
-            .flat_map(|s| {
-                s.points
-                    .iter()
-                    .filter_map(|&(x, y)| self.ty(y).map(|y| (x, y)))
-            })
-            .collect();
-        let (mut x0, mut x1, mut y0, mut y1) = pts.iter().fold(
-            (f64::MAX, f64::MIN, f64::MAX, f64::MIN),
-            |(a, b, c, d), &(x, y)| (a.min(x), b.max(x), c.min(y), d.max(y)),
-        );
-        if pts.is_empty() {
-            (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
-        }
-        if x1 <= x0 {
-            x1 = x0 + 1.0;
-        }
-        if y1 <= y0 {
-            y1 = y0 + 1.0;
-        }
-        let pad = (y1 - y0) * 0.05;
-        let (y0, y1) = (y0 - pad, y1 + pad);
-        let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
-        let sx = |x: f64| LEFT + (x - x0) / (x1 - x0) * pw;
-        let sy = |y: f64| TOP + (1.0 - (y - y0) / (y1 - y0)) * ph;
-        let mut s = String::new();
-        let _ = writeln!(
-            s,
-            r##"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">"##
-        );
-        let _ = writeln!(s, r##"<rect width="100%" height="100%" fill="white"/>"##);
-        let _ = writeln!(
-            s,
-            r##"<text x="{}" y="22" font-size="15" text-anchor="middle">{}</text>"##,
-            LEFT + pw / 2.0,
-            esc(&self.title)
-        );
-        let _ = writeln!(
-            s,
-            r##"<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>"##
-        );
-        for i in 0..=5 {
-            let f = i as f64 / 5.0;
-            let (xv, yv) = (x0 + f * (x1 - x0), y0 + f * (y1 - y0));
-            let ylab = if self.log_y {
-                format!("1e{yv:.1}")
-            } else {
-                fmt_num(yv)
-            };
-            let _ = writeln!(
-                s,
-                r##"<line x1="{0}" y1="{1}" x2="{0}" y2="{2}" stroke="#ddd"/><text x="{0}" y="{3}" text-anchor="middle">{4}</text>"##,
-                sx(xv),
-                TOP,
-                TOP + ph,
-                TOP + ph + 16.0,
-                fmt_num(xv)
-            );
-            let _ = writeln!(
-                s,
-                r##"<line x1="{0}" y1="{1}" x2="{2}" y2="{1}" stroke="#ddd"/><text x="{3}" y="{4}" text-anchor="end">{5}</text>"##,
-                LEFT,
-                sy(yv),
-                LEFT + pw,
-                LEFT - 6.0,
-                sy(yv) + 4.0,
-                ylab
-            );
-        }
-        let _ = writeln!(
-            s,
-            r##"<text x="{}" y="{}" text-anchor="middle">{}</text>"##,
-            LEFT + pw / 2.0,
-            H - 12.0,
-            esc(&self.x_label)
-        );
-        let _ = writeln!(
-            s,
-            r##"<text x="16" y="{}" text-anchor="middle" transform="rotate(-90 16 {})">{}</text>"##,
-            TOP + ph / 2.0,
-            TOP + ph / 2.0,
-            esc(&self.y_label)
-        );
-        for (i, ser) in self.series.iter().enumerate() {
-            let color = COLORS[i % COLORS.len()];
-            // Split the line at skipped points so gaps show as gaps.
-            let mut path = String::new();
-            let mut pen_down = false;
-            for &(x, y) in &ser.points {
-                match self.ty(y) {
-                    Some(y) => {
-                        let _ = write!(
-                            path,
-                            "{}{:.1},{:.1} ",
-                            if pen_down { "L" } else { "M" },
-                            sx(x),
-                            sy(y)
-                        );
-                        pen_down = true;
-                    }
-                    None => pen_down = false,
-                }
-            }
-            let _ = writeln!(
-                s,
-                r##"<path d="{}" fill="none" stroke="{color}" stroke-width="1.6"/>"##,
-                path.trim_end()
-            );
-            let ly = TOP + 14.0 + 18.0 * i as f64;
-            let _ = writeln!(
-                s,
-                r##"<line x1="{0}" y1="{1}" x2="{2}" y2="{1}" stroke="{color}" stroke-width="2"/><text x="{3}" y="{4}">{5}</text>"##,
-                LEFT + pw + 10.0,
-                ly,
-                LEFT + pw + 30.0,
-                LEFT + pw + 36.0,
-                ly + 4.0,
-                esc(&ser.name)
-            );
-        }
-        s.push_str("</svg>\n");
-        s
-    }
+/// One line of a chart. `y` may be non-finite: `+inf` / NaN are drawn as a cross on the top
+/// edge (overflow), `-inf` as a cross on the bottom edge (underflow to zero on a log axis);
+/// the line breaks there.
+#[derive(Clone, Debug)]
+pub struct Series {
+    /// Legend label.
+    pub label: String,
+    /// `(x, y)` points in x order.
+    pub points: Vec<(f64, f64)>,
+    /// Stroke colour (e.g. one of [`PALETTE`]).
+    pub color: &'static str,
+    /// Draw dashed.
+    pub dashed: bool,
 }
 
-fn fmt_num(v: f64) -> String {
-    if v != 0.0 && (v.abs() >= 1e5 || v.abs() < 1e-2) {
-        format!("{v:.1e}")
-    } else {
-        format!("{}", (v * 100.0).round() / 100.0)
-    }
+/// A chart: axes, optional log10 y axis (the `y` values are then already log10), series.
+#[derive(Clone, Debug)]
+pub struct Chart {
+    /// Title above the plot.
+    pub title: String,
+    /// x axis label.
+    pub x_label: String,
+    /// y axis label.
+    pub y_label: String,
+    /// The y values are log10 of the quantity; ticks read `1e-3`, `1e0`, ...
+    pub y_log10: bool,
+    /// Fixed y range (else from the finite data).
+    pub y_range: Option<(f64, f64)>,
+    /// The lines.
+    pub series: Vec<Series>,
 }
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+/// About `n` round tick positions covering `[lo, hi]`.
+fn ticks(lo: f64, hi: f64, n: usize, integer: bool) -> Vec<f64> {
+    let span = (hi - lo).max(1e-12);
+    let raw = span / n as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    let mut step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag);
+    if integer {
+        step = step.max(1.0).round();
+    }
+    let mut t = (lo / step).ceil() * step;
+    let mut out = Vec::new();
+    while t <= hi + 1e-9 * span {
+        out.push(if t.abs() < 1e-12 * span { 0.0 } else { t });
+        t += step;
+    }
+    out
+}
+
+fn fmt_tick(v: f64, log10: bool) -> String {
+    if log10 {
+        format!("1e{}", v.round() as i64)
+    } else if v.abs() >= 1e4 || (v != 0.0 && v.abs() < 1e-2) {
+        format!("{v:.0e}")
+    } else {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+impl Chart {
+    /// The chart as an SVG fragment of `w x h` pixels at `(x0, y0)` (a `<g>`).
+    pub fn render_at(&self, x0: f64, y0: f64, w: f64, h: f64) -> String {
+        let (ml, mr, mt, mb) = (62.0, 150.0, 30.0, 44.0);
+        let (pw, ph) = (w - ml - mr, h - mt - mb);
+        let finite = || {
+            self.series
+                .iter()
+                .flat_map(|s| s.points.iter())
+                .filter(|p| p.0.is_finite() && p.1.is_finite())
+        };
+        let (mut xlo, mut xhi) =
+            finite().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+        let (mut ylo, mut yhi) = match self.y_range {
+            Some(r) => r,
+            None => finite().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1))),
+        };
+        if xlo > xhi {
+            (xlo, xhi) = (0.0, 1.0);
+        }
+        if ylo > yhi {
+            (ylo, yhi) = (0.0, 1.0);
+        }
+        if xhi == xlo {
+            xhi = xlo + 1.0;
+        }
+        if yhi == ylo {
+            (ylo, yhi) = (ylo - 0.5, yhi + 0.5);
+        }
+        let pad = 0.04 * (yhi - ylo);
+        if self.y_range.is_none() {
+            (ylo, yhi) = (ylo - pad, yhi + pad);
+        }
+        let sx = |x: f64| ml + (x - xlo) / (xhi - xlo) * pw;
+        let sy = |y: f64| mt + (1.0 - (y - ylo) / (yhi - ylo)) * ph;
+        let mut s = String::new();
+        let _ = writeln!(s, r#"<g transform="translate({x0},{y0})">"#);
+        let _ = writeln!(
+            s,
+            r##"<rect x="{ml}" y="{mt}" width="{pw}" height="{ph}" fill="none" stroke="#444"/>"##
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="18" text-anchor="middle" font-size="14" font-weight="bold">{}</text>"#,
+            ml + pw / 2.0,
+            esc(&self.title)
+        );
+        for t in ticks(xlo, xhi, 8, false) {
+            let x = sx(t);
+            let _ = writeln!(
+                s,
+                r##"<line x1="{x:.1}" y1="{mt}" x2="{x:.1}" y2="{:.1}" stroke="#ddd"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" font-size="11">{}</text>"##,
+                mt + ph,
+                mt + ph + 14.0,
+                fmt_tick(t, false)
+            );
+        }
+        for t in ticks(ylo, yhi, 7, self.y_log10) {
+            let y = sy(t);
+            let _ = writeln!(
+                s,
+                r##"<line x1="{ml}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end" font-size="11">{}</text>"##,
+                ml + pw,
+                ml - 4.0,
+                y + 4.0,
+                fmt_tick(t, self.y_log10)
+            );
+        }
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}" text-anchor="middle" font-size="12">{}</text>"#,
+            ml + pw / 2.0,
+            h - 8.0,
+            esc(&self.x_label)
+        );
+        let _ = writeln!(
+            s,
+            r#"<text transform="translate(14,{}) rotate(-90)" text-anchor="middle" font-size="12">{}</text>"#,
+            mt + ph / 2.0,
+            esc(&self.y_label)
+        );
+        for (k, ser) in self.series.iter().enumerate() {
+            let dash = if ser.dashed {
+                r#" stroke-dasharray="5,3""#
+            } else {
+                ""
+            };
+            let mut run: Vec<String> = Vec::new();
+            let mut marked = false;
+            let flush = |run: &mut Vec<String>, s: &mut String| {
+                if let [p] = run.as_slice() {
+                    // An isolated point: a dot.
+                    let (x, y) = p.split_once(',').expect("x,y");
+                    let _ = writeln!(
+                        s,
+                        r#"<circle cx="{x}" cy="{y}" r="2.5" fill="{}"/>"#,
+                        ser.color
+                    );
+                } else if run.len() > 1 {
+                    let _ = writeln!(
+                        s,
+                        r#"<polyline fill="none" stroke="{}" stroke-width="1.6"{dash} points="{}"/>"#,
+                        ser.color,
+                        run.join(" ")
+                    );
+                }
+                run.clear();
+            };
+            for &(x, y) in &ser.points {
+                if y.is_finite() {
+                    let yc = y.clamp(ylo, yhi);
+                    run.push(format!("{:.1},{:.1}", sx(x), sy(yc)));
+                    marked = false;
+                } else {
+                    flush(&mut run, &mut s);
+                    if !marked {
+                        let (yy, what) = if y == f64::NEG_INFINITY {
+                            (mt + ph, "0 (underflow)")
+                        } else if y.is_nan() {
+                            (mt, "NaN")
+                        } else {
+                            (mt, "inf")
+                        };
+                        let xx = sx(x);
+                        let _ = writeln!(
+                            s,
+                            r#"<path d="M{:.1},{:.1}l8,8m0,-8l-8,8" stroke="{}" stroke-width="2"><title>{}: {what}</title></path>"#,
+                            xx - 4.0,
+                            yy - 4.0,
+                            ser.color,
+                            esc(&ser.label)
+                        );
+                        marked = true;
+                    }
+                }
+            }
+            flush(&mut run, &mut s);
+            let ly = mt + 8.0 + 16.0 * k as f64;
+            let lx = ml + pw + 10.0;
+            let _ = writeln!(
+                s,
+                r#"<line x1="{lx}" y1="{ly}" x2="{}" y2="{ly}" stroke="{}" stroke-width="2"{dash}/><text x="{}" y="{}" font-size="11">{}</text>"#,
+                lx + 18.0,
+                ser.color,
+                lx + 22.0,
+                ly + 4.0,
+                esc(&ser.label)
+            );
+        }
+        s.push_str("</g>\n");
+        s
+    }
+}
+
+/// Charts in a grid of `cols` columns, each `w x h`, as one SVG document, with a note line
+/// under them.
+///
+/// ```
+/// use recur::plot::{Chart, PALETTE, Series, grid};
+/// let chart = Chart {
+///     title: "loss".into(),
+///     x_label: "step".into(),
+///     y_label: "nats/char".into(),
+///     y_log10: false,
+///     y_range: None,
+///     series: vec![Series { label: "train".into(), points: vec![(0.0, 4.2), (100.0, 2.1)], color: PALETTE[0], dashed: false }],
+/// };
+/// let svg = grid(&[chart], 1, 600.0, 360.0, "");
+/// assert!(svg.starts_with("<svg") && svg.contains("train") && svg.trim_end().ends_with("</svg>"));
+/// ```
+pub fn grid(charts: &[Chart], cols: usize, w: f64, h: f64, note: &str) -> String {
+    let rows = charts.len().div_ceil(cols.max(1));
+    let (tw, th) = (w * cols as f64, h * rows as f64 + 24.0);
+    let mut s = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{tw}" height="{th}" viewBox="0 0 {tw} {th}" font-family="sans-serif">
+<rect width="100%" height="100%" fill="white"/>
+"#
+    );
+    for (i, c) in charts.iter().enumerate() {
+        s.push_str(&c.render_at((i % cols) as f64 * w, (i / cols) as f64 * h, w, h));
+    }
+    let _ = writeln!(
+        s,
+        r##"<text x="10" y="{}" font-size="11" fill="#555">{}</text>"##,
+        th - 8.0,
+        esc(note)
+    );
+    s.push_str("</svg>\n");
+    s
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, synced, then

@@ -21,7 +21,7 @@ use recur::nn::checkpoint::{load_tensors, load_training_state, save_training_sta
 use recur::nn::clip::clip_grad_norm;
 use recur::nn::optim::{Adagrad, Adam, Optimizer, RmsProp, Sgd};
 use recur::nn::{Module, Nonlinearity, RnnConfig};
-use recur::plot::{LineChart, Series, write_atomic};
+use recur::plot::{Chart, PALETTE, Series, grid, write_atomic};
 use recur::tensor::Tensor;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -309,16 +309,24 @@ impl History {
             .iter()
             .filter_map(|&(s, _, v)| v.map(|v| (s as f64, v)))
             .collect();
-        LineChart::new("char_rnn loss", "step", "nats/char")
-            .series(Series {
-                name: "train".into(),
-                points: train,
-            })
-            .series(Series {
-                name: "validation".into(),
-                points: val,
-            })
-            .to_svg()
+        let series = |label: &str, points, color| Series {
+            label: label.into(),
+            points,
+            color,
+            dashed: false,
+        };
+        let chart = Chart {
+            title: "char_rnn loss".into(),
+            x_label: "step".into(),
+            y_label: "nats/char".into(),
+            y_log10: false,
+            y_range: None,
+            series: vec![
+                series("train", train, PALETTE[0]),
+                series("validation", val, PALETTE[1]),
+            ],
+        };
+        grid(&[chart], 1, 760.0, 440.0, "")
     }
     fn write(&self, out: &Path) -> Result<(), Error> {
         write_atomic(&out.join("loss.csv"), self.csv().as_bytes())?;

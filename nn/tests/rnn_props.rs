@@ -124,6 +124,15 @@ proptest! {
         let rnn = Rnn::<f64>::new(c.config.clone(), &mut recur_nn::seeded_rng(c.seed)).unwrap();
         let x = rand(&c.input_dims(), c.seed + 1);
         let h0 = rand(&c.h0_dims(), c.seed + 2);
+        if c.config.nonlinearity == Nonlinearity::Relu {
+            // Finite differences across relu's kink at 0 are meaningless: skip the (rare)
+            // cases with a pre-activation within 1e-4 of it.
+            let tape = Tape::new();
+            let hv = tape.constant(h0.clone());
+            let comp = forward_composed(&rnn, &tape, &tape.constant(x.clone()), c.with_h0.then_some(&hv), c.lengths.as_deref()).unwrap();
+            let closest = comp.pre_activations.iter().flatten().flat_map(|z| z.value().to_vec()).fold(f64::INFINITY, |m, v| m.min(v.abs()));
+            prop_assume!(closest > 1e-4);
+        }
         let r = rand(&c.out_dims(), c.seed + 3);
         let s = rand(&c.h0_dims(), c.seed + 4);
         let mut inputs = vec![x];

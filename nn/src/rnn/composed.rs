@@ -17,6 +17,8 @@ pub struct Composed<'t, T: Float> {
     /// For each layer and direction (`layer * D + dir`), the state after each time step, in
     /// time order; call `retain_grad` on them before backward to read dL/dh_t.
     pub states: Vec<Vec<Var<'t, T>>>,
+    /// The pre-activations `z_t` (before tanh/relu), laid out like `states`.
+    pub pre_activations: Vec<Vec<Var<'t, T>>>,
 }
 
 /// The same computation as [`Rnn::forward`] (without dropout; with `lengths` as
@@ -93,6 +95,7 @@ pub fn forward_composed_with_params<'t, T: Float>(
     };
     let mut finals = Vec::new();
     let mut all_states = Vec::new();
+    let mut all_pre = Vec::new();
     for layer in 0..c.num_layers {
         let mut outs = Vec::new();
         for dir in 0..d {
@@ -103,12 +106,14 @@ pub fn forward_composed_with_params<'t, T: Float>(
             let mut h = h0.select(0usize, layer * d + dir)?;
             let mut states: Vec<Option<Var<'t, T>>> = vec![None; n.steps];
             let mut step_out: Vec<Option<Var<'t, T>>> = vec![None; n.steps];
+            let mut pre: Vec<Option<Var<'t, T>>> = vec![None; n.steps];
             for s in 0..n.steps {
                 let t = if dir == 1 { n.steps - 1 - s } else { s };
                 let mut z = x.select(0usize, t)?.matmul(&w_ih)?.add(&h.matmul(&w_hh)?)?;
                 if let Some(b) = &bias {
                     z = z.add(b)?;
                 }
+                pre[t] = Some(z.clone());
                 let new = match c.nonlinearity {
                     Nonlinearity::Tanh => z.tanh()?,
                     Nonlinearity::Relu => z.relu()?,
@@ -158,5 +163,6 @@ pub fn forward_composed_with_params<'t, T: Float>(
         output,
         h_n,
         states: all_states,
+        pre_activations: all_pre,
     })
 }
