@@ -671,7 +671,7 @@ pub(crate) fn sigmoid_in_place<T: Float>(v: &mut [T]) {
     // sigmoid(x) = (1 + tanh(x / 2)) / 2: one SIMD tanh pass.
     let half = T::from_f64(0.5);
     for x in v.iter_mut() {
-        *x = *x * half;
+        *x *= half;
     }
     T::tanh_slice(v);
     for x in v.iter_mut() {

@@ -143,6 +143,11 @@ pub fn forward_composed_with_params<'t, T: Float>(
                     .map(|s| s.expect("every step ran"))
                     .collect(),
             );
+            all_pre.push(
+                pre.into_iter()
+                    .map(|s| s.expect("every step ran"))
+                    .collect(),
+            );
         }
         x = if d == 1 {
             outs.pop().expect("one direction")
