@@ -142,7 +142,10 @@ fn serial<T: GemmScalar, K: Kernel<T>>(
     // A row-major B is also read in place when A is only a few micro-panels tall and B fits
     // in L2 (the RNN's per-step `[batch x H] * [H x H]` at moderate H): each B element is then
     // used only `m / MR` times, too few to repay packing it every call.
-    let b_fits_l2 = k.saturating_mul(n).saturating_mul(core::mem::size_of::<T>()) <= 256 * 1024;
+    let b_fits_l2 = k
+        .saturating_mul(n)
+        .saturating_mul(core::mem::size_of::<T>())
+        <= 256 * 1024;
     let b_in_place = (small || (m <= 8 * mr && b_fits_l2)) && b.cs == 1;
     let a_buf = aligned(&mut ws.a, blk.mc * blk.kc);
     let b_buf = aligned(&mut ws.b, blk.nc * blk.kc);
