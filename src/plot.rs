@@ -273,6 +273,8 @@ pub fn grid(charts: &[Chart], cols: usize, w: f64, h: f64, note: &str) -> String
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, synced, then
 /// renamed over `path`, so a reader never sees a half-written file.
 ///
+/// The directory is created if missing.
+///
 /// # Errors
 /// When the directory is not writable (the temporary file is removed; `path` is untouched).
 ///
@@ -289,6 +291,7 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(dir)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

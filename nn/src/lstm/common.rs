@@ -301,24 +301,8 @@ pub(crate) fn check_forward(g: &Geometry, input: &[usize], hx: &[&[usize]]) -> R
     })
 }
 
-/// PyTorch's checks on variable lengths (the same as the RNN's).
-pub(crate) fn check_lengths(lengths: &[usize], steps: usize, batch: usize) -> Result<()> {
-    if lengths.len() != batch {
-        return Err(NnError::Input(format!(
-            "Expected `len(lengths)` to be equal to batch_size, but got {} (batch_size={batch})",
-            lengths.len()
-        )));
-    }
-    if lengths.contains(&0) {
-        return Err(NnError::Input("Length of all samples has to be greater than 0, but found an element in 'lengths' that is <= 0".into()));
-    }
-    if let Some(&l) = lengths.iter().find(|&&l| l > steps) {
-        return Err(NnError::Input(format!(
-            "a length of {l} exceeds the padded sequence length {steps}"
-        )));
-    }
-    Ok(())
-}
+/// PyTorch's checks on variable lengths: the RNN's, shared.
+pub(crate) use crate::rnn::check_lengths;
 
 /// The cell-level checks of `LSTMCell` / `GRUCell`, in PyTorch's order: input rank, the
 /// rank of each state, the feature size, then per state its rank after the batch dim is

@@ -590,7 +590,7 @@ impl<T: Float> Rnn<T> {
 }
 
 /// PyTorch's checks on variable lengths.
-fn check_lengths(lengths: &[usize], steps: usize, batch: usize) -> Result<()> {
+pub(crate) fn check_lengths(lengths: &[usize], steps: usize, batch: usize) -> Result<()> {
     if lengths.len() != batch {
         return Err(NnError::Input(format!(
             "Expected `len(lengths)` to be equal to batch_size, but got {} (batch_size={batch})",
