@@ -17,7 +17,9 @@
 //! Variable-length batches work as in the RNN: item `b` is active at step `t` iff
 //! `t < len_b`; an inactive item keeps its state and outputs zero.
 
-use crate::lstm::common::{col_sums, dense, dense_mut, sigmoid_in_place, tanh_in_place, view};
+use crate::lstm::common::{
+    col_sums, dense, dense_mut, input_side_grads, sigmoid_in_place, tanh_in_place, view,
+};
 use crate::lstm::prev_state_gemm;
 use recur_autograd::{AutogradError, CustomOp, Result};
 use recur_tensor::gemm::gemm;
@@ -267,31 +269,8 @@ impl<T: Float> CustomOp<T> for GruLayer<T> {
             );
             core::mem::swap(&mut dh, &mut dh_next);
         }
-        let dp_all = dense(&dp, 0, rows, g3);
-        // dX = dP W_ih: [T*B, 3H] x [3H, I].
-        let gx = needs[0].then(|| {
-            let mut gx = vec![T::ZERO; rows * input];
-            gemm(
-                T::ONE,
-                dp_all,
-                view(&sv.w_ih),
-                T::ZERO,
-                dense_mut(&mut gx, rows, input),
-            );
-            gx
-        });
-        // dW_ih = dP^T X: [3H, T*B] x [T*B, I].
-        let gw_ih = needs[2].then(|| {
-            let mut g = vec![T::ZERO; g3 * input];
-            gemm(
-                T::ONE,
-                dp_all.t(),
-                dense(sv.x.storage(), sv.x.layout().offset, rows, input),
-                T::ZERO,
-                dense_mut(&mut g, g3, input),
-            );
-            g
-        });
+        // dX = dZ W_ih and dW_ih = dZ^T X, each one GEMM over all steps.
+        let (gx, gw_ih) = input_side_grads(&dp, rows, g3, &sv.x, &sv.w_ih, needs[0], needs[2]);
         // dW_hh = sum_t dQ_t^T h_prev(t).
         let gw_hh = needs[3].then(|| {
             let mut g = vec![T::ZERO; g3 * hidden];

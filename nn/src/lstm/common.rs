@@ -675,3 +675,43 @@ pub(crate) fn col_sums<T: Float>(data: &[T], cols: usize) -> Vec<T> {
     }
     g
 }
+
+/// The input-side gradients of a fused gated layer over all steps at once, each one GEMM:
+/// `dX = dZ W_ih` (`[rows, gates] x [gates, in]`) and `dW_ih = dZ^T X`
+/// (`[gates, rows] x [rows, in]`), computed only where `need_x` / `need_w` ask.
+pub(crate) fn input_side_grads<T: Float>(
+    dz: &[T],
+    rows: usize,
+    gates: usize,
+    x: &Tensor<T>,
+    w_ih: &Tensor<T>,
+    need_x: bool,
+    need_w: bool,
+) -> (Option<Vec<T>>, Option<Vec<T>>) {
+    let input = w_ih.dims()[1];
+    let dz_all = dense(dz, 0, rows, gates);
+    let gx = need_x.then(|| {
+        let mut gx = vec![T::ZERO; rows * input];
+        recur_tensor::gemm::gemm(
+            T::ONE,
+            dz_all,
+            view(w_ih),
+            T::ZERO,
+            dense_mut(&mut gx, rows, input),
+        );
+        gx
+    });
+    let gw = need_w.then(|| {
+        let mut g = vec![T::ZERO; gates * input];
+        let xm = dense(x.storage(), x.layout().offset, rows, input);
+        recur_tensor::gemm::gemm(
+            T::ONE,
+            dz_all.t(),
+            xm,
+            T::ZERO,
+            dense_mut(&mut g, gates, input),
+        );
+        g
+    });
+    (gx, gw)
+}

@@ -16,7 +16,9 @@
 //! Variable-length batches work as in the RNN: item `b` is active at step `t` iff
 //! `t < len_b`; an inactive item keeps both states and outputs zero.
 
-use super::common::{col_sums, dense, dense_mut, sigmoid_in_place, tanh_in_place, view};
+use super::common::{
+    col_sums, dense, dense_mut, input_side_grads, sigmoid_in_place, tanh_in_place, view,
+};
 use recur_autograd::{AutogradError, CustomOp, Result};
 use recur_tensor::gemm::{MatRef, gemm};
 use recur_tensor::{Float, Tensor};
@@ -277,31 +279,8 @@ impl<T: Float> CustomOp<T> for LstmLayer<T> {
             }
             core::mem::swap(&mut dh, &mut dh_next);
         }
-        let dz_all = dense(&dz, 0, rows, g4);
-        // dX = dZ W_ih: [T*B, 4H] x [4H, I].
-        let gx = needs[0].then(|| {
-            let mut gx = vec![T::ZERO; rows * input];
-            gemm(
-                T::ONE,
-                dz_all,
-                view(&sv.w_ih),
-                T::ZERO,
-                dense_mut(&mut gx, rows, input),
-            );
-            gx
-        });
-        // dW_ih = dZ^T X: [4H, T*B] x [T*B, I].
-        let gw_ih = needs[3].then(|| {
-            let mut g = vec![T::ZERO; g4 * input];
-            gemm(
-                T::ONE,
-                dz_all.t(),
-                dense(sv.x.storage(), sv.x.layout().offset, rows, input),
-                T::ZERO,
-                dense_mut(&mut g, g4, input),
-            );
-            g
-        });
+        // dX = dZ W_ih and dW_ih = dZ^T X, each one GEMM over all steps.
+        let (gx, gw_ih) = input_side_grads(&dz, rows, g4, &sv.x, &sv.w_ih, needs[0], needs[3]);
         // dW_hh = sum_t dZ_t^T h_prev(t): one GEMM over the steps whose previous state is
         // stored, one for the step that starts from h0.
         let gw_hh = needs[4].then(|| {
