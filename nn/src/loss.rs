@@ -252,6 +252,7 @@ fn ce_rows<T: Float>(
     let mut lse = Vec::with_capacity(target.len());
     let mut items = Vec::with_capacity(target.len());
     let mut count = 0;
+    let mut shifted = vec![T::ZERO; c];
     for (i, &y) in target.iter().enumerate() {
         if y == ignore_index {
             lse.push(T::ZERO);
@@ -260,7 +261,11 @@ fn ce_rows<T: Float>(
         }
         let row = &x[i * c..(i + 1) * c];
         let m = row.iter().fold(T::NEG_INFINITY, |a, &v| a.max_nan(v));
-        let s: T = row.iter().map(|&v| (v - m).exp()).sum();
+        for (d, &v) in shifted.iter_mut().zip(row) {
+            *d = v - m;
+        }
+        T::exp_slice(&mut shifted);
+        let s: T = shifted.iter().copied().sum();
         let l = m + s.ln();
         lse.push(l);
         items.push(l - row[y as usize]);
@@ -313,7 +318,11 @@ impl<T: Float> CustomOp<T> for CrossEntropyOp<T> {
             let s = if scale.len() == 1 { scale[0] } else { scale[i] };
             let (row, out) = (&xs[i * c..(i + 1) * c], &mut grad[i * c..(i + 1) * c]);
             for (o, &v) in out.iter_mut().zip(row) {
-                *o = s * (v - lse[i]).exp();
+                *o = v - lse[i];
+            }
+            T::exp_slice(out);
+            for o in out.iter_mut() {
+                *o = s * *o;
             }
             out[y as usize] -= s;
         }

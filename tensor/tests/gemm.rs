@@ -1,7 +1,8 @@
 //! Integration tests of `recur_tensor::gemm`: every path against `gemm_naive`.
 
 use recur_tensor::gemm::{
-    GemmScalar, MatMut, MatRef, gemm, gemm_naive, num_threads, set_num_threads,
+    GemmScalar, MatMut, MatRef, PackedLhs, gemm, gemm_naive, gemm_packed_lhs, num_threads,
+    set_num_threads,
 };
 
 /// Test-only conversions.
@@ -158,6 +159,23 @@ fn check<T: Sc>(
     beta: f64,
     seed: u64,
 ) {
+    check_with::<T>(m, n, k, la, lb, lc, alpha, beta, seed, false);
+}
+
+/// [`check`], through [`PackedLhs`] + [`gemm_packed_lhs`] when `packed`.
+#[allow(clippy::too_many_arguments)]
+fn check_with<T: Sc>(
+    m: usize,
+    n: usize,
+    k: usize,
+    la: Layout,
+    lb: Layout,
+    lc: Layout,
+    alpha: f64,
+    beta: f64,
+    seed: u64,
+    packed: bool,
+) {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let a = Mat::<T>::new(m, k, la, &mut rng, f64::NAN);
     let b = Mat::<T>::new(k, n, lb, &mut rng, f64::NAN);
@@ -175,13 +193,25 @@ fn check<T: Sc>(
         data: c.data.clone(),
         ..c
     };
-    gemm(
-        T::from_f64(alpha),
-        a.view(),
-        b.view(),
-        T::from_f64(beta),
-        c.view_mut(),
-    );
+    if packed {
+        let pa = PackedLhs::new(a.view());
+        assert_eq!((pa.rows(), pa.cols()), (m, k));
+        gemm_packed_lhs(
+            T::from_f64(alpha),
+            &pa,
+            b.view(),
+            T::from_f64(beta),
+            c.view_mut(),
+        );
+    } else {
+        gemm(
+            T::from_f64(alpha),
+            a.view(),
+            b.view(),
+            T::from_f64(beta),
+            c.view_mut(),
+        );
+    }
     gemm_naive(
         T::from_f64(alpha),
         a.view(),
@@ -412,6 +442,54 @@ fn threads_match_single_thread() {
         );
     }
     set_num_threads(0);
+}
+
+/// The prepacked-A path: every A/B/C layout, sizes around the tile and block edges, several
+/// `kc` blocks (k > 256), one row band beyond `MC`, both element types.
+#[test]
+fn packed_lhs_matches_naive() {
+    fn run<T: Sc>() {
+        let mut seed = 0;
+        for (m, n, k) in [
+            (1, 1, 1),
+            (0, 3, 2),
+            (3, 0, 2),
+            (4, 5, 0),
+            (7, 17, 9),
+            (13, 1, 31),
+            (1, 33, 7),
+            (37, 32, 64),
+            (256, 32, 256),
+            (50, 19, 300),
+            (97, 40, 600),
+        ] {
+            for la in DISTINCT {
+                for lb in DISTINCT {
+                    for lc in DISTINCT {
+                        for (alpha, beta) in [(1.0, 0.0), (1.0, 1.0), (-2.5, 0.5), (0.0, 2.5)] {
+                            seed += 1;
+                            check_with::<T>(m, n, k, la, lb, lc, alpha, beta, seed, true);
+                        }
+                    }
+                }
+            }
+        }
+        // Big enough for MC blocking and the thread split.
+        check_with::<T>(
+            700,
+            70,
+            300,
+            Layout::RowMajor,
+            Layout::ColMajor,
+            Layout::RowMajor,
+            1.0,
+            1.0,
+            99,
+            true,
+        );
+    }
+    run::<f32>();
+    run::<f64>();
 }
 
 #[test]

@@ -203,6 +203,27 @@ pub(super) fn adam_step<T: Float>(
             let (v, vmax) = rest.split_at_mut(1);
             let (m, v) = (m[0].data_mut(), v[0].data_mut());
             let mut vmax = vmax.first_mut().map(|t| t.data_mut());
+            if c.weight_decay == 0.0 && vmax.is_none() {
+                // The common case, branch-free so that it vectorises (the same arithmetic as
+                // below, `lerp`'s branch decided once).
+                let it = u.param.iter_mut().zip(u.grad).zip(m).zip(v);
+                if w1.to_f64() < 0.5 {
+                    for (((p, &g), m), v) in it {
+                        *m = *m + w1 * (g - *m);
+                        *v = *v * beta2 + w2 * g * g;
+                        let denom = v.sqrt() / bc2_sqrt + eps;
+                        *p += neg_step_size * (*m / denom);
+                    }
+                } else {
+                    for (((p, &g), m), v) in it {
+                        *m = g - (g - *m) * one_minus_w1;
+                        *v = *v * beta2 + w2 * g * g;
+                        let denom = v.sqrt() / bc2_sqrt + eps;
+                        *p += neg_step_size * (*m / denom);
+                    }
+                }
+                return;
+            }
             for (i, (p, &g)) in u.param.iter_mut().zip(u.grad).enumerate() {
                 let mut g = g;
                 if c.weight_decay != 0.0 {

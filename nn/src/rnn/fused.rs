@@ -15,6 +15,7 @@
 //! and the reverse direction starts at each item's last valid element.
 
 use crate::rnn::Nonlinearity;
+use crate::rnn::step_weight::StepWeight;
 use recur_autograd::{AutogradError, CustomOp, Result};
 use recur_tensor::gemm::{MatMut, MatRef, gemm};
 use recur_tensor::{Float, Tensor};
@@ -116,13 +117,8 @@ impl<T: Float> RnnLayer<T> {
         // 2. The recurrence, in place: P_t becomes the state h_t.
         let h0v = h0.contiguous();
         let h0s = h0v.as_slice().expect("contiguous");
-        // W_hh^T copied row-major once (H^2, against T steps that read it): the per-step
-        // product then reads it in place instead of re-packing a transposed view every step.
-        let whh_t_owned = w_hh
-            .t()
-            .map(|t| t.contiguous())
-            .unwrap_or_else(|_| w_hh.clone());
-        let whh_t = plain(&whh_t_owned);
+        // W_hh^T prepared once for the T per-step products (see `StepWeight`).
+        let whh_t = StepWeight::new(transposed(w_hh), batch);
         let bh = batch * hidden;
         for s in 0..steps {
             let t = if self.reverse { steps - 1 - s } else { s };
@@ -136,28 +132,8 @@ impl<T: Float> RnnLayer<T> {
                 let (a, b) = p.split_at_mut(t * bh);
                 (&a[(t - 1) * bh..], &mut b[..bh])
             };
-            let pm = MatRef {
-                data: prev,
-                offset: 0,
-                rows: batch,
-                cols: hidden,
-                rs: hidden,
-                cs: 1,
-            };
-            gemm(
-                T::ONE,
-                pm,
-                whh_t,
-                T::ONE,
-                MatMut {
-                    data: cur,
-                    offset: 0,
-                    rows: batch,
-                    cols: hidden,
-                    rs: hidden,
-                    cs: 1,
-                },
-            );
+            let cur = &mut cur[..bh];
+            whh_t.apply(prev, batch, T::ONE, cur);
             self.act.apply(cur);
             if self.lengths.is_some() {
                 for b in 0..batch {
@@ -288,7 +264,7 @@ impl<T: Float> CustomOp<T> for RnnLayer<T> {
         // BPTT: dz_t for every step (the only sequential part).
         let mut dz = vec![T::ZERO; rows * hidden];
         let mut dh_next = vec![T::ZERO; bh];
-        let w_hh = plain(&sv.w_hh);
+        let w_hh = StepWeight::new(plain(&sv.w_hh), batch);
         for s in (0..steps).rev() {
             let t = if self.reverse { steps - 1 - s } else { s };
             let h = &states[t * bh..(t + 1) * bh];
@@ -310,28 +286,7 @@ impl<T: Float> CustomOp<T> for RnnLayer<T> {
                     .backward(&h[r.clone()], &dh[r.clone()], &mut dzt[r]);
             }
             // dh_{t-1} = dz_t W_hh (active rows); inactive rows carry dh through.
-            let dzm = MatRef {
-                data: &dz[t * bh..(t + 1) * bh],
-                offset: 0,
-                rows: batch,
-                cols: hidden,
-                rs: hidden,
-                cs: 1,
-            };
-            gemm(
-                T::ONE,
-                dzm,
-                w_hh,
-                T::ZERO,
-                MatMut {
-                    data: &mut dh_next,
-                    offset: 0,
-                    rows: batch,
-                    cols: hidden,
-                    rs: hidden,
-                    cs: 1,
-                },
-            );
+            w_hh.apply(&dz[t * bh..(t + 1) * bh], batch, T::ZERO, &mut dh_next);
             if self.lengths.is_some() {
                 for b in 0..batch {
                     if !self.active(t, b) {

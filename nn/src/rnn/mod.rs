@@ -5,6 +5,7 @@ mod cell;
 pub mod composed;
 mod fused;
 mod step;
+pub(crate) mod step_weight;
 
 pub use act::Nonlinearity;
 pub use cell::RnnCell;

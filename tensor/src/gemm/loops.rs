@@ -14,6 +14,57 @@ const PARALLEL_MIN_WORK: usize = 1 << 22;
 /// [`serial`]); larger ones pack them, which pays off once each panel is reused many times.
 const PACK_MIN_WORK: usize = 1 << 20;
 
+/// Where the micro-kernels read the left operand A from.
+#[derive(Clone, Copy, Debug)]
+pub enum Lhs<'a, T> {
+    /// A strided view: packed per block (or read in place when the product is small).
+    View(MatRef<'a, T>),
+    /// Already packed by [`PackedLhs`](super::PackedLhs) for this kernel.
+    Packed(PackedRef<'a, T>),
+}
+
+/// A borrowed [`PackedLhs`](super::PackedLhs), possibly starting at a later row.
+#[derive(Clone, Copy, Debug)]
+pub struct PackedRef<'a, T> {
+    /// All the panels: for each `kc`-deep slice starting at `pc`, `padded_rows * kc` elements
+    /// at `pc * padded_rows`, as `MR`-tall micro-panels.
+    pub data: &'a [T],
+    /// Rows of the whole packed matrix, rounded up to a multiple of `MR`.
+    pub padded_rows: usize,
+    /// Columns (the product's `k`).
+    pub cols: usize,
+    /// The `kc` it was packed with.
+    pub kc: usize,
+    /// `MR` of the kernel it was packed for.
+    pub mr: usize,
+    /// First row used (a multiple of `MR`).
+    pub row0: usize,
+}
+
+impl<T> Lhs<'_, T> {
+    fn cols(&self) -> usize {
+        match self {
+            Lhs::View(a) => a.cols,
+            Lhs::Packed(p) => p.cols,
+        }
+    }
+
+    /// The same operand from row `row` on (a multiple of `MR` for a packed one).
+    fn from_row(self, row: usize, rows: usize) -> Self {
+        match self {
+            Lhs::View(a) => Lhs::View(MatRef {
+                offset: a.offset + row * a.rs,
+                rows,
+                ..a
+            }),
+            Lhs::Packed(p) => Lhs::Packed(PackedRef {
+                row0: p.row0 + row,
+                ..p
+            }),
+        }
+    }
+}
+
 /// Reusable packing buffers of one thread (grown on demand, never shrunk).
 #[derive(Debug, Default)]
 pub struct Workspace<T> {
@@ -37,12 +88,12 @@ fn aligned<T: GemmScalar>(v: &mut Vec<T>, len: usize) -> &mut [T] {
 pub(super) fn gemm_with<T: GemmScalar, K: Kernel<T>>(
     kern: K,
     alpha: T,
-    a: MatRef<'_, T>,
+    a: Lhs<'_, T>,
     b: MatRef<'_, T>,
     beta: T,
     c: MatMut<'_, T>,
 ) {
-    let (m, n, k) = (c.rows, c.cols, a.cols);
+    let (m, n, k) = (c.rows, c.cols, a.cols());
     let work = m.saturating_mul(n).saturating_mul(k);
     let threads = num_threads();
     // Rows of C may go to different threads only if their memory ranges are disjoint.
@@ -72,7 +123,7 @@ fn parallel<T: GemmScalar, K: Kernel<T>>(
     kern: K,
     parts: usize,
     alpha: T,
-    a: MatRef<'_, T>,
+    a: Lhs<'_, T>,
     b: MatRef<'_, T>,
     beta: T,
     c: MatMut<'_, T>,
@@ -88,11 +139,7 @@ fn parallel<T: GemmScalar, K: Kernel<T>>(
         while row < m {
             let rows = band.min(m - row);
             let ws = wss.next().expect("one workspace per band");
-            let a_band = MatRef {
-                offset: a.offset + row * a.rs,
-                rows,
-                ..a
-            };
+            let a_band = a.from_row(row, rows);
             row += rows;
             let data = if row < m {
                 // Rows are disjoint in memory (checked by the caller): split at the next band.
@@ -128,17 +175,27 @@ fn parallel<T: GemmScalar, K: Kernel<T>>(
 fn serial<T: GemmScalar, K: Kernel<T>>(
     kern: K,
     alpha: T,
-    a: MatRef<'_, T>,
+    lhs: Lhs<'_, T>,
     b: MatRef<'_, T>,
     beta: T,
     c: MatMut<'_, T>,
     ws: &mut Workspace<T>,
 ) {
     let (mr, nr) = (K::MR, K::NR);
-    let (m, n, k) = (c.rows, c.cols, a.cols);
-    let blk = blocking(mr, nr, core::mem::size_of::<T>(), m, n, k);
+    let (m, n, k) = (c.rows, c.cols, lhs.cols());
+    let mut blk = blocking(mr, nr, core::mem::size_of::<T>(), m, n, k);
     let small = m.saturating_mul(n).saturating_mul(k) < PACK_MIN_WORK;
-    let a_in_place = small;
+    // A prepacked A fixes `kc`; a view is packed here (or read in place when small).
+    let (a, prepacked) = match lhs {
+        Lhs::View(a) => (a, None),
+        Lhs::Packed(p) => {
+            assert_eq!(p.mr, mr, "gemm: A was packed for another micro-kernel");
+            blk.kc = p.kc;
+            // A placeholder view: never read (every A panel comes from `p`).
+            (MatRef::row_major(&p.data[..0], m, k), Some(p))
+        }
+    };
+    let a_in_place = small && prepacked.is_none();
     // A row-major B is also read in place when A is only a few micro-panels tall and B fits
     // in L2 (the RNN's per-step `[batch x H] * [H x H]` at moderate H): each B element is then
     // used only `m / MR` times, too few to repay packing it every call.
@@ -170,12 +227,21 @@ fn serial<T: GemmScalar, K: Kernel<T>>(
             for ic in (0..m).step_by(blk.mc) {
                 let mc = blk.mc.min(m - ic);
                 let full_a = mc / mr * mr;
-                if !a_in_place {
-                    pack_a(mr, a_buf, &a, ic, mc, pc, kc);
-                } else if full_a < mc {
-                    // Only the ragged last MR rows, zero-padded, into the first panel slot.
-                    pack_a(mr, a_buf, &a, ic + full_a, mc - full_a, pc, kc);
-                }
+                let a_pan: &[T] = match prepacked {
+                    Some(p) => {
+                        let start = pc * p.padded_rows + (p.row0 + ic) * kc;
+                        &p.data[start..start + mc.div_ceil(mr) * mr * kc]
+                    }
+                    None => {
+                        if !a_in_place {
+                            pack_a(mr, a_buf, &a, ic, mc, pc, kc);
+                        } else if full_a < mc {
+                            // Only the ragged last MR rows, zero-padded, into the first slot.
+                            pack_a(mr, a_buf, &a, ic + full_a, mc - full_a, pc, kc);
+                        }
+                        &*a_buf
+                    }
+                };
                 // Loop 2 (jr): NR-wide micro-panels of packed B (one stays in L1 across loop 1).
                 for jr in (0..nc).step_by(nr) {
                     let cols = nr.min(nc - jr);
@@ -190,12 +256,12 @@ fn serial<T: GemmScalar, K: Kernel<T>>(
                     for ir in (0..mc).step_by(mr) {
                         let rows = mr.min(mc - ir);
                         let (a_panel, rs_a, cs_a) = if !a_in_place {
-                            (&a_buf[ir * kc..(ir + mr) * kc], 1, mr)
+                            (&a_pan[ir * kc..(ir + mr) * kc], 1, mr)
                         } else if ir < full_a {
                             let start = a.offset + (ic + ir) * a.rs + pc * a.cs;
                             (&a.data[start..], a.rs, a.cs)
                         } else {
-                            (&a_buf[..mr * kc], 1, mr)
+                            (&a_pan[..mr * kc], 1, mr)
                         };
                         let c_tile = c.offset + (ic + ir) * c.rs + (jc + jr) * c.cs;
                         kern.run(
@@ -253,7 +319,14 @@ mod tests {
                 let mut want = vec![0.5; m * n];
                 gemm_naive(2.0, av, bv, -1.0, MatMut::row_major(&mut want, m, n));
                 let mut got = vec![0.5; m * n];
-                gemm_with(kern, 2.0, av, bv, -1.0, MatMut::row_major(&mut got, m, n));
+                gemm_with(
+                    kern,
+                    2.0,
+                    Lhs::View(av),
+                    bv,
+                    -1.0,
+                    MatMut::row_major(&mut got, m, n),
+                );
                 for (x, y) in got.iter().zip(&want) {
                     assert!((x - y).abs() <= 1e-12 * k as f64, "{m}x{n}x{k}: {x} vs {y}");
                 }

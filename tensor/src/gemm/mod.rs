@@ -28,19 +28,21 @@ mod threads;
 
 pub use threads::{num_threads, set_num_threads};
 
-use loops::Workspace;
+use loops::{Lhs, PackedRef, Workspace};
 
 mod sealed {
-    use super::{MatMut, MatRef, Workspace};
+    use super::{Lhs, MatMut, MatRef, Workspace};
 
     /// Per-type hooks of [`GemmScalar`](super::GemmScalar); private, so the trait is sealed.
     pub trait Sealed: Sized + 'static {
         /// Runs `f` with this thread's reusable packing buffers.
         fn with_workspaces<R>(f: impl FnOnce(&mut Vec<Workspace<Self>>) -> R) -> R;
+        /// `(MR, NR)` of the micro-kernel `gemm_packed` uses on this CPU.
+        fn tile() -> (usize, usize);
         /// The packed (BLIS) path with the best micro-kernel for this CPU.
         fn gemm_packed(
             alpha: Self,
-            a: MatRef<'_, Self>,
+            a: Lhs<'_, Self>,
             b: MatRef<'_, Self>,
             beta: Self,
             c: MatMut<'_, Self>,
@@ -270,8 +272,147 @@ pub fn gemm<T: GemmScalar>(
     if c.rows == 1 && (b.cs == 1 || b.rs == 1) {
         T::gemv(alpha, a, b, beta, c);
     } else {
-        T::gemm_packed(alpha, a, b, beta, c);
+        T::gemm_packed(alpha, Lhs::View(a), b, beta, c);
     }
+}
+
+/// A matrix packed once into the micro-kernel's panel layout, to be the left operand `A` of
+/// many products ([`gemm_packed_lhs`]).
+///
+/// [`gemm`] copies ("packs") its operands into cache-friendly panels on every call. When the
+/// same `A` multiplies many right-hand sides (an RNN's recurrent weight at every time step),
+/// packing it once saves that copy each time, and makes `A` the natural operand to put the
+/// long dimension on: `W (H×H) · h^T (H×batch)` tiles the `H` rows exactly where
+/// `h (batch×H) · W^T` would pad `batch` up to a multiple of the kernel's rows.
+///
+/// The layout belongs to the micro-kernel chosen on this CPU (at run time, once per process).
+///
+/// # Example
+/// ```
+/// use recur_tensor::gemm::{gemm_packed_lhs, MatMut, MatRef, PackedLhs};
+/// let w = [1.0f32, 2.0, 3.0, 4.0]; // [[1, 2], [3, 4]]
+/// let packed = PackedLhs::new(MatRef::row_major(&w, 2, 2));
+/// for x in [[1.0f32, 0.0], [0.0, 1.0]] {
+///     let mut y = [0.0f32; 2];
+///     // y = W x (x and y as 2×1 columns)
+///     gemm_packed_lhs(
+///         1.0,
+///         &packed,
+///         MatRef::row_major(&x, 2, 1),
+///         0.0,
+///         MatMut::row_major(&mut y, 2, 1),
+///     );
+///     assert_eq!(y, if x[0] == 1.0 { [1.0, 3.0] } else { [2.0, 4.0] });
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct PackedLhs<T> {
+    data: Vec<T>,
+    rows: usize,
+    cols: usize,
+    padded_rows: usize,
+    kc: usize,
+    mr: usize,
+}
+
+impl<T: GemmScalar> PackedLhs<T> {
+    /// Packs `a` (any strides).
+    ///
+    /// # Panics
+    /// If the view addresses an element past the end of its slice.
+    pub fn new(a: MatRef<'_, T>) -> Self {
+        check_view("A", a.data.len(), a.offset, a.rows, a.cols, a.rs, a.cs);
+        let (mr, nr) = T::tile();
+        let (rows, cols) = (a.rows, a.cols);
+        let kc = blocking::blocking(mr, nr, core::mem::size_of::<T>(), rows, nr, cols).kc;
+        let padded_rows = rows.div_ceil(mr) * mr;
+        let mut data = vec![T::ZERO; padded_rows * cols];
+        if rows > 0 {
+            for pc in (0..cols).step_by(kc) {
+                let kcb = kc.min(cols - pc);
+                let dst = &mut data[pc * padded_rows..(pc + kcb) * padded_rows];
+                pack::pack_a(mr, dst, &a, 0, rows, pc, kcb);
+            }
+        }
+        PackedLhs {
+            data,
+            rows,
+            cols,
+            padded_rows,
+            kc,
+            mr,
+        }
+    }
+
+    /// Rows of the packed matrix.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Columns of the packed matrix.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+}
+
+/// `(MR, NR)`: the rows and columns of the register tile of the micro-kernel [`gemm`] uses
+/// for `T` on this CPU. A product wastes work when its `m` is not a multiple of `MR` or its
+/// `n` not a multiple of `NR` (the edge tiles are computed whole); callers choosing between
+/// computing `C` and `C^T` can ask.
+///
+/// # Example
+/// ```
+/// let (mr, nr) = recur_tensor::gemm::tile::<f32>();
+/// assert!(mr >= 1 && nr >= 1);
+/// ```
+pub fn tile<T: GemmScalar>() -> (usize, usize) {
+    T::tile()
+}
+
+/// `C = alpha * A * B + beta * C` like [`gemm`], with `A` packed beforehand.
+///
+/// Unlike [`gemm`], C is computed in the orientation given, whatever its layout (a
+/// column-major C is fine: `gemm_packed_lhs(w, h.t(), z.t())` computes `z = h W^T` with `W`
+/// as the packed operand). Threads as in [`gemm`]; the result does not depend on them.
+///
+/// # Panics
+/// If the dimensions disagree or a view addresses an element past the end of its slice.
+pub fn gemm_packed_lhs<T: GemmScalar>(
+    alpha: T,
+    a: &PackedLhs<T>,
+    b: MatRef<'_, T>,
+    beta: T,
+    c: MatMut<'_, T>,
+) {
+    assert!(
+        a.rows == c.rows && a.cols == b.rows && b.cols == c.cols,
+        "gemm: dimensions do not match: A is {}x{}, B is {}x{}, C is {}x{}",
+        a.rows,
+        a.cols,
+        b.rows,
+        b.cols,
+        c.rows,
+        c.cols
+    );
+    check_view("B", b.data.len(), b.offset, b.rows, b.cols, b.rs, b.cs);
+    check_view("C", c.data.len(), c.offset, c.rows, c.cols, c.rs, c.cs);
+    let (m, n, k) = (c.rows, c.cols, a.cols);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 || alpha == T::ZERO {
+        scale(beta, c);
+        return;
+    }
+    let lhs = Lhs::Packed(PackedRef {
+        data: &a.data,
+        padded_rows: a.padded_rows,
+        cols: a.cols,
+        kc: a.kc,
+        mr: a.mr,
+        row0: 0,
+    });
+    T::gemm_packed(alpha, lhs, b, beta, c);
 }
 
 /// The naive triple loop, kept as the reference for tests. Same contract as [`gemm`]; each
@@ -309,7 +450,7 @@ pub fn gemm_naive<T: GemmScalar>(
 }
 
 macro_rules! impl_scalar {
-    ($t:ty, $kernel_fn:ident, $gemv_fn:ident) => {
+    ($t:ty, $kernel_fn:ident, $gemv_fn:ident, $tile_fn:ident) => {
         impl GemmScalar for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -328,9 +469,13 @@ macro_rules! impl_scalar {
                 })
             }
 
+            fn tile() -> (usize, usize) {
+                kernel::$tile_fn()
+            }
+
             fn gemm_packed(
                 alpha: Self,
-                a: MatRef<'_, Self>,
+                a: Lhs<'_, Self>,
                 b: MatRef<'_, Self>,
                 beta: Self,
                 c: MatMut<'_, Self>,
@@ -351,5 +496,5 @@ macro_rules! impl_scalar {
     };
 }
 
-impl_scalar!(f32, dispatch_f32, gemv_f32);
-impl_scalar!(f64, dispatch_f64, gemv_f64);
+impl_scalar!(f32, dispatch_f32, gemv_f32, tile_f32);
+impl_scalar!(f64, dispatch_f64, gemv_f64, tile_f64);

@@ -13,7 +13,7 @@
 //! of a row-major C are updated with vector loads/stores, edge tiles through a local buffer.
 
 use super::gemv::gemv_with;
-use super::loops::gemm_with;
+use super::loops::{Lhs, gemm_with};
 use super::{MatMut, MatRef};
 use std::sync::OnceLock;
 
@@ -375,7 +375,7 @@ macro_rules! dispatch {
         /// Runs the packed GEMM with the selected micro-kernel.
         pub(super) fn $name(
             alpha: $t,
-            a: MatRef<'_, $t>,
+            a: Lhs<'_, $t>,
             b: MatRef<'_, $t>,
             beta: $t,
             c: MatMut<'_, $t>,
@@ -401,6 +401,28 @@ macro_rules! dispatch {
 
 dispatch!(dispatch_f32, f32);
 dispatch!(dispatch_f64, f64);
+
+macro_rules! tile {
+    ($name:ident, $t:ty) => {
+        /// `(MR, NR)` of the micro-kernel [`dispatch!`] selects on this CPU.
+        pub(super) fn $name() -> (usize, usize) {
+            #[cfg(target_arch = "x86_64")]
+            match isa() {
+                Isa::Avx512 if Avx512::detect().is_some() => {
+                    return (<Avx512 as Kernel<$t>>::MR, <Avx512 as Kernel<$t>>::NR);
+                }
+                Isa::Avx2 if Avx2::detect().is_some() => {
+                    return (<Avx2 as Kernel<$t>>::MR, <Avx2 as Kernel<$t>>::NR);
+                }
+                _ => {}
+            }
+            (<Portable as Kernel<$t>>::MR, <Portable as Kernel<$t>>::NR)
+        }
+    };
+}
+
+tile!(tile_f32, f32);
+tile!(tile_f64, f64);
 
 macro_rules! dispatch_gemv {
     ($name:ident, $t:ty) => {

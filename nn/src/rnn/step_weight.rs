@@ -1,0 +1,124 @@
+//! The recurrent weight, prepared once for the `T` per-step products of a fused layer.
+//!
+//! Every step of a recurrence computes `out = x · M` for a batch of row vectors `x`
+//! (`[B, K]`) and the same matrix `M` (`[K, N]`: `W_hh^T` forward, `W_hh` in backward). Two ways
+//! to do it with our GEMM, chosen once per layer run by how well each fills the micro-kernel's
+//! `MR × NR` register tile:
+//! - *plain*: `out = x · M` with `M` copied row-major once and read in place every step
+//!   (rows of the product = the batch);
+//! - *packed*: `out^T = M^T · x^T` with `M^T` packed once ([`PackedLhs`]) and `out` written
+//!   through a transposed view (rows of the product = `N`, usually the long side).
+//!
+//! With a batch of 32 and `MR = 6`, the plain product computes 36 rows for 32; the packed one
+//! has `N = 256` rows (258 computed) and 32 = 2 × 16 columns: about 10 % less work, and no
+//! per-step repacking of `M`.
+
+use recur_tensor::Float;
+use recur_tensor::gemm::{MatMut, MatRef, PackedLhs, gemm, gemm_packed_lhs, tile};
+
+/// `M` (`[K, N]`), ready for `out = x · M` at every step.
+pub(crate) enum StepWeight<T: Float> {
+    /// `M` row-major.
+    Plain { m: Vec<T>, k: usize, n: usize },
+    /// `M^T` packed for the left operand.
+    Packed(PackedLhs<T>),
+}
+
+/// The fraction of computed tile entries that are real when `len` is cut into `unit`s.
+fn fill(len: usize, unit: usize) -> f64 {
+    len as f64 / (len.div_ceil(unit) * unit) as f64
+}
+
+impl<T: Float> StepWeight<T> {
+    /// Prepares `m` (`[K, N]`, any strides) for products with `batch` rows.
+    pub(crate) fn new(m: MatRef<'_, T>, batch: usize) -> Self {
+        let (mr, nr) = tile::<T>();
+        // Batch 1 is a vector-matrix product (its own path, B read in place): keep it plain.
+        // Otherwise pack when the transposed product fills the tiles clearly better.
+        let n = m.cols;
+        Self::with_choice(
+            m,
+            batch > 1 && fill(n, mr) * fill(batch, nr) > 1.03 * fill(batch, mr) && std::env::var("NOPACK").is_err(),
+        )
+    }
+
+    fn with_choice(m: MatRef<'_, T>, packed: bool) -> Self {
+        let (k, n) = (m.rows, m.cols);
+        if packed {
+            return StepWeight::Packed(PackedLhs::new(m.t()));
+        }
+        let mut out = Vec::with_capacity(k * n);
+        for r in 0..k {
+            let base = m.offset + r * m.rs;
+            out.extend((0..n).map(|c| m.data[base + c * m.cs]));
+        }
+        StepWeight::Plain { m: out, k, n }
+    }
+
+    /// `out = x · M + beta · out`, with `x` `[batch, K]` and `out` `[batch, N]` row-major.
+    pub(crate) fn apply(&self, x: &[T], batch: usize, beta: T, out: &mut [T]) {
+        match self {
+            StepWeight::Plain { m, k, n } => gemm(
+                T::ONE,
+                MatRef::row_major(x, batch, *k),
+                MatRef::row_major(m, *k, *n),
+                beta,
+                MatMut::row_major(out, batch, *n),
+            ),
+            StepWeight::Packed(mt) => {
+                let (n, k) = (mt.rows(), mt.cols());
+                gemm_packed_lhs(
+                    T::ONE,
+                    mt,
+                    MatRef::row_major(x, batch, k).t(),
+                    beta,
+                    MatMut::row_major(out, batch, n).t(),
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use recur_tensor::gemm::gemm_naive;
+
+    /// Both variants (and the automatic choice) against the naive product, for a row-major
+    /// and a transposed `M`, with `beta` 0 and 1.
+    #[test]
+    fn both_ways_match_naive() {
+        let val = |i: usize| ((i * 7919) % 113) as f64 / 56.0 - 1.0;
+        for (batch, k, n) in [(1, 5, 7), (32, 64, 96), (50, 33, 17), (7, 300, 20)] {
+            let x: Vec<f64> = (0..batch * k).map(val).collect();
+            let mdata: Vec<f64> = (0..k * n).map(|i| val(i + 3)).collect();
+            for transposed in [false, true] {
+                let m = if transposed {
+                    MatRef::row_major(&mdata, n, k).t()
+                } else {
+                    MatRef::row_major(&mdata, k, n)
+                };
+                for (w, beta) in [
+                    (StepWeight::new(m, batch), 0.0),
+                    (StepWeight::with_choice(m, false), 1.0),
+                    (StepWeight::with_choice(m, true), 0.0),
+                    (StepWeight::with_choice(m, true), 1.0),
+                ] {
+                    let mut want: Vec<f64> = (0..batch * n).map(|i| val(i + 11)).collect();
+                    let mut got = want.clone();
+                    gemm_naive(
+                        1.0,
+                        MatRef::row_major(&x, batch, k),
+                        m,
+                        beta,
+                        MatMut::row_major(&mut want, batch, n),
+                    );
+                    w.apply(&x, batch, beta, &mut got);
+                    for (g, e) in got.iter().zip(&want) {
+                        assert!((g - e).abs() <= 1e-12 * k as f64, "{batch}x{k}x{n}: {g} vs {e}");
+                    }
+                }
+            }
+        }
+    }
+}
