@@ -41,6 +41,25 @@ impl CharModel {
         })
     }
 
+    /// The RNN over `ids` (`(seq, batch)`): one-hot input goes in as token indices (the
+    /// first layer looks up columns of `W_ih`), an embedding's output as a dense tensor.
+    fn rnn_forward<'t>(
+        &self,
+        tape: &'t Tape<f32>,
+        ids: &[usize],
+        seq: usize,
+        batch: usize,
+        h0: Option<&Var<'t, f32>>,
+    ) -> Result<(Var<'t, f32>, Var<'t, f32>), NnError> {
+        if self.embed.is_none() {
+            let idx =
+                IndexTensor::from_vec(ids.iter().map(|&i| i as i64).collect(), &[seq, batch])?;
+            return self.rnn.forward_tokens(tape, &idx, h0);
+        }
+        let x = self.input(tape, ids, seq, batch)?;
+        self.rnn.forward(tape, &x, h0)
+    }
+
     fn input<'t>(
         &self,
         tape: &'t Tape<f32>,
@@ -68,9 +87,8 @@ impl CharModel {
         batch: usize,
         h0: Option<&Tensor<f32>>,
     ) -> Result<(Var<'t, f32>, Tensor<f32>), NnError> {
-        let x = self.input(tape, &b.x, seq, batch)?;
         let h0 = h0.map(|h| tape.constant(h.clone()));
-        let (out, h_n) = self.rnn.forward(tape, &x, h0.as_ref())?;
+        let (out, h_n) = self.rnn_forward(tape, &b.x, seq, batch, h0.as_ref())?;
         let logits = self
             .head
             .forward(tape, &out)?
@@ -91,14 +109,13 @@ impl CharModel {
             let n = chunk.min(ids.len() - 1 - s);
             let x_ids = &ids[s..s + n];
             let y: Vec<i64> = ids[s + 1..s + 1 + n].iter().map(|&i| i as i64).collect();
-            let x = match &self.embed {
-                Some(e) => e.forward_tensor(&IndexTensor::from_vec(
-                    x_ids.iter().map(|&i| i as i64).collect(),
-                    &[n, 1],
-                )?)?,
-                None => one_hot(x_ids, n, 1, self.vocab),
+            let (out, h_n) = {
+                // A throwaway tape (eval mode: no dropout); nothing is differentiated.
+                let tape = Tape::new();
+                let h0 = h.as_ref().map(|h| tape.constant(h.clone()));
+                let (out, h_n) = self.rnn_forward(&tape, x_ids, n, 1, h0.as_ref())?;
+                (out.value().clone(), h_n.value().clone())
             };
-            let (out, h_n) = self.rnn.forward_tensor(&x, h.as_ref())?;
             let logits = self
                 .head
                 .forward_tensor(&out.reshape(&[n, out.dims()[2]])?)?;

@@ -403,3 +403,85 @@ fn step_api_matches_the_sequence_forward_and_rejects_bad_input() {
             .is_err()
     );
 }
+
+/// `forward_tokens` equals `forward` on the one-hot tensor: outputs, final states and every
+/// parameter's gradient, for time-major, batch-first and unbatched input, one and two layers,
+/// both directions, with and without biases; bad tokens get a clear error.
+#[test]
+fn forward_tokens_equals_one_hot_forward() {
+    let (v, h, l, n) = (5usize, 4usize, 3usize, 2usize);
+    let ids: Vec<i64> = vec![1, 4, 0, 2, 4, 3];
+    for (layers, bidir, bias, batch_first, unbatched) in [
+        (1, false, true, false, false),
+        (2, false, true, true, false),
+        (2, true, false, false, false),
+        (1, true, true, true, false),
+        (2, false, true, false, true),
+    ] {
+        let cfg = RnnConfig::new(v, h)
+            .num_layers(layers)
+            .bidirectional(bidir)
+            .bias(bias)
+            .batch_first(batch_first);
+        let r = rnn(cfg);
+        let (id_dims, ids): (Vec<usize>, Vec<i64>) = if unbatched {
+            (vec![l], ids[..l].to_vec())
+        } else if batch_first {
+            (vec![n, l], ids.clone())
+        } else {
+            (vec![l, n], ids.clone())
+        };
+        let tokens = recur_tensor::IndexTensor::from_vec(ids.clone(), &id_dims).unwrap();
+        let mut oh_dims = id_dims.clone();
+        oh_dims.push(v);
+        let onehot: Vec<f64> = ids
+            .iter()
+            .flat_map(|&t| (0..v).map(move |c| f64::from(t as usize == c)))
+            .collect();
+        let run = |sparse: bool| {
+            let tape = Tape::new();
+            let (out, h_n) = if sparse {
+                r.forward_tokens(&tape, &tokens, None).unwrap()
+            } else {
+                let x = tape.constant(Tensor::from_vec(onehot.clone(), &oh_dims).unwrap());
+                r.forward(&tape, &x, None).unwrap()
+            };
+            // A loss that weighs every output and final-state element differently.
+            let weights = |d: &[usize]| {
+                let k: usize = d.iter().product();
+                tape.constant(
+                    Tensor::from_vec((0..k).map(|i| i as f64 * 0.1 - 1.0).collect(), d).unwrap(),
+                )
+            };
+            let (wo, wh) = (weights(out.dims()), weights(h_n.dims()));
+            let loss = out
+                .mul(&wo)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .add(&h_n.mul(&wh).unwrap().sum_all().unwrap())
+                .unwrap();
+            let grads = tape.backward(&loss).unwrap();
+            let gs: Vec<Vec<f64>> = r
+                .named_parameters()
+                .into_iter()
+                .map(|(_, p)| grads.get(p).unwrap().to_vec())
+                .collect();
+            (out.value().to_vec(), h_n.value().to_vec(), gs)
+        };
+        let (o1, h1, g1) = run(true);
+        let (o2, h2, g2) = run(false);
+        let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12);
+        assert!(close(&o1, &o2) && close(&h1, &h2), "outputs differ");
+        for (a, b) in g1.iter().zip(&g2) {
+            assert!(close(a, b), "gradients differ: {a:?} vs {b:?}");
+        }
+    }
+    let r = rnn(RnnConfig::new(v, h));
+    let tape = Tape::new();
+    let bad = recur_tensor::IndexTensor::from_vec(vec![0, 5], &[2, 1]).unwrap();
+    assert_eq!(
+        r.forward_tokens(&tape, &bad, None).unwrap_err().to_string(),
+        "RNN.forward_tokens: index 5 is out of bounds for input_size 5"
+    );
+}

@@ -36,6 +36,9 @@ pub(crate) struct RnnLayer<T: Float> {
     pub has_bias: bool,
     /// Per-item lengths (`None`: every item runs all steps).
     pub lengths: Option<Vec<usize>>,
+    /// A one-hot input given by its indices (time-major, `T * B`): `x` is then only a
+    /// placeholder of the right shape, and `X W_ih^T` is a lookup of `W_ih`'s columns.
+    pub tokens: Option<Vec<u32>>,
     saved: Option<Saved<T>>,
 }
 
@@ -62,6 +65,7 @@ impl<T: Float> RnnLayer<T> {
             reverse,
             has_bias,
             lengths,
+            tokens: None,
             saved: None,
         }
     }
@@ -90,30 +94,38 @@ impl<T: Float> RnnLayer<T> {
                 row.copy_from_slice(b);
             }
         }
-        let xl = x.layout();
-        let x_mat = MatRef {
-            data: x.storage(),
-            offset: xl.offset,
-            rows,
-            cols: input,
-            rs: input,
-            cs: 1,
-        };
-        let beta = if bias.is_some() { T::ONE } else { T::ZERO };
-        gemm(
-            T::ONE,
-            x_mat,
-            transposed(w_ih),
-            beta,
-            MatMut {
-                data: &mut p,
-                offset: 0,
+        if let Some(tokens) = &self.tokens {
+            // One-hot rows: P[r] += W_ih[:, token r], from a transposed copy (rows contiguous).
+            let wt = transposed_copy(w_ih);
+            for (row, &tok) in p.chunks_exact_mut(hidden.max(1)).zip(tokens) {
+                let col = &wt[tok as usize * hidden..(tok as usize + 1) * hidden];
+                if bias.is_some() {
+                    for (d, &w) in row.iter_mut().zip(col) {
+                        *d += w;
+                    }
+                } else {
+                    row.copy_from_slice(col);
+                }
+            }
+        } else {
+            let xl = x.layout();
+            let x_mat = MatRef {
+                data: x.storage(),
+                offset: xl.offset,
                 rows,
-                cols: hidden,
-                rs: hidden,
+                cols: input,
+                rs: input,
                 cs: 1,
-            },
-        );
+            };
+            let beta = if bias.is_some() { T::ONE } else { T::ZERO };
+            gemm(
+                T::ONE,
+                x_mat,
+                transposed(w_ih),
+                beta,
+                MatMut::row_major(&mut p, rows, hidden),
+            );
+        }
         // 2. The recurrence, in place: P_t becomes the state h_t.
         let h0v = h0.contiguous();
         let h0s = h0v.as_slice().expect("contiguous");
@@ -154,6 +166,16 @@ impl<T: Float> RnnLayer<T> {
     }
 }
 
+/// `w^T` (`w` is 2-D) copied row-major.
+fn transposed_copy<T: Float>(w: &Tensor<T>) -> Vec<T> {
+    let m = transposed(w);
+    let mut out = Vec::with_capacity(m.rows * m.cols);
+    for r in 0..m.rows {
+        out.extend((0..m.cols).map(|c| m.data[m.offset + r * m.rs + c * m.cs]));
+    }
+    out
+}
+
 /// `w^T` as a strided view (no copy).
 fn transposed<T: Float>(w: &Tensor<T>) -> MatRef<'_, T> {
     let l = w.layout();
@@ -187,7 +209,12 @@ impl<T: Float> CustomOp<T> for RnnLayer<T> {
     /// Inputs: `x [T, B, I]`, `h0 [B, H]`, `w_ih [H, I]`, `w_hh [H, H]`, then `b_ih [H]`,
     /// `b_hh [H]` if the layer has biases. Outputs: `output [T, B, H]`, `h_n [B, H]`.
     fn forward(&mut self, inputs: &[&Tensor<T>]) -> Result<Vec<Tensor<T>>> {
-        let x = inputs[0].contiguous();
+        // With tokens, `x` is a stride-0 placeholder: keep it as it is (never read).
+        let x = if self.tokens.is_some() {
+            inputs[0].clone()
+        } else {
+            inputs[0].contiguous()
+        };
         let (h0, w_ih, w_hh) = (inputs[1], inputs[2], inputs[3]);
         let bias: Option<Vec<T>> = if self.has_bias {
             Some(inputs[4].add(inputs[5])?.to_vec())
@@ -202,6 +229,17 @@ impl<T: Float> CustomOp<T> for RnnLayer<T> {
             return Err(AutogradError::Custom {
                 op: "rnn_layer".into(),
                 msg: format!("{} lengths for a batch of {batch}", l.len()),
+            });
+        }
+        if let Some(tok) = &self.tokens
+            && tok.len() != steps * batch
+        {
+            return Err(AutogradError::Custom {
+                op: "rnn_layer".into(),
+                msg: format!(
+                    "{} tokens for {steps} steps of a batch of {batch}",
+                    tok.len()
+                ),
             });
         }
         let (states, last) = self.run(&x, h0, w_ih, w_hh, bias.as_deref());
@@ -314,7 +352,8 @@ impl<T: Float> CustomOp<T> for RnnLayer<T> {
             cs: hidden,
         };
         // dX = dZ W_ih: [T*B, H] x [H, I].
-        let gx = needs[0].then(|| {
+        // Tokens (a constant one-hot input) take no gradient.
+        let gx = (needs[0] && self.tokens.is_none()).then(|| {
             let mut gx = vec![T::ZERO; rows * input];
             gemm(
                 T::ONE,
@@ -335,6 +374,23 @@ impl<T: Float> CustomOp<T> for RnnLayer<T> {
         // dW_ih = dZ^T X: [H, T*B] x [T*B, I].
         let gw_ih = needs[2].then(|| {
             let mut g = vec![T::ZERO; hidden * input];
+            if let Some(tokens) = &self.tokens {
+                // dW_ih[:, v] = sum of dz rows whose token is v: add rows of dW_ih^T, then
+                // transpose.
+                let mut gt = vec![T::ZERO; input * hidden];
+                for (row, &tok) in dz.chunks_exact(hidden.max(1)).zip(tokens) {
+                    let dst = &mut gt[tok as usize * hidden..(tok as usize + 1) * hidden];
+                    for (d, &v) in dst.iter_mut().zip(row) {
+                        *d += v;
+                    }
+                }
+                for (j, grow) in g.chunks_exact_mut(input.max(1)).enumerate() {
+                    for (v, d) in grow.iter_mut().enumerate() {
+                        *d = gt[v * hidden + j];
+                    }
+                }
+                return g;
+            }
             let xm = MatRef {
                 data: sv.x.storage(),
                 offset: sv.x.layout().offset,

@@ -18,7 +18,7 @@ use crate::module::Module;
 use fused::RnnLayer;
 use rand::SeedableRng;
 use recur_autograd::{Param, Tape, Var};
-use recur_tensor::{Float, Tensor};
+use recur_tensor::{Float, IndexTensor, Tensor};
 use std::cell::Cell;
 use std::fmt;
 
@@ -341,7 +341,84 @@ impl<T: Float> Rnn<T> {
         input: &Var<'t, T>,
         h0: Option<&Var<'t, T>>,
     ) -> Result<(Var<'t, T>, Var<'t, T>)> {
-        self.forward_impl(tape, input, h0, None, self.training, &self.param_vars(tape))
+        self.forward_impl(
+            tape,
+            input,
+            None,
+            h0,
+            None,
+            self.training,
+            &self.param_vars(tape),
+        )
+    }
+
+    /// [`Rnn::forward`] for a one-hot input given by its indices: `tokens` is `(L, N)`
+    /// (`(N, L)` with `batch_first`, `(L)` unbatched) with values in `0..input_size`, and the
+    /// result equals `forward` on `one_hot(tokens, input_size)`, without building the one-hot
+    /// tensor: the first layer's input projection reads the tokens' columns of `W_ih` (an
+    /// embedding lookup) instead of multiplying by mostly zeros, and its weight gradient adds
+    /// rows instead of a GEMM. This is how a character-level model feeds characters.
+    ///
+    /// # Errors
+    /// `RNN.forward_tokens: index 70 is out of bounds for input_size 65` for a bad token;
+    /// otherwise as [`Rnn::forward`] (with the shape the one-hot input would have).
+    ///
+    /// ```
+    /// use recur_nn::{Rnn, RnnConfig, Tape};
+    /// use recur_tensor::{IndexTensor, Tensor};
+    /// let rnn = Rnn::<f64>::new(RnnConfig::new(4, 3), &mut recur_nn::seeded_rng(0))?;
+    /// let ids = IndexTensor::from_vec(vec![1, 3, 0, 2], &[2, 2])?; // (L, N)
+    /// let tape = Tape::new();
+    /// let (out, _) = rnn.forward_tokens(&tape, &ids, None)?;
+    /// let onehot = Tensor::from_vec(
+    ///     (0..4).flat_map(|i| (0..4).map(move |c| f64::from([1, 3, 0, 2][i] == c))).collect(),
+    ///     &[2, 2, 4],
+    /// )?;
+    /// let (dense, _) = rnn.forward(&tape, &tape.constant(onehot), None)?;
+    /// assert!(out.value().sub(dense.value())?.abs().max_all()? < 1e-14);
+    /// # Ok::<(), recur_nn::NnError>(())
+    /// ```
+    pub fn forward_tokens<'t>(
+        &self,
+        tape: &'t Tape<T>,
+        tokens: &IndexTensor,
+        h0: Option<&Var<'t, T>>,
+    ) -> Result<(Var<'t, T>, Var<'t, T>)> {
+        let c = &self.config;
+        let v = c.input_size;
+        if let Some(&bad) = tokens
+            .as_slice()
+            .iter()
+            .find(|&&t| t < 0 || t as usize >= v)
+        {
+            return Err(NnError::Input(format!(
+                "RNN.forward_tokens: index {bad} is out of bounds for input_size {v}"
+            )));
+        }
+        // The one-hot input's shape, as a stride-0 view of one zero (never read or copied).
+        let mut dims = tokens.dims().to_vec();
+        dims.push(v);
+        let placeholder = Tensor::zeros(&[1]).broadcast_to(&dims)?;
+        // The fused layer takes the tokens time-major, `(L, N)`.
+        let ids = tokens.as_slice();
+        let time_major: Vec<u32> = match (dims.len(), c.batch_first) {
+            (3, true) => {
+                let (n, l) = (dims[0], dims[1]);
+                (0..l)
+                    .flat_map(|t| (0..n).map(move |b| ids[b * l + t] as u32))
+                    .collect()
+            }
+            _ => ids.iter().map(|&t| t as u32).collect(),
+        };
+        self.forward_impl(
+            tape,
+            &tape.constant(placeholder),
+            Some(&time_major),
+            h0,
+            None,
+            self.training,
+            &self.param_vars(tape),
+        )
     }
 
     /// Forward over a padded batch of variable-length sequences (what PyTorch does with a
@@ -362,6 +439,7 @@ impl<T: Float> Rnn<T> {
         self.forward_impl(
             tape,
             input,
+            None,
             h0,
             Some(lengths),
             self.training,
@@ -408,13 +486,15 @@ impl<T: Float> Rnn<T> {
                 )));
             }
         }
-        self.forward_impl(tape, input, h0, lengths, self.training, params)
+        self.forward_impl(tape, input, None, h0, lengths, self.training, params)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn forward_impl<'t>(
         &self,
         tape: &'t Tape<T>,
         input: &Var<'t, T>,
+        tokens: Option<&[u32]>,
         h0: Option<&Var<'t, T>>,
         lengths: Option<&[usize]>,
         training: bool,
@@ -447,12 +527,15 @@ impl<T: Float> Rnn<T> {
                 let k = layer * d + dir;
                 let mut ins = vec![x.clone(), h0.select(0usize, k)?];
                 ins.extend_from_slice(&params[k * per_cell..(k + 1) * per_cell]);
-                let op = RnnLayer::new(
+                let mut op = RnnLayer::new(
                     c.nonlinearity,
                     dir == 1,
                     c.bias,
                     lengths.map(<[usize]>::to_vec),
                 );
+                if layer == 0 {
+                    op.tokens = tokens.map(<[u32]>::to_vec);
+                }
                 let refs: Vec<&Var<'t, T>> = ins.iter().collect();
                 let mut res = tape.custom(op, &refs)?;
                 finals.push(res.pop().expect("two outputs"));
@@ -513,8 +596,15 @@ impl<T: Float> Rnn<T> {
         let tape = Tape::new();
         let x = tape.constant(input.clone());
         let h = h0.map(|h| tape.constant(h.clone()));
-        let (out, h_n) =
-            self.forward_impl(&tape, &x, h.as_ref(), None, false, &self.param_vars(&tape))?;
+        let (out, h_n) = self.forward_impl(
+            &tape,
+            &x,
+            None,
+            h.as_ref(),
+            None,
+            false,
+            &self.param_vars(&tape),
+        )?;
         Ok((out.value().clone(), h_n.value().clone()))
     }
 

@@ -50,7 +50,7 @@ impl<T> Lhs<'_, T> {
     }
 
     /// The same operand from row `row` on (a multiple of `MR` for a packed one).
-    fn from_row(self, row: usize, rows: usize) -> Self {
+    fn rows_from(self, row: usize, rows: usize) -> Self {
         match self {
             Lhs::View(a) => Lhs::View(MatRef {
                 offset: a.offset + row * a.rs,
@@ -139,7 +139,7 @@ fn parallel<T: GemmScalar, K: Kernel<T>>(
         while row < m {
             let rows = band.min(m - row);
             let ws = wss.next().expect("one workspace per band");
-            let a_band = a.from_row(row, rows);
+            let a_band = a.rows_from(row, rows);
             row += rows;
             let data = if row < m {
                 // Rows are disjoint in memory (checked by the caller): split at the next band.
