@@ -88,12 +88,17 @@ impl<T: Float> RnnLayer<T> {
         let hidden = w_hh.dims()[0];
         let rows = steps * batch;
         // 1. P = X W_ih^T + bias, for all steps in one GEMM.
-        let mut p = vec![T::ZERO; rows * hidden];
-        if let Some(b) = bias {
-            for row in p.chunks_exact_mut(hidden.max(1)) {
-                row.copy_from_slice(b);
+        // Start from the bias repeated (written once, not zeroed first).
+        let mut p = match bias {
+            Some(b) => {
+                let mut p = Vec::with_capacity(rows * hidden);
+                for _ in 0..rows {
+                    p.extend_from_slice(b);
+                }
+                p
             }
-        }
+            None => vec![T::ZERO; rows * hidden],
+        };
         if let Some(tokens) = &self.tokens {
             // One-hot rows: P[r] += W_ih[:, token r], from a transposed copy (rows contiguous).
             let wt = transposed_copy(w_ih);

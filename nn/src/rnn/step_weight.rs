@@ -14,7 +14,12 @@
 //! per-step repacking of `M`.
 
 use recur_tensor::Float;
-use recur_tensor::gemm::{MatMut, MatRef, PackedLhs, gemm, gemm_packed_lhs, tile};
+use recur_tensor::gemm::{
+    MatMut, MatRef, PackedLhs, gemm, gemm_packed_lhs, num_threads, tile,
+};
+
+/// The GEMM's threading threshold in multiply-adds (see [`num_threads`]).
+const PARALLEL_MIN_WORK: usize = 1 << 22;
 
 /// `M` (`[K, N]`), ready for `out = x · M` at every step.
 pub(crate) enum StepWeight<T: Float> {
@@ -34,11 +39,14 @@ impl<T: Float> StepWeight<T> {
     pub(crate) fn new(m: MatRef<'_, T>, batch: usize) -> Self {
         let (mr, nr) = tile::<T>();
         // Batch 1 is a vector-matrix product (its own path, B read in place): keep it plain.
-        // Otherwise pack when the transposed product fills the tiles clearly better.
-        let n = m.cols;
+        // So are products the GEMM will split over threads: it splits the rows of C, which
+        // the transposed view interleaves. Otherwise pack when the transposed product fills
+        // the tiles clearly better.
+        let (k, n) = (m.rows, m.cols);
+        let threaded = num_threads() > 1 && batch * k * n >= PARALLEL_MIN_WORK;
         Self::with_choice(
             m,
-            batch > 1 && fill(n, mr) * fill(batch, nr) > 1.03 * fill(batch, mr),
+            batch > 1 && !threaded && fill(n, mr) * fill(batch, nr) > 1.03 * fill(batch, mr),
         )
     }
 
