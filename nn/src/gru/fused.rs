@@ -21,6 +21,7 @@ use crate::lstm::common::{
     col_sums, dense, dense_mut, input_side_grads, sigmoid_in_place, tanh_in_place, view,
 };
 use crate::lstm::prev_state_gemm;
+use crate::rnn::step_weight::StepWeight;
 use recur_autograd::{AutogradError, CustomOp, Result};
 use recur_tensor::gemm::gemm;
 use recur_tensor::{Float, Tensor};
@@ -129,10 +130,8 @@ impl<T: Float> CustomOp<T> for GruLayer<T> {
         let mut q = vec![T::ZERO; batch * g3];
         let mut qn = vec![T::ZERO; rows * hidden];
         let mut hs = vec![T::ZERO; rows * hidden];
-        // W_hh^T copied row-major once (against T steps that read it), so the per-step
-        // product reads it in place instead of packing a transposed view every step.
-        let whh_t_owned = w_hh.t()?.contiguous();
-        let whh_t = view(&whh_t_owned);
+        // W_hh^T prepared once for the T per-step products (see `StepWeight`).
+        let whh_t = StepWeight::new(view(w_hh).t(), batch);
         for s in 0..steps {
             let (t, _) = self.order(steps, s);
             if let Some(b) = &b_hh {
@@ -140,13 +139,8 @@ impl<T: Float> CustomOp<T> for GruLayer<T> {
                     row.copy_from_slice(b);
                 }
             }
-            gemm(
-                T::ONE,
-                dense(&h, 0, batch, hidden),
-                whh_t,
-                if b_hh.is_some() { T::ONE } else { T::ZERO },
-                dense_mut(&mut q, batch, g3),
-            );
+            let beta = if b_hh.is_some() { T::ONE } else { T::ZERO };
+            whh_t.apply(&h, batch, beta, &mut q);
             for b in 0..batch {
                 let o = (t * batch + b) * hidden;
                 let hb = &mut h[b * hidden..(b + 1) * hidden];
@@ -220,7 +214,7 @@ impl<T: Float> CustomOp<T> for GruLayer<T> {
         let mut dp = vec![T::ZERO; rows * g3];
         let mut dq = vec![T::ZERO; rows * g3];
         let mut dh_next = vec![T::ZERO; bh];
-        let w_hh = view(&sv.w_hh);
+        let w_hh = StepWeight::new(view(&sv.w_hh), batch);
         for s in (0..steps).rev() {
             let (t, prev) = self.order(steps, s);
             let h_prev = match prev {
@@ -260,13 +254,7 @@ impl<T: Float> CustomOp<T> for GruLayer<T> {
                 }
             }
             // dh_{t-1} = dh ⊙ z + dQ_t W_hh (inactive rows of dQ_t are zero).
-            gemm(
-                T::ONE,
-                dense(dqt, 0, batch, g3),
-                w_hh,
-                T::ONE,
-                dense_mut(&mut dh_next, batch, hidden),
-            );
+            w_hh.apply(dqt, batch, T::ONE, &mut dh_next);
             core::mem::swap(&mut dh, &mut dh_next);
         }
         // dX = dZ W_ih and dW_ih = dZ^T X, each one GEMM over all steps.

@@ -19,6 +19,7 @@
 use super::common::{
     col_sums, dense, dense_mut, input_side_grads, sigmoid_in_place, tanh_in_place, view,
 };
+use crate::rnn::step_weight::StepWeight;
 use recur_autograd::{AutogradError, CustomOp, Result};
 use recur_tensor::gemm::{MatRef, gemm};
 use recur_tensor::{Float, Tensor};
@@ -132,20 +133,12 @@ impl<T: Float> CustomOp<T> for LstmLayer<T> {
         let mut hs = vec![T::ZERO; rows * hidden];
         let mut cs = vec![T::ZERO; rows * hidden];
         let mut tcs = vec![T::ZERO; rows * hidden];
-        // W_hh^T copied row-major once (against T steps that read it), so the per-step
-        // product reads it in place instead of packing a transposed view every step.
-        let whh_t_owned = w_hh.t()?.contiguous();
-        let whh_t = view(&whh_t_owned);
+        // W_hh^T prepared once for the T per-step products (see `StepWeight`).
+        let whh_t = StepWeight::new(view(w_hh).t(), batch);
         for s in 0..steps {
             let (t, _) = self.order(steps, s);
             let gt = &mut gates[t * batch * g4..(t + 1) * batch * g4];
-            gemm(
-                T::ONE,
-                dense(&h, 0, batch, hidden),
-                whh_t,
-                T::ONE,
-                dense_mut(gt, batch, g4),
-            );
+            whh_t.apply(&h, batch, T::ONE, gt);
             for b in 0..batch {
                 let o = (t * batch + b) * hidden;
                 let hb = &mut h[b * hidden..(b + 1) * hidden];
@@ -223,7 +216,7 @@ impl<T: Float> CustomOp<T> for LstmLayer<T> {
         let mut dc = grads_out[2].map_or_else(|| vec![T::ZERO; bh], |g| g.to_vec());
         let mut dz = vec![T::ZERO; rows * g4];
         let mut dh_next = vec![T::ZERO; bh];
-        let w_hh = view(&sv.w_hh);
+        let w_hh = StepWeight::new(view(&sv.w_hh), batch);
         for s in (0..steps).rev() {
             let (t, prev) = self.order(steps, s);
             let c_prev = match prev {
@@ -262,13 +255,7 @@ impl<T: Float> CustomOp<T> for LstmLayer<T> {
                 }
             }
             // dh_{t-1} = dZ_t W_hh for active rows; inactive rows carry dh through.
-            gemm(
-                T::ONE,
-                dense(dzt, 0, batch, g4),
-                w_hh,
-                T::ZERO,
-                dense_mut(&mut dh_next, batch, hidden),
-            );
+            w_hh.apply(dzt, batch, T::ZERO, &mut dh_next);
             if self.lengths.is_some() {
                 for b in 0..batch {
                     if !self.active(t, b) {
