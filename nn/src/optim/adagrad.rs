@@ -164,6 +164,14 @@ impl<T: Float> Optimizer<T> for Adagrad<T> {
                 st.step += 1;
                 let neg_clr = T::from_f64(-(c.lr / (1.0 + (st.step - 1) as f64 * c.lr_decay)));
                 let sum = st.bufs[0].data_mut();
+                if c.weight_decay == 0.0 {
+                    // Branch-free so that it vectorises (the same arithmetic).
+                    for ((p, &g), s) in u.param.iter_mut().zip(u.grad).zip(sum.iter_mut()) {
+                        *s += g * g;
+                        *p += neg_clr * (g / (s.sqrt() + eps));
+                    }
+                    return;
+                }
                 for ((p, &g), s) in u.param.iter_mut().zip(u.grad).zip(sum.iter_mut()) {
                     let g = if c.weight_decay != 0.0 {
                         g + wd * *p

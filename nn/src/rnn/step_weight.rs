@@ -14,16 +14,16 @@
 //! per-step repacking of `M`.
 
 use recur_tensor::Float;
-use recur_tensor::gemm::{
-    MatMut, MatRef, PackedLhs, gemm, gemm_packed_lhs, num_threads, tile,
-};
+use recur_tensor::gemm::{MatMut, MatRef, PackedLhs, gemm, gemm_packed_lhs, num_threads, tile};
 
 /// The GEMM's threading threshold in multiply-adds (see [`num_threads`]).
 const PARALLEL_MIN_WORK: usize = 1 << 22;
 
 /// `M` (`[K, N]`), ready for `out = x · M` at every step.
-pub(crate) enum StepWeight<T: Float> {
-    /// `M` row-major.
+pub(crate) enum StepWeight<'a, T: Float> {
+    /// `M` already row-major: read where it is.
+    Borrowed(MatRef<'a, T>),
+    /// `M` copied row-major.
     Plain { m: Vec<T>, k: usize, n: usize },
     /// `M^T` packed for the left operand.
     Packed(PackedLhs<T>),
@@ -34,9 +34,9 @@ fn fill(len: usize, unit: usize) -> f64 {
     len as f64 / (len.div_ceil(unit) * unit) as f64
 }
 
-impl<T: Float> StepWeight<T> {
+impl<'a, T: Float> StepWeight<'a, T> {
     /// Prepares `m` (`[K, N]`, any strides) for products with `batch` rows.
-    pub(crate) fn new(m: MatRef<'_, T>, batch: usize) -> Self {
+    pub(crate) fn new(m: MatRef<'a, T>, batch: usize) -> Self {
         let (mr, nr) = tile::<T>();
         // Batch 1 is a vector-matrix product (its own path, B read in place): keep it plain.
         // So are products the GEMM will split over threads: it splits the rows of C, which
@@ -50,10 +50,13 @@ impl<T: Float> StepWeight<T> {
         )
     }
 
-    fn with_choice(m: MatRef<'_, T>, packed: bool) -> Self {
+    fn with_choice(m: MatRef<'a, T>, packed: bool) -> Self {
         let (k, n) = (m.rows, m.cols);
         if packed {
             return StepWeight::Packed(PackedLhs::new(m.t()));
+        }
+        if m.cs == 1 && (m.rs == n || k <= 1) {
+            return StepWeight::Borrowed(m);
         }
         let mut out = Vec::with_capacity(k * n);
         for r in 0..k {
@@ -66,6 +69,13 @@ impl<T: Float> StepWeight<T> {
     /// `out = x · M + beta · out`, with `x` `[batch, K]` and `out` `[batch, N]` row-major.
     pub(crate) fn apply(&self, x: &[T], batch: usize, beta: T, out: &mut [T]) {
         match self {
+            StepWeight::Borrowed(m) => gemm(
+                T::ONE,
+                MatRef::row_major(x, batch, m.rows),
+                *m,
+                beta,
+                MatMut::row_major(out, batch, m.cols),
+            ),
             StepWeight::Plain { m, k, n } => gemm(
                 T::ONE,
                 MatRef::row_major(x, batch, *k),
