@@ -14,7 +14,7 @@
 
 use crate::error::{NnError, Result};
 use recur_autograd::{Backward, CustomOp, InputGrads, Var};
-use recur_tensor::{Float, IndexTensor, Tensor};
+use recur_tensor::{Float, IndexTensor, Tensor, pool};
 use smallvec::smallvec;
 
 /// How per-item losses are combined (`reduction=` in PyTorch).
@@ -310,7 +310,7 @@ impl<T: Float> CustomOp<T> for CrossEntropyOp<T> {
         let scale = item_scale(self.opts.reduction, *count, g);
         let c = self.c;
         let xs = x.as_slice().unwrap_or(&[]);
-        let mut grad = vec![T::ZERO; xs.len()];
+        let mut grad = pool::zeroed(xs.len());
         for (i, &y) in self.target.as_slice().iter().enumerate() {
             if y == self.opts.ignore_index {
                 continue;

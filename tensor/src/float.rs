@@ -84,6 +84,9 @@ pub trait Float:
     fn tanh_slice(v: &mut [Self]);
     /// `e^x` of every element in place: SIMD ([`crate::vmath`]) for `f32`, libm for `f64`.
     fn exp_slice(v: &mut [Self]);
+    /// Runs `f` with this thread's buffer pool for this type (see [`crate::pool`]).
+    #[doc(hidden)]
+    fn with_pool<R>(f: impl FnOnce(&mut crate::pool::Pool<Self>) -> R) -> R;
 }
 
 macro_rules! impl_float {
@@ -166,6 +169,25 @@ macro_rules! impl_float {
             #[inline]
             fn exp_slice(v: &mut [Self]) {
                 $exp_slice(v)
+            }
+            fn with_pool<R>(f: impl FnOnce(&mut crate::pool::Pool<Self>) -> R) -> R {
+                thread_local! {
+                    static POOL: core::cell::RefCell<crate::pool::Pool<$t>> =
+                        core::cell::RefCell::new(crate::pool::Pool::default());
+                }
+                // Re-entered (cannot happen today) or during thread teardown: run on a
+                // throwaway pool instead.
+                let mut f = Some(f);
+                let done = POOL.try_with(|p| {
+                    let mut p = p.try_borrow_mut().ok()?;
+                    let f = f.take()?;
+                    Some(f(&mut p))
+                });
+                match (done, f) {
+                    (Ok(Some(r)), _) => r,
+                    (_, Some(f)) => f(&mut crate::pool::Pool::default()),
+                    (_, None) => unreachable!("`f` is taken only when it runs"),
+                }
             }
         }
     };

@@ -21,6 +21,7 @@ mod float;
 pub mod gemm;
 mod index_tensor;
 pub mod ops;
+pub mod pool;
 mod shape;
 mod tensor;
 pub mod vmath;

@@ -24,15 +24,39 @@ use std::sync::Arc;
 /// ```
 #[derive(Clone)]
 pub struct Tensor<T: Float = f32> {
-    storage: Arc<Vec<T>>,
+    storage: Arc<Storage<T>>,
     layout: Layout,
+}
+
+/// A tensor's buffer: a `Vec` that goes back to the [`crate::pool`] when the last tensor
+/// using it is dropped.
+#[derive(Clone, Debug)]
+pub(crate) struct Storage<T: Float>(Vec<T>);
+
+impl<T: Float> core::ops::Deref for Storage<T> {
+    type Target = Vec<T>;
+    fn deref(&self) -> &Vec<T> {
+        &self.0
+    }
+}
+
+impl<T: Float> core::ops::DerefMut for Storage<T> {
+    fn deref_mut(&mut self) -> &mut Vec<T> {
+        &mut self.0
+    }
+}
+
+impl<T: Float> Drop for Storage<T> {
+    fn drop(&mut self) {
+        crate::pool::recycle(core::mem::take(&mut self.0));
+    }
 }
 
 impl<T: Float> Tensor<T> {
     // ---------------------------------------------------------------- construction
 
     /// Wraps a storage buffer with a layout. Internal: the layout must fit the buffer.
-    pub(crate) fn from_parts(storage: Arc<Vec<T>>, layout: Layout) -> Self {
+    pub(crate) fn from_parts(storage: Arc<Storage<T>>, layout: Layout) -> Self {
         debug_assert!(layout.storage_extent() <= storage.len());
         Tensor { storage, layout }
     }
@@ -41,7 +65,7 @@ impl<T: Float> Tensor<T> {
     pub(crate) fn from_contiguous(data: Vec<T>, shape: Shape) -> Self {
         debug_assert_eq!(data.len(), shape.numel());
         Tensor {
-            storage: Arc::new(data),
+            storage: Arc::new(Storage(data)),
             layout: Layout::contiguous(shape),
         }
     }
@@ -110,7 +134,7 @@ impl<T: Float> Tensor<T> {
     pub fn full(shape: &[usize], v: T) -> Self {
         let shape = Shape::from(shape);
         let n = checked_numel("full", &shape).expect("full: shape too large");
-        Self::from_contiguous(vec![v; n], shape)
+        Self::from_contiguous(crate::pool::filled(n, v), shape)
     }
 
     /// A tensor of zeros.
@@ -303,10 +327,11 @@ impl<T: Float> Tensor<T> {
 
     /// The elements in row-major order, copied out.
     pub fn to_vec(&self) -> Vec<T> {
+        let mut out = crate::pool::buffer(self.numel());
         if let Some(s) = self.as_slice() {
-            return s.to_vec();
+            out.extend_from_slice(s);
+            return out;
         }
-        let mut out = Vec::with_capacity(self.numel());
         let st = &self.storage;
         for_each_index(&self.layout, |i| out.push(st[i]));
         out
@@ -339,7 +364,10 @@ impl<T: Float> Tensor<T> {
         let whole =
             self.is_contiguous() && self.layout.offset == 0 && self.storage.len() == self.numel();
         if whole {
-            Arc::try_unwrap(self.storage).unwrap_or_else(|a| a.as_ref().clone())
+            match Arc::try_unwrap(self.storage) {
+                Ok(mut s) => core::mem::take(&mut s.0),
+                Err(shared) => shared.0.clone(),
+            }
         } else {
             self.to_vec()
         }

@@ -18,7 +18,7 @@ use crate::rnn::Nonlinearity;
 use crate::rnn::step_weight::StepWeight;
 use recur_autograd::{AutogradError, CustomOp, Result};
 use recur_tensor::gemm::{MatMut, MatRef, gemm};
-use recur_tensor::{Float, Tensor};
+use recur_tensor::{Float, Tensor, pool};
 
 /// The shape facts of one layer run.
 #[derive(Clone, Copy, Debug)]
@@ -91,13 +91,13 @@ impl<T: Float> RnnLayer<T> {
         // Start from the bias repeated (written once, not zeroed first).
         let mut p = match bias {
             Some(b) => {
-                let mut p = Vec::with_capacity(rows * hidden);
+                let mut p = pool::buffer(rows * hidden);
                 for _ in 0..rows {
                     p.extend_from_slice(b);
                 }
                 p
             }
-            None => vec![T::ZERO; rows * hidden],
+            None => pool::zeroed(rows * hidden),
         };
         if let Some(tokens) = &self.tokens {
             // One-hot rows: P[r] += W_ih[:, token r], from a transposed copy (rows contiguous).
@@ -305,7 +305,7 @@ impl<T: Float> CustomOp<T> for RnnLayer<T> {
             None => vec![T::ZERO; bh],
         };
         // BPTT: dz_t for every step (the only sequential part).
-        let mut dz = vec![T::ZERO; rows * hidden];
+        let mut dz = pool::zeroed(rows * hidden);
         let mut dh_next = vec![T::ZERO; bh];
         let w_hh = StepWeight::new(plain(&sv.w_hh), batch);
         for s in (0..steps).rev() {
@@ -359,7 +359,7 @@ impl<T: Float> CustomOp<T> for RnnLayer<T> {
         // dX = dZ W_ih: [T*B, H] x [H, I].
         // Tokens (a constant one-hot input) take no gradient.
         let gx = (needs[0] && self.tokens.is_none()).then(|| {
-            let mut gx = vec![T::ZERO; rows * input];
+            let mut gx = pool::zeroed(rows * input);
             gemm(
                 T::ONE,
                 dz_all,

@@ -21,10 +21,14 @@ impl<T: Float> Tensor<T> {
     /// ```
     pub fn map(&self, f: impl Fn(T) -> T) -> Self {
         let data = match self.as_slice() {
-            Some(s) => s.iter().map(|&v| f(v)).collect(),
+            Some(s) => {
+                let mut out = crate::pool::buffer(s.len());
+                out.extend(s.iter().map(|&v| f(v)));
+                out
+            }
             None => {
                 let st = self.storage();
-                let mut out = Vec::with_capacity(self.numel());
+                let mut out = crate::pool::buffer(self.numel());
                 for_each_index(self.layout(), |i| out.push(f(st[i])));
                 out
             }
@@ -37,10 +41,14 @@ impl<T: Float> Tensor<T> {
     pub(crate) fn zip_same(&self, other: &Self, f: impl Fn(T, T) -> T) -> Self {
         debug_assert_eq!(self.shape(), other.shape());
         let data = match (self.as_slice(), other.as_slice()) {
-            (Some(a), Some(b)) => a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect(),
+            (Some(a), Some(b)) => {
+                let mut out = crate::pool::buffer(a.len());
+                out.extend(a.iter().zip(b).map(|(&x, &y)| f(x, y)));
+                out
+            }
             _ => {
                 let (sa, sb) = (self.storage(), other.storage());
-                let mut out = Vec::with_capacity(self.numel());
+                let mut out = crate::pool::buffer(self.numel());
                 for_each_index2(self.layout(), other.layout(), |i, j| {
                     out.push(f(sa[i], sb[j]))
                 });
