@@ -21,7 +21,7 @@ const PARALLEL_MIN_WORK: usize = 1 << 22;
 
 /// `M` (`[K, N]`), ready for `out = x · M` at every step.
 pub(crate) enum StepWeight<'a, T: Float> {
-    /// `M` already row-major: read where it is.
+    /// `M` read where it is: row-major, or column-major for a batch of 1.
     Borrowed(MatRef<'a, T>),
     /// `M` copied row-major.
     Plain { m: Vec<T>, k: usize, n: usize },
@@ -43,6 +43,12 @@ impl<'a, T: Float> StepWeight<'a, T> {
         // the transposed view interleaves. Otherwise pack when the transposed product fills
         // the tiles clearly better.
         let (k, n) = (m.rows, m.cols);
+        if batch == 1 && m.rs == 1 {
+            // A column-major M with one input row: the vector-matrix path takes dot products
+            // with its (contiguous) columns, as fast as reading a row-major copy, and no copy
+            // is made.
+            return StepWeight::Borrowed(m);
+        }
         let threaded = num_threads() > 1 && batch * k * n >= PARALLEL_MIN_WORK;
         Self::with_choice(
             m,
