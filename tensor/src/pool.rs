@@ -88,6 +88,29 @@ pub fn buffer<T: Float>(n: usize) -> Vec<T> {
     }
 }
 
+/// `n` elements whose values are unspecified (a recycled buffer's old values, else zeros),
+/// for callers that overwrite every element: a reused buffer is then not written twice.
+///
+/// ```
+/// let mut v = recur_tensor::pool::scratch::<f32>(5);
+/// assert_eq!(v.len(), 5);
+/// v.fill(1.0);
+/// ```
+pub fn scratch<T: Float>(n: usize) -> Vec<T> {
+    let pooled = if n * core::mem::size_of::<T>() >= MIN_BYTES {
+        T::with_pool(|p| p.take(n))
+    } else {
+        None
+    };
+    let mut v = pooled.unwrap_or_default();
+    if v.len() >= n {
+        v.truncate(n);
+    } else {
+        v.resize(n, T::ZERO);
+    }
+    v
+}
+
 /// `n` copies of `value`, in a buffer from the pool when it has one.
 ///
 /// ```
@@ -128,6 +151,15 @@ mod tests {
         assert_ne!(small.as_ptr(), ptr);
         let again = buffer::<f32>(n);
         assert_eq!(again.as_ptr(), ptr);
+        // `scratch` keeps a recycled buffer's values instead of rewriting them.
+        let mut full = again;
+        full.resize(2 * n, 3.0);
+        let ptr2 = full.as_ptr();
+        recycle(full);
+        let s = scratch::<f32>(2 * n - 1);
+        assert_eq!((s.as_ptr(), s.len()), (ptr2, 2 * n - 1));
+        assert!(s.iter().all(|&x| x == 3.0));
+        assert_eq!(scratch::<f32>(3).len(), 3);
     }
 
     #[test]

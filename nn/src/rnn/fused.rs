@@ -305,7 +305,8 @@ impl<T: Float> CustomOp<T> for RnnLayer<T> {
             None => vec![T::ZERO; bh],
         };
         // BPTT: dz_t for every step (the only sequential part).
-        let mut dz = pool::zeroed(rows * hidden);
+        // Every row of every step is written below.
+        let mut dz = pool::scratch(rows * hidden);
         let mut dh_next = vec![T::ZERO; bh];
         let w_hh = StepWeight::new(plain(&sv.w_hh), batch);
         for s in (0..steps).rev() {
@@ -359,7 +360,8 @@ impl<T: Float> CustomOp<T> for RnnLayer<T> {
         // dX = dZ W_ih: [T*B, H] x [H, I].
         // Tokens (a constant one-hot input) take no gradient.
         let gx = (needs[0] && self.tokens.is_none()).then(|| {
-            let mut gx = pool::zeroed(rows * input);
+            // Written whole by the GEMM (beta = 0).
+            let mut gx = pool::scratch(rows * input);
             gemm(
                 T::ONE,
                 dz_all,

@@ -87,7 +87,8 @@ impl<T: Float> Tensor<T> {
         let a = a.broadcast_to(&a_shape)?;
         let b = b.broadcast_to(&b_shape)?;
         let nb = batch.numel();
-        let mut out = crate::pool::zeroed(nb * m * n);
+        // Every element is written (beta = 0 never reads C).
+        let mut out = crate::pool::scratch(nb * m * n);
         // Walk the batch dims of both operands together; each step is one 2-D product.
         let batch_layout = |l: &Layout| Layout {
             shape: batch.clone(),
