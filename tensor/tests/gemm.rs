@@ -441,6 +441,22 @@ fn threads_match_single_thread() {
             "f64 2 threads differ: {m}x{n}x{k}"
         );
     }
+    // A prepacked A is split into row bands the same way.
+    fn run_packed(threads: usize, m: usize, n: usize, k: usize) -> Vec<f32> {
+        set_num_threads(threads);
+        let mut rng = Rng(7);
+        let a = Mat::<f32>::new(m, k, Layout::RowMajor, &mut rng, 0.0);
+        let b = Mat::<f32>::new(k, n, Layout::ColMajor, &mut rng, 0.0);
+        let mut c = Mat::<f32>::new(m, n, Layout::RowMajor, &mut rng, 0.0);
+        let pa = PackedLhs::new(a.view());
+        gemm_packed_lhs(1.5, &pa, b.view(), 0.5, c.view_mut());
+        c.data
+    }
+    let one = run_packed(1, 515, 64, 300);
+    assert!(
+        run_packed(2, 515, 64, 300) == one,
+        "packed: 2 threads differ"
+    );
     set_num_threads(0);
 }
 
