@@ -2,7 +2,7 @@
 //! batches of random windows or contiguous streams.
 
 use rand::{Rng, RngExt};
-use recur::tensor::{IndexTensor, Tensor};
+use recur::tensor::IndexTensor;
 use std::collections::HashMap;
 
 /// The default corpus, embedded in the binary: recur's own sources and README, so the
@@ -198,13 +198,4 @@ pub fn windows(src: &[usize], starts: &[usize], seq: usize) -> Batch {
         x,
         y: IndexTensor::from_vec(y, &[seq * batch]).expect("seq * batch targets"),
     }
-}
-
-/// One-hot encoding of time-major ids: `(seq, batch, vocab)`.
-pub fn one_hot(ids: &[usize], seq: usize, batch: usize, vocab: usize) -> Tensor<f32> {
-    let mut data = vec![0.0f32; seq * batch * vocab];
-    for (i, &c) in ids.iter().enumerate() {
-        data[i * vocab + c] = 1.0;
-    }
-    Tensor::from_vec(data, &[seq, batch, vocab]).expect("seq * batch * vocab")
 }

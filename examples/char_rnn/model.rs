@@ -1,6 +1,6 @@
 //! The model: one-hot (or embedding) input -> RNN -> Linear -> cross-entropy.
 
-use crate::data::{Batch, one_hot};
+use crate::data::Batch;
 use rand::{Rng, RngExt};
 use recur::autograd::{Param, Tape, Var};
 use recur::nn::loss::{CrossEntropyOptions, Reduction, cross_entropy, cross_entropy_tensor};
@@ -51,29 +51,10 @@ impl CharModel {
         batch: usize,
         h0: Option<&Var<'t, f32>>,
     ) -> Result<(Var<'t, f32>, Var<'t, f32>), NnError> {
-        if self.embed.is_none() {
-            let idx =
-                IndexTensor::from_vec(ids.iter().map(|&i| i as i64).collect(), &[seq, batch])?;
-            return self.rnn.forward_tokens(tape, &idx, h0);
-        }
-        let x = self.input(tape, ids, seq, batch)?;
-        self.rnn.forward(tape, &x, h0)
-    }
-
-    fn input<'t>(
-        &self,
-        tape: &'t Tape<f32>,
-        ids: &[usize],
-        seq: usize,
-        batch: usize,
-    ) -> Result<Var<'t, f32>, NnError> {
+        let idx = IndexTensor::from_vec(ids.iter().map(|&i| i as i64).collect(), &[seq, batch])?;
         match &self.embed {
-            Some(e) => {
-                let idx =
-                    IndexTensor::from_vec(ids.iter().map(|&i| i as i64).collect(), &[seq, batch])?;
-                e.forward(tape, &idx)
-            }
-            None => Ok(tape.constant(one_hot(ids, seq, batch, self.vocab))),
+            Some(e) => self.rnn.forward(tape, &e.forward(tape, &idx)?, h0),
+            None => self.rnn.forward_tokens(tape, &idx, h0),
         }
     }
 

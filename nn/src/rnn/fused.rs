@@ -15,7 +15,7 @@
 //! and the reverse direction starts at each item's last valid element.
 
 use crate::rnn::Nonlinearity;
-use crate::rnn::step_weight::StepWeight;
+use crate::rnn::step_weight::{StepWeight, row_major_copy};
 use recur_autograd::{AutogradError, CustomOp, Result};
 use recur_tensor::gemm::{MatMut, MatRef, gemm};
 use recur_tensor::{Float, Tensor, pool};
@@ -101,7 +101,7 @@ impl<T: Float> RnnLayer<T> {
         };
         if let Some(tokens) = &self.tokens {
             // One-hot rows: P[r] += W_ih[:, token r], from a transposed copy (rows contiguous).
-            let wt = transposed_copy(w_ih);
+            let wt = row_major_copy(transposed(w_ih));
             for (row, &tok) in p.chunks_exact_mut(hidden.max(1)).zip(tokens) {
                 let col = &wt[tok as usize * hidden..(tok as usize + 1) * hidden];
                 if bias.is_some() {
@@ -169,16 +169,6 @@ impl<T: Float> RnnLayer<T> {
         };
         (p, last)
     }
-}
-
-/// `w^T` (`w` is 2-D) copied row-major.
-fn transposed_copy<T: Float>(w: &Tensor<T>) -> Vec<T> {
-    let m = transposed(w);
-    let mut out = Vec::with_capacity(m.rows * m.cols);
-    for r in 0..m.rows {
-        out.extend((0..m.cols).map(|c| m.data[m.offset + r * m.rs + c * m.cs]));
-    }
-    out
 }
 
 /// `w^T` as a strided view (no copy).

@@ -29,6 +29,16 @@ pub(crate) enum StepWeight<'a, T: Float> {
     Packed(PackedLhs<T>),
 }
 
+/// `m` (any strides) copied into a row-major `Vec`.
+pub(crate) fn row_major_copy<T: Float>(m: MatRef<'_, T>) -> Vec<T> {
+    let mut out = Vec::with_capacity(m.rows * m.cols);
+    for r in 0..m.rows {
+        let base = m.offset + r * m.rs;
+        out.extend((0..m.cols).map(|c| m.data[base + c * m.cs]));
+    }
+    out
+}
+
 /// The fraction of computed tile entries that are real when `len` is cut into `unit`s.
 fn fill(len: usize, unit: usize) -> f64 {
     len as f64 / (len.div_ceil(unit) * unit) as f64
@@ -64,12 +74,11 @@ impl<'a, T: Float> StepWeight<'a, T> {
         if m.cs == 1 && (m.rs == n || k <= 1) {
             return StepWeight::Borrowed(m);
         }
-        let mut out = Vec::with_capacity(k * n);
-        for r in 0..k {
-            let base = m.offset + r * m.rs;
-            out.extend((0..n).map(|c| m.data[base + c * m.cs]));
+        StepWeight::Plain {
+            m: row_major_copy(m),
+            k,
+            n,
         }
-        StepWeight::Plain { m: out, k, n }
     }
 
     /// `out = x · M + beta · out`, with `x` `[batch, K]` and `out` `[batch, N]` row-major.
