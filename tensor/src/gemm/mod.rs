@@ -195,19 +195,24 @@ fn check_view(
 
 /// Panics unless `A: m×k`, `B: k×n`, `C: m×n` agree and all three views are in bounds.
 fn check_args<T>(a: &MatRef<'_, T>, b: &MatRef<'_, T>, c: &MatMut<'_, T>) {
+    check_dims((a.rows, a.cols), b, c);
+    check_view("A", a.data.len(), a.offset, a.rows, a.cols, a.rs, a.cs);
+    check_view("B", b.data.len(), b.offset, b.rows, b.cols, b.rs, b.cs);
+    check_view("C", c.data.len(), c.offset, c.rows, c.cols, c.rs, c.cs);
+}
+
+/// Panics unless an `A` of `a_dims` (rows, cols), `B` and `C` agree.
+fn check_dims<T>(a_dims: (usize, usize), b: &MatRef<'_, T>, c: &MatMut<'_, T>) {
     assert!(
-        a.rows == c.rows && a.cols == b.rows && b.cols == c.cols,
+        a_dims.0 == c.rows && a_dims.1 == b.rows && b.cols == c.cols,
         "gemm: dimensions do not match: A is {}x{}, B is {}x{}, C is {}x{}",
-        a.rows,
-        a.cols,
+        a_dims.0,
+        a_dims.1,
         b.rows,
         b.cols,
         c.rows,
         c.cols
     );
-    check_view("A", a.data.len(), a.offset, a.rows, a.cols, a.rs, a.cs);
-    check_view("B", b.data.len(), b.offset, b.rows, b.cols, b.rs, b.cs);
-    check_view("C", c.data.len(), c.offset, c.rows, c.cols, c.rs, c.cs);
 }
 
 /// `C = beta * C`, without reading C when `beta == 0`.
@@ -384,16 +389,7 @@ pub fn gemm_packed_lhs<T: GemmScalar>(
     beta: T,
     c: MatMut<'_, T>,
 ) {
-    assert!(
-        a.rows == c.rows && a.cols == b.rows && b.cols == c.cols,
-        "gemm: dimensions do not match: A is {}x{}, B is {}x{}, C is {}x{}",
-        a.rows,
-        a.cols,
-        b.rows,
-        b.cols,
-        c.rows,
-        c.cols
-    );
+    check_dims((a.rows, a.cols), &b, &c);
     check_view("B", b.data.len(), b.offset, b.rows, b.cols, b.rs, b.cs);
     check_view("C", c.data.len(), c.offset, c.rows, c.cols, c.rs, c.cs);
     let (m, n, k) = (c.rows, c.cols, a.cols);
