@@ -66,6 +66,16 @@ pub(crate) fn recycle<T: Float>(v: Vec<T>) {
     }
 }
 
+/// A pooled buffer with room for `n` elements (not more than twice that), if `n` is large
+/// enough to be pooled and the pool has one. Its length and values are the old ones.
+fn pooled<T: Float>(n: usize) -> Option<Vec<T>> {
+    if n * core::mem::size_of::<T>() >= MIN_BYTES {
+        T::with_pool(|p| p.take(n))
+    } else {
+        None
+    }
+}
+
 /// An empty vector with room for at least `n` elements, from the pool when it has one.
 ///
 /// ```
@@ -74,12 +84,7 @@ pub(crate) fn recycle<T: Float>(v: Vec<T>) {
 /// v.extend((0..100_000).map(|i| i as f32));
 /// ```
 pub fn buffer<T: Float>(n: usize) -> Vec<T> {
-    let pooled = if n * core::mem::size_of::<T>() >= MIN_BYTES {
-        T::with_pool(|p| p.take(n))
-    } else {
-        None
-    };
-    match pooled {
+    match pooled(n) {
         Some(mut v) => {
             v.clear();
             v
@@ -97,12 +102,7 @@ pub fn buffer<T: Float>(n: usize) -> Vec<T> {
 /// v.fill(1.0);
 /// ```
 pub fn scratch<T: Float>(n: usize) -> Vec<T> {
-    let pooled = if n * core::mem::size_of::<T>() >= MIN_BYTES {
-        T::with_pool(|p| p.take(n))
-    } else {
-        None
-    };
-    let mut v = pooled.unwrap_or_default();
+    let mut v = pooled(n).unwrap_or_default();
     if v.len() >= n {
         v.truncate(n);
     } else {

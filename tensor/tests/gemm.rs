@@ -407,20 +407,31 @@ fn vector_shapes() {
 /// Threaded results must equal single-threaded ones bit for bit.
 #[test]
 fn threads_match_single_thread() {
-    fn run<T: Sc>(threads: usize, m: usize, n: usize, k: usize, lc: Layout) -> Vec<T> {
+    /// `C = 1.5 A B + 0.5 C` on `threads` threads, with A prepacked when `packed`.
+    fn run_with<T: Sc>(
+        threads: usize,
+        m: usize,
+        n: usize,
+        k: usize,
+        lc: Layout,
+        packed: bool,
+    ) -> Vec<T> {
         set_num_threads(threads);
         let mut rng = Rng(42);
         let a = Mat::<T>::new(m, k, Layout::RowMajor, &mut rng, 0.0);
         let b = Mat::<T>::new(k, n, Layout::ColMajor, &mut rng, 0.0);
         let mut c = Mat::<T>::new(m, n, lc, &mut rng, 0.0);
-        gemm(
-            T::from_f64(1.5),
-            a.view(),
-            b.view(),
-            T::from_f64(0.5),
-            c.view_mut(),
-        );
+        let (alpha, beta) = (T::from_f64(1.5), T::from_f64(0.5));
+        if packed {
+            let pa = PackedLhs::new(a.view());
+            gemm_packed_lhs(alpha, &pa, b.view(), beta, c.view_mut());
+        } else {
+            gemm(alpha, a.view(), b.view(), beta, c.view_mut());
+        }
         c.data
+    }
+    fn run<T: Sc>(threads: usize, m: usize, n: usize, k: usize, lc: Layout) -> Vec<T> {
+        run_with(threads, m, n, k, lc, false)
     }
     // Each product is above the threading threshold (2^22 multiply-adds).
     for (m, n, k, lc) in [
@@ -442,21 +453,9 @@ fn threads_match_single_thread() {
         );
     }
     // A prepacked A is split into row bands the same way.
-    fn run_packed(threads: usize, m: usize, n: usize, k: usize) -> Vec<f32> {
-        set_num_threads(threads);
-        let mut rng = Rng(7);
-        let a = Mat::<f32>::new(m, k, Layout::RowMajor, &mut rng, 0.0);
-        let b = Mat::<f32>::new(k, n, Layout::ColMajor, &mut rng, 0.0);
-        let mut c = Mat::<f32>::new(m, n, Layout::RowMajor, &mut rng, 0.0);
-        let pa = PackedLhs::new(a.view());
-        gemm_packed_lhs(1.5, &pa, b.view(), 0.5, c.view_mut());
-        c.data
-    }
-    let one = run_packed(1, 515, 64, 300);
-    assert!(
-        run_packed(2, 515, 64, 300) == one,
-        "packed: 2 threads differ"
-    );
+    let run_packed = |threads| run_with::<f32>(threads, 515, 64, 300, Layout::RowMajor, true);
+    let one = run_packed(1);
+    assert!(run_packed(2) == one, "packed: 2 threads differ");
     set_num_threads(0);
 }
 

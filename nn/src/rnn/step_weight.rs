@@ -14,10 +14,9 @@
 //! per-step repacking of `M`.
 
 use recur_tensor::Float;
-use recur_tensor::gemm::{MatMut, MatRef, PackedLhs, gemm, gemm_packed_lhs, num_threads, tile};
-
-/// The GEMM's threading threshold in multiply-adds (see [`num_threads`]).
-const PARALLEL_MIN_WORK: usize = 1 << 22;
+use recur_tensor::gemm::{
+    MatMut, MatRef, PARALLEL_MIN_WORK, PackedLhs, gemm, gemm_packed_lhs, num_threads, tile,
+};
 
 /// `M` (`[K, N]`), ready for `out = x · M` at every step.
 pub(crate) enum StepWeight<'a, T: Float> {

@@ -8,7 +8,7 @@ use super::{GemmScalar, MatMut, MatRef};
 
 /// Products with at least this many multiply-adds (`m * n * k`) are split over threads
 /// (when [`num_threads`] > 1). Below it, spawning costs more than it saves.
-const PARALLEL_MIN_WORK: usize = 1 << 22;
+pub const PARALLEL_MIN_WORK: usize = 1 << 22;
 
 /// Products with fewer multiply-adds (`m * n * k`) than this read A and B in place (see
 /// [`serial`]); larger ones pack them, which pays off once each panel is reused many times.

@@ -26,6 +26,7 @@ mod loops;
 mod pack;
 mod threads;
 
+pub use loops::PARALLEL_MIN_WORK;
 pub use threads::{num_threads, set_num_threads};
 
 use loops::{Lhs, PackedRef, Workspace};
@@ -215,6 +216,24 @@ fn check_dims<T>(a_dims: (usize, usize), b: &MatRef<'_, T>, c: &MatMut<'_, T>) {
     );
 }
 
+/// Finishes the products with nothing to multiply (an empty C; `k == 0` or `alpha == 0`,
+/// where `C = beta * C`) and returns `None`; otherwise hands C back.
+fn work_left<T: GemmScalar>(
+    alpha: T,
+    k: usize,
+    beta: T,
+    c: MatMut<'_, T>,
+) -> Option<MatMut<'_, T>> {
+    if c.rows == 0 || c.cols == 0 {
+        return None;
+    }
+    if k == 0 || alpha == T::ZERO {
+        scale(beta, c);
+        return None;
+    }
+    Some(c)
+}
+
 /// `C = beta * C`, without reading C when `beta == 0`.
 fn scale<T: GemmScalar>(beta: T, c: MatMut<'_, T>) {
     for i in 0..c.rows {
@@ -259,14 +278,10 @@ pub fn gemm<T: GemmScalar>(
     c: MatMut<'_, T>,
 ) {
     check_args(&a, &b, &c);
-    let (m, n, k) = (c.rows, c.cols, a.cols);
-    if m == 0 || n == 0 {
+    let Some(c) = work_left(alpha, a.cols, beta, c) else {
         return;
-    }
-    if k == 0 || alpha == T::ZERO {
-        scale(beta, c);
-        return;
-    }
+    };
+    let (m, n) = (c.rows, c.cols);
     // Work on C^T = B^T A^T when that makes C row-major (the kernels' preferred layout) or
     // turns a column (n == 1) into a row for the vector-matrix path.
     let (a, b, c) = if (n == 1 && m > 1) || (m > 1 && n > 1 && c.rs < c.cs) {
@@ -392,14 +407,9 @@ pub fn gemm_packed_lhs<T: GemmScalar>(
     check_dims((a.rows, a.cols), &b, &c);
     check_view("B", b.data.len(), b.offset, b.rows, b.cols, b.rs, b.cs);
     check_view("C", c.data.len(), c.offset, c.rows, c.cols, c.rs, c.cs);
-    let (m, n, k) = (c.rows, c.cols, a.cols);
-    if m == 0 || n == 0 {
+    let Some(c) = work_left(alpha, a.cols, beta, c) else {
         return;
-    }
-    if k == 0 || alpha == T::ZERO {
-        scale(beta, c);
-        return;
-    }
+    };
     let lhs = Lhs::Packed(PackedRef {
         data: &a.data,
         padded_rows: a.padded_rows,
