@@ -1,6 +1,8 @@
 //! RNN and RNNCell behaviour from RNN-SPEC.md: every error message in its check order,
 //! shapes, printed forms, parameters, init, dropout, variable lengths, inference paths.
 
+mod common;
+
 use recur_nn::{Module, Nonlinearity, Rnn, RnnCell, RnnConfig, Tape};
 use recur_tensor::Tensor;
 
@@ -446,21 +448,7 @@ fn forward_tokens_equals_one_hot_forward() {
                 let x = tape.constant(Tensor::from_vec(onehot.clone(), &oh_dims).unwrap());
                 r.forward(&tape, &x, None).unwrap()
             };
-            // A loss that weighs every output and final-state element differently.
-            let weights = |d: &[usize]| {
-                let k: usize = d.iter().product();
-                tape.constant(
-                    Tensor::from_vec((0..k).map(|i| i as f64 * 0.1 - 1.0).collect(), d).unwrap(),
-                )
-            };
-            let (wo, wh) = (weights(out.dims()), weights(h_n.dims()));
-            let loss = out
-                .mul(&wo)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .add(&h_n.mul(&wh).unwrap().sum_all().unwrap())
-                .unwrap();
+            let loss = common::weighted_loss(&out, &h_n);
             let grads = tape.backward(&loss).unwrap();
             let gs: Vec<Vec<f64>> = r
                 .named_parameters()

@@ -15,9 +15,11 @@
 //! and the reverse direction starts at each item's last valid element.
 
 use crate::rnn::Nonlinearity;
+use crate::rnn::split::{batch_groups, run_groups, step_rows, step_rows_mut};
 use crate::rnn::step_weight::{StepWeight, row_major_copy};
+use core::ops::Range;
 use recur_autograd::{AutogradError, CustomOp, Result};
-use recur_tensor::gemm::{MatMut, MatRef, gemm};
+use recur_tensor::gemm::{MatMut, MatRef, gemm, serial};
 use recur_tensor::{Float, Tensor, pool};
 
 /// The shape facts of one layer run.
@@ -131,43 +133,120 @@ impl<T: Float> RnnLayer<T> {
                 MatMut::row_major(&mut p, rows, hidden),
             );
         }
-        // 2. The recurrence, in place: P_t becomes the state h_t.
+        // 2. The recurrence, in place: P_t becomes the state h_t; split over threads by batch
+        //    rows when that pays (see `split`).
         let h0v = h0.contiguous();
         let h0s = h0v.as_slice().expect("contiguous");
-        // W_hh^T prepared once for the T per-step products (see `StepWeight`).
-        let whh_t = StepWeight::new(transposed(w_hh), batch);
-        let bh = batch * hidden;
-        for s in 0..steps {
-            let t = if self.reverse { steps - 1 - s } else { s };
-            // The previous state (h0 at the first step) and this step's slice, borrowed apart.
-            let (prev, cur): (&[T], &mut [T]) = if s == 0 {
-                (h0s, &mut p[t * bh..(t + 1) * bh])
-            } else if self.reverse {
-                let (a, b) = p.split_at_mut((t + 1) * bh);
-                (&b[..bh], &mut a[t * bh..])
-            } else {
-                let (a, b) = p.split_at_mut(t * bh);
-                (&a[(t - 1) * bh..], &mut b[..bh])
-            };
-            let cur = &mut cur[..bh];
-            whh_t.apply(prev, batch, T::ONE, cur);
-            self.act.apply(cur);
-            if self.lengths.is_some() {
-                for b in 0..batch {
-                    if !self.active(t, b) {
-                        cur[b * hidden..(b + 1) * hidden]
-                            .copy_from_slice(&prev[b * hidden..(b + 1) * hidden]);
-                    }
-                }
-            }
-        }
+        let groups = batch_groups(batch, steps * batch * hidden * hidden);
+        let gbatch = groups.iter().map(|g| g.len()).max().unwrap_or(0);
+        // W_hh^T prepared once for the T per-step products of a group (see `StepWeight`).
+        let whh_t = if groups.len() > 1 {
+            serial(|| StepWeight::new(transposed(w_hh), gbatch))
+        } else {
+            StepWeight::new(transposed(w_hh), batch)
+        };
+        let work: Vec<_> = step_rows_mut(&mut p, steps, hidden, &groups)
+            .into_iter()
+            .zip(&groups)
+            .map(|(rows, g)| (rows, g.clone()))
+            .collect();
+        run_groups(work, |(mut rows, g)| {
+            let h0 = &h0s[g.start * hidden..g.end * hidden];
+            self.recur_rows(&whh_t, h0, &mut rows, g, hidden);
+        });
         let last = if steps == 0 {
             h0s.to_vec()
         } else {
             let t = if self.reverse { 0 } else { steps - 1 };
-            p[t * bh..(t + 1) * bh].to_vec()
+            p[t * batch * hidden..(t + 1) * batch * hidden].to_vec()
         };
         (p, last)
+    }
+}
+
+impl<T: Float> RnnLayer<T> {
+    /// The forward recurrence for batch rows `g`: `rows[t]` holds their `P_t` and becomes
+    /// their `h_t`; `h0` is their initial state.
+    fn recur_rows(
+        &self,
+        whh_t: &StepWeight<'_, T>,
+        h0: &[T],
+        rows: &mut [&mut [T]],
+        g: Range<usize>,
+        hidden: usize,
+    ) {
+        let steps = rows.len();
+        for s in 0..steps {
+            let t = if self.reverse { steps - 1 - s } else { s };
+            // The previous state (h0 at the first step) and this step's rows, borrowed apart.
+            let (prev, cur): (&[T], &mut [T]) = if s == 0 {
+                (h0, &mut *rows[t])
+            } else if self.reverse {
+                let (a, b) = rows.split_at_mut(t + 1);
+                (&*b[0], &mut *a[t])
+            } else {
+                let (a, b) = rows.split_at_mut(t);
+                (&*a[t - 1], &mut *b[0])
+            };
+            whh_t.apply(prev, g.len(), T::ONE, cur);
+            self.act.apply(cur);
+            if self.lengths.is_some() {
+                for (i, b) in g.clone().enumerate() {
+                    if !self.active(t, b) {
+                        cur[i * hidden..(i + 1) * hidden]
+                            .copy_from_slice(&prev[i * hidden..(i + 1) * hidden]);
+                    }
+                }
+            }
+        }
+    }
+
+    /// BPTT for batch rows `g`, from `dh` (their gradient w.r.t. the last state) through all
+    /// steps: fills their rows of `dz` and returns their gradient w.r.t. `h0`.
+    #[allow(clippy::too_many_arguments)]
+    fn bptt_rows(
+        &self,
+        w_hh: &StepWeight<'_, T>,
+        mut dh: Vec<T>,
+        states: &[&[T]],
+        g_out: Option<&[&[T]]>,
+        dz: &mut [&mut [T]],
+        g: Range<usize>,
+        hidden: usize,
+    ) -> Vec<T> {
+        let steps = states.len();
+        let mut dh_next = vec![T::ZERO; dh.len()];
+        for s in (0..steps).rev() {
+            let t = if self.reverse { steps - 1 - s } else { s };
+            let (h, dzt) = (states[t], &mut *dz[t]);
+            for (i, b) in g.clone().enumerate() {
+                let r = i * hidden..(i + 1) * hidden;
+                if !self.active(t, b) {
+                    // The state passed through unchanged; the zero output takes no gradient.
+                    dzt[r].fill(T::ZERO);
+                    continue;
+                }
+                if let Some(go) = g_out {
+                    for (d, &gv) in dh[r.clone()].iter_mut().zip(&go[t][r.clone()]) {
+                        *d += gv;
+                    }
+                }
+                self.act
+                    .backward(&h[r.clone()], &dh[r.clone()], &mut dzt[r]);
+            }
+            // dh_{t-1} = dz_t W_hh (active rows); inactive rows carry dh through.
+            w_hh.apply(dzt, g.len(), T::ZERO, &mut dh_next);
+            if self.lengths.is_some() {
+                for (i, b) in g.clone().enumerate() {
+                    if !self.active(t, b) {
+                        dh_next[i * hidden..(i + 1) * hidden]
+                            .copy_from_slice(&dh[i * hidden..(i + 1) * hidden]);
+                    }
+                }
+            }
+            core::mem::swap(&mut dh, &mut dh_next);
+        }
+        dh
     }
 }
 
@@ -290,47 +369,36 @@ impl<T: Float> CustomOp<T> for RnnLayer<T> {
         let (bh, rows) = (batch * hidden, steps * batch);
         let g_out = grads_out[0].map(|g| g.contiguous());
         let g_out = g_out.as_ref().map(|g| g.as_slice().expect("contiguous"));
-        let mut dh: Vec<T> = match grads_out[1] {
+        let dh: Vec<T> = match grads_out[1] {
             Some(g) => g.to_vec(),
             None => vec![T::ZERO; bh],
         };
-        // BPTT: dz_t for every step (the only sequential part).
-        // Every row of every step is written below.
+        // BPTT: dz_t for every step (the only sequential part), split over threads by batch
+        // rows when that pays (see `split`). Every row of every step is written.
         let mut dz = pool::scratch(rows * hidden);
-        let mut dh_next = vec![T::ZERO; bh];
-        let w_hh = StepWeight::new(plain(&sv.w_hh), batch);
-        for s in (0..steps).rev() {
-            let t = if self.reverse { steps - 1 - s } else { s };
-            let h = &states[t * bh..(t + 1) * bh];
-            let dzt = &mut dz[t * bh..(t + 1) * bh];
-            for b in 0..batch {
-                let r = b * hidden..(b + 1) * hidden;
-                if !self.active(t, b) {
-                    // The state passed through unchanged; the zero output takes no gradient.
-                    dzt[r].fill(T::ZERO);
-                    continue;
-                }
-                if let Some(g) = g_out {
-                    let go = &g[t * bh + b * hidden..t * bh + (b + 1) * hidden];
-                    for (d, &gv) in dh[r.clone()].iter_mut().zip(go) {
-                        *d += gv;
-                    }
-                }
-                self.act
-                    .backward(&h[r.clone()], &dh[r.clone()], &mut dzt[r]);
-            }
-            // dh_{t-1} = dz_t W_hh (active rows); inactive rows carry dh through.
-            w_hh.apply(&dz[t * bh..(t + 1) * bh], batch, T::ZERO, &mut dh_next);
-            if self.lengths.is_some() {
-                for b in 0..batch {
-                    if !self.active(t, b) {
-                        dh_next[b * hidden..(b + 1) * hidden]
-                            .copy_from_slice(&dh[b * hidden..(b + 1) * hidden]);
-                    }
-                }
-            }
-            core::mem::swap(&mut dh, &mut dh_next);
-        }
+        let groups = batch_groups(batch, steps * batch * hidden * hidden);
+        let gbatch = groups.iter().map(|g| g.len()).max().unwrap_or(0);
+        let w_hh = if groups.len() > 1 {
+            serial(|| StepWeight::new(plain(&sv.w_hh), gbatch))
+        } else {
+            StepWeight::new(plain(&sv.w_hh), batch)
+        };
+        let state_rows = step_rows(states, steps, hidden, &groups);
+        let mut g_out_rows = g_out.map(|g| step_rows(g, steps, hidden, &groups).into_iter());
+        let work: Vec<_> = step_rows_mut(&mut dz, steps, hidden, &groups)
+            .into_iter()
+            .zip(state_rows)
+            .zip(&groups)
+            .map(|((dz, st), g)| {
+                let go = g_out_rows.as_mut().and_then(|it| it.next());
+                let dh = dh[g.start * hidden..g.end * hidden].to_vec();
+                (dz, st, go, dh, g.clone())
+            })
+            .collect();
+        let dh: Vec<T> = run_groups(work, |(mut dz, st, go, dh, g)| {
+            self.bptt_rows(&w_hh, dh, &st, go.as_deref(), &mut dz, g, hidden)
+        })
+        .concat();
         let dz_all = MatRef {
             data: &dz,
             offset: 0,
@@ -370,7 +438,8 @@ impl<T: Float> CustomOp<T> for RnnLayer<T> {
         });
         // dW_ih = dZ^T X: [H, T*B] x [T*B, I].
         let gw_ih = needs[2].then(|| {
-            let mut g = vec![T::ZERO; hidden * input];
+            // Written whole: by the transposition below, or by the GEMM (beta = 0).
+            let mut g = pool::scratch(hidden * input);
             if let Some(tokens) = &self.tokens {
                 // dW_ih[:, v] = sum of dz rows whose token is v: add rows of dW_ih^T, then
                 // transpose.
@@ -415,8 +484,12 @@ impl<T: Float> CustomOp<T> for RnnLayer<T> {
         // dW_hh = sum_t dz_t^T h_prev(t): one GEMM over the steps whose previous state is a
         // stored state, plus one for the step that starts from h0.
         let gw_hh = needs[3].then(|| {
-            let mut g = vec![T::ZERO; hidden * hidden];
-            if steps > 0 {
+            if steps == 0 {
+                return vec![T::ZERO; hidden * hidden];
+            }
+            // Written whole by the first GEMM (beta = 0, also when it has no steps to sum).
+            let mut g = pool::scratch(hidden * hidden);
+            {
                 let first = if self.reverse { steps - 1 } else { 0 };
                 let n = (steps - 1) * batch;
                 let (dz_from, s_from) = if self.reverse { (0, bh) } else { (bh, 0) };

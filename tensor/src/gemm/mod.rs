@@ -27,7 +27,7 @@ mod pack;
 mod threads;
 
 pub use loops::PARALLEL_MIN_WORK;
-pub use threads::{num_threads, set_num_threads};
+pub use threads::{num_threads, serial, set_num_threads};
 
 use loops::{Lhs, PackedRef, Workspace};
 
