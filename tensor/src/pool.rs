@@ -102,13 +102,18 @@ pub fn buffer<T: Float>(n: usize) -> Vec<T> {
 /// v.fill(1.0);
 /// ```
 pub fn scratch<T: Float>(n: usize) -> Vec<T> {
-    let mut v = pooled(n).unwrap_or_default();
-    if v.len() >= n {
-        v.truncate(n);
-    } else {
-        v.resize(n, T::ZERO);
+    match pooled(n) {
+        Some(mut v) => {
+            if v.len() >= n {
+                v.truncate(n);
+            } else {
+                v.resize(n, T::ZERO);
+            }
+            v
+        }
+        // A zeroed allocation: large ones come from the OS already zero (no pass over them).
+        None => vec![T::ZERO; n],
     }
-    v
 }
 
 /// `n` copies of `value`, in a buffer from the pool when it has one.
@@ -117,9 +122,15 @@ pub fn scratch<T: Float>(n: usize) -> Vec<T> {
 /// assert_eq!(recur_tensor::pool::filled(3, 2.5f64), vec![2.5; 3]);
 /// ```
 pub fn filled<T: Float>(n: usize, value: T) -> Vec<T> {
-    let mut v = buffer(n);
-    v.resize(n, value);
-    v
+    match pooled(n) {
+        Some(mut v) => {
+            v.clear();
+            v.resize(n, value);
+            v
+        }
+        // For zeros, a zeroed allocation: large ones come from the OS already zero.
+        None => vec![value; n],
+    }
 }
 
 /// `n` zeros, in a buffer from the pool when it has one.

@@ -1,10 +1,11 @@
 //! The fused RNN layer: one tape node per layer and direction.
 //!
 //! Forward, for `T` steps of a batch of `B` with input size `I` and hidden size `H`:
-//! 1. the input projection for all steps at once, biases folded in:
-//!    `P = X W_ih^T + (b_ih + b_hh)`, one GEMM `[T*B, I] x [I, H]`;
-//! 2. the recurrence `h_t = act(P_t + h_{t-1} W_hh^T)`, one small GEMM per step written
-//!    straight into `P_t`, every state kept (`S`, `[T, B, H]`).
+//! 1. the input projection for all steps at once: `P = X W_ih^T`, one GEMM
+//!    `[T*B, I] x [I, H]` (for a one-hot input given by tokens, a lookup of `W_ih`'s columns);
+//! 2. the recurrence `h_t = act(P_t + (b_ih + b_hh) + h_{t-1} W_hh^T)`, the bias added to `P_t`
+//!    in cache just before one small GEMM per step written straight into `P_t`, every state
+//!    kept (`S`, `[T, B, H]`). With threads, the batch rows are split between them (`split`).
 //!
 //! Backward (BPTT): walk the steps backwards computing `dz_t = dh_t * act'(h_t)` and
 //! `dh_{t-1} = dz_t W_hh` (the only sequential part), then `dW_hh`, `dW_ih`, `dX` and the bias
@@ -89,32 +90,33 @@ impl<T: Float> RnnLayer<T> {
         let (steps, batch, input) = (x.dims()[0], x.dims()[1], x.dims()[2]);
         let hidden = w_hh.dims()[0];
         let rows = steps * batch;
-        // 1. P = X W_ih^T + bias, for all steps in one GEMM.
-        // Start from the bias repeated (written once, not zeroed first).
-        let mut p = match bias {
-            Some(b) => {
-                let mut p = pool::buffer(rows * hidden);
-                for _ in 0..rows {
-                    p.extend_from_slice(b);
+        // 1. P = X W_ih^T for all steps in one GEMM (the bias is added step by step in the
+        //    recurrence, on data already in cache), or, for tokens, the bias plus a lookup.
+        let mut step_bias = bias;
+        let mut p = if let Some(tokens) = &self.tokens {
+            let mut p = match bias {
+                Some(b) => {
+                    let mut p = pool::buffer(rows * hidden);
+                    for _ in 0..rows {
+                        p.extend_from_slice(b);
+                    }
+                    p
                 }
-                p
-            }
-            None => pool::zeroed(rows * hidden),
-        };
-        if let Some(tokens) = &self.tokens {
+                None => pool::zeroed(rows * hidden),
+            };
+            step_bias = None;
             // One-hot rows: P[r] += W_ih[:, token r], from a transposed copy (rows contiguous).
             let wt = row_major_copy(transposed(w_ih));
             for (row, &tok) in p.chunks_exact_mut(hidden.max(1)).zip(tokens) {
                 let col = &wt[tok as usize * hidden..(tok as usize + 1) * hidden];
-                if bias.is_some() {
-                    for (d, &w) in row.iter_mut().zip(col) {
-                        *d += w;
-                    }
-                } else {
-                    row.copy_from_slice(col);
+                for (d, &w) in row.iter_mut().zip(col) {
+                    *d += w;
                 }
             }
+            p
         } else {
+            // Written whole by the GEMM (beta = 0).
+            let mut p = pool::scratch(rows * hidden);
             let xl = x.layout();
             let x_mat = MatRef {
                 data: x.storage(),
@@ -124,15 +126,15 @@ impl<T: Float> RnnLayer<T> {
                 rs: input,
                 cs: 1,
             };
-            let beta = if bias.is_some() { T::ONE } else { T::ZERO };
             gemm(
                 T::ONE,
                 x_mat,
                 transposed(w_ih),
-                beta,
+                T::ZERO,
                 MatMut::row_major(&mut p, rows, hidden),
             );
-        }
+            p
+        };
         // 2. The recurrence, in place: P_t becomes the state h_t; split over threads by batch
         //    rows when that pays (see `split`).
         let h0v = h0.contiguous();
@@ -152,7 +154,7 @@ impl<T: Float> RnnLayer<T> {
             .collect();
         run_groups(work, |(mut rows, g)| {
             let h0 = &h0s[g.start * hidden..g.end * hidden];
-            self.recur_rows(&whh_t, h0, &mut rows, g, hidden);
+            self.recur_rows(&whh_t, h0, step_bias, &mut rows, g, hidden);
         });
         let last = if steps == 0 {
             h0s.to_vec()
@@ -166,11 +168,12 @@ impl<T: Float> RnnLayer<T> {
 
 impl<T: Float> RnnLayer<T> {
     /// The forward recurrence for batch rows `g`: `rows[t]` holds their `P_t` and becomes
-    /// their `h_t`; `h0` is their initial state.
+    /// their `h_t`; `h0` is their initial state; `bias` (if any) is added to `P_t` first.
     fn recur_rows(
         &self,
         whh_t: &StepWeight<'_, T>,
         h0: &[T],
+        bias: Option<&[T]>,
         rows: &mut [&mut [T]],
         g: Range<usize>,
         hidden: usize,
@@ -188,6 +191,13 @@ impl<T: Float> RnnLayer<T> {
                 let (a, b) = rows.split_at_mut(t);
                 (&*a[t - 1], &mut *b[0])
             };
+            if let Some(b) = bias {
+                for row in cur.chunks_exact_mut(hidden.max(1)) {
+                    for (z, &bv) in row.iter_mut().zip(b) {
+                        *z += bv;
+                    }
+                }
+            }
             whh_t.apply(prev, g.len(), T::ONE, cur);
             self.act.apply(cur);
             if self.lengths.is_some() {
