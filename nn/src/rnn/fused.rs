@@ -212,7 +212,9 @@ impl<T: Float> RnnLayer<T> {
     }
 
     /// BPTT for batch rows `g`, from `dh` (their gradient w.r.t. the last state) through all
-    /// steps: fills their rows of `dz` and returns their gradient w.r.t. `h0`.
+    /// steps: fills their rows of `dz` and returns their gradient w.r.t. `h0` and, if
+    /// `item_sums`, each row's `dz` summed over the steps (in processing order, while the rows
+    /// are in cache; the bias gradient is the sum of these over the batch).
     #[allow(clippy::too_many_arguments)]
     fn bptt_rows(
         &self,
@@ -223,9 +225,15 @@ impl<T: Float> RnnLayer<T> {
         dz: &mut [&mut [T]],
         g: Range<usize>,
         hidden: usize,
-    ) -> Vec<T> {
+        item_sums: bool,
+    ) -> (Vec<T>, Vec<T>) {
         let steps = states.len();
         let mut dh_next = vec![T::ZERO; dh.len()];
+        let mut sums = if item_sums {
+            vec![T::ZERO; dh.len()]
+        } else {
+            Vec::new()
+        };
         for s in (0..steps).rev() {
             let t = if self.reverse { steps - 1 - s } else { s };
             let (h, dzt) = (states[t], &mut *dz[t]);
@@ -242,7 +250,12 @@ impl<T: Float> RnnLayer<T> {
                     }
                 }
                 self.act
-                    .backward(&h[r.clone()], &dh[r.clone()], &mut dzt[r]);
+                    .backward(&h[r.clone()], &dh[r.clone()], &mut dzt[r.clone()]);
+                if item_sums {
+                    for (a, &v) in sums[r.clone()].iter_mut().zip(&dzt[r]) {
+                        *a += v;
+                    }
+                }
             }
             // dh_{t-1} = dz_t W_hh (active rows); inactive rows carry dh through.
             w_hh.apply(dzt, g.len(), T::ZERO, &mut dh_next);
@@ -256,7 +269,7 @@ impl<T: Float> RnnLayer<T> {
             }
             core::mem::swap(&mut dh, &mut dh_next);
         }
-        dh
+        (dh, sums)
     }
 }
 
@@ -405,10 +418,14 @@ impl<T: Float> CustomOp<T> for RnnLayer<T> {
                 (dz, st, go, dh, g.clone())
             })
             .collect();
-        let dh: Vec<T> = run_groups(work, |(mut dz, st, go, dh, g)| {
-            self.bptt_rows(&w_hh, dh, &st, go.as_deref(), &mut dz, g, hidden)
-        })
-        .concat();
+        let need_gb = self.has_bias && (needs[4] || needs[5]);
+        let (dh, item_sums): (Vec<Vec<T>>, Vec<Vec<T>>) =
+            run_groups(work, |(mut dz, st, go, dh, g)| {
+                self.bptt_rows(&w_hh, dh, &st, go.as_deref(), &mut dz, g, hidden, need_gb)
+            })
+            .into_iter()
+            .unzip();
+        let dh = dh.concat();
         let dz_all = MatRef {
             data: &dz,
             offset: 0,
@@ -566,9 +583,11 @@ impl<T: Float> CustomOp<T> for RnnLayer<T> {
             }
             g
         });
-        let gb = (self.has_bias && (needs[4] || needs[5])).then(|| {
+        // The bias gradient: the items' sums over the steps, added in batch order (the same
+        // order whatever the thread split).
+        let gb = need_gb.then(|| {
             let mut g = vec![T::ZERO; hidden];
-            for row in dz.chunks_exact(hidden.max(1)) {
+            for row in item_sums.concat().chunks_exact(hidden.max(1)) {
                 for (a, &v) in g.iter_mut().zip(row) {
                     *a += v;
                 }
