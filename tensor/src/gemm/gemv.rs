@@ -4,7 +4,8 @@
 //! so this path streams B directly through a [`RowKernel`]:
 //! - row-major B (`cs == 1`): chunks of columns accumulated in registers over all of `k`
 //!   (the RNN's `[1×H]·[H×H]` case);
-//! - column-major B (`rs == 1`): dot products, four columns at a time.
+//! - column-major B (`rs == 1`): dot products, four columns at a time, the next four
+//!   prefetched meanwhile.
 
 use super::kernel::{GEMV_W, RowKernel};
 use super::{GemmScalar, MatMut, MatRef};
@@ -40,12 +41,17 @@ pub(super) fn gemv_with<T: GemmScalar, G: RowKernel<T>>(
         }
     } else if a.cs == 1 {
         // Column-major B: four columns per call (the last group repeats its last column).
+        let col = |j: usize| {
+            let s = b.offset + j.min(n - 1) * b.cs;
+            &b.data[s..s + k]
+        };
         for j0 in (0..n).step_by(4) {
-            let col = |jj: usize| {
-                let s = b.offset + (j0 + jj).min(n - 1) * b.cs;
-                &b.data[s..s + k]
-            };
-            let sums = g.dots(k, a_row, core::array::from_fn(col));
+            let sums = g.dots(
+                k,
+                a_row,
+                core::array::from_fn(|jj| col(j0 + jj)),
+                core::array::from_fn(|jj| col(j0 + 4 + jj)),
+            );
             for (jj, &x) in sums.iter().enumerate().take(n - j0) {
                 store(j0 + jj, x);
             }

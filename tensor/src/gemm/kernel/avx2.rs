@@ -119,16 +119,29 @@ macro_rules! gemv_kernels {
         }
 
         /// Four dot products `sum_p a[p] * b[c][p]` (c < 4) over `k` contiguous elements:
-        /// two accumulators per column, one load of `a` shared by the four columns.
+        /// two accumulators per column, one load of `a` shared by the four columns. The
+        /// columns of the next call (`next`) are prefetched alongside, so that its first
+        /// loads do not wait for the cache.
         ///
         /// # Safety
         /// AVX2 and FMA must be available; `a` and each `b[c]` readable at `0..k`.
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn $cols(k: usize, a: *const $t, b: [*const $t; 4]) -> [$t; 4] {
+        unsafe fn $cols(
+            k: usize,
+            a: *const $t,
+            b: [*const $t; 4],
+            next: [*const $t; 4],
+        ) -> [$t; 4] {
             const L: usize = $lanes;
             let mut acc = [[$setzero(); 2]; 4];
             let mut p = 0;
             while p + 2 * L <= k {
+                for n in next {
+                    // A prefetch is only a hint: it never faults, whatever the address.
+                    core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+                        n.wrapping_add(p).cast::<i8>(),
+                    );
+                }
                 // SAFETY: p + 2L <= k: inside `a` and every `b[c]`.
                 unsafe {
                     let a0 = $loadu(a.add(p));
@@ -238,11 +251,19 @@ macro_rules! impl_gemv {
             }
 
             #[inline]
-            fn dots(self, k: usize, a: &[$t], b: [&[$t]; 4]) -> [$t; 4] {
+            fn dots(self, k: usize, a: &[$t], b: [&[$t]; 4], next: [&[$t]; 4]) -> [$t; 4] {
                 let a = &a[..k];
                 let b = b.map(|bc| &bc[..k]);
-                // SAFETY: `self` proves AVX2+FMA; `a` and every `b[c]` hold k elements.
-                unsafe { $dot(k, a.as_ptr(), b.map(<[$t]>::as_ptr)) }
+                // SAFETY: `self` proves AVX2+FMA; `a` and every `b[c]` hold k elements (`next`
+                // is only prefetched).
+                unsafe {
+                    $dot(
+                        k,
+                        a.as_ptr(),
+                        b.map(<[$t]>::as_ptr),
+                        next.map(<[$t]>::as_ptr),
+                    )
+                }
             }
         }
     };

@@ -287,8 +287,9 @@ pub(crate) trait RowKernel<T>: Copy {
     );
 
     /// Four dot products `sum_p a[p] * b[c][p]` over `p < k`. Panics if `a` or a `b[c]` is
-    /// shorter than `k`.
-    fn dots(self, k: usize, a: &[T], b: [&[T]; 4]) -> [T; 4];
+    /// shorter than `k`. `next`: the columns the following call will read, a hint for the
+    /// cache only (never read).
+    fn dots(self, k: usize, a: &[T], b: [&[T]; 4], next: [&[T]; 4]) -> [T; 4];
 }
 
 /// Checks the bounds a micro-kernel relies on; panics on a violation (a bug in the loops).
@@ -623,7 +624,7 @@ mod tests {
             let a: Vec<T> = fill(k, 7);
             let cols: Vec<Vec<T>> = (0..4).map(|c| fill(k + c, 8 + c as u64)).collect();
             let b = [&cols[0][..], &cols[1][..], &cols[2][..], &cols[3][..]];
-            let (got, want) = (g.dots(k, &a, b), Portable.dots(k, &a, b));
+            let (got, want) = (g.dots(k, &a, b, b), Portable.dots(k, &a, b, b));
             for c in 0..4 {
                 let (x, y) = (got[c].to_f64(), want[c].to_f64());
                 assert!(

@@ -124,7 +124,7 @@ impl<T: GemmScalar> RowKernel<T> for Portable {
         }
     }
 
-    fn dots(self, k: usize, a: &[T], b: [&[T]; 4]) -> [T; 4] {
+    fn dots(self, k: usize, a: &[T], b: [&[T]; 4], _next: [&[T]; 4]) -> [T; 4] {
         let a = &a[..k];
         b.map(|bc| {
             a.iter()
