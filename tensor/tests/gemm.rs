@@ -433,11 +433,14 @@ fn threads_match_single_thread() {
     fn run<T: Sc>(threads: usize, m: usize, n: usize, k: usize, lc: Layout) -> Vec<T> {
         run_with(threads, m, n, k, lc, false)
     }
-    // Each product is above the threading threshold (2^22 multiply-adds).
+    // Each product is above the threading threshold (2^22 multiply-adds); the last two span
+    // several kc-deep blocks.
     for (m, n, k, lc) in [
         (203, 180, 130, Layout::RowMajor),
         (97, 301, 150, Layout::ColMajor),
         (131, 140, 240, Layout::Strided),
+        (64, 200, 600, Layout::RowMajor),
+        (300, 90, 520, Layout::ColMajor),
     ] {
         let one = run::<f32>(1, m, n, k, lc);
         for threads in [2, 3] {
