@@ -14,6 +14,9 @@
 //! `dh_{t-1} = dh ⊙ z + dQ_t W_hh`; afterwards `dW_ih = dP^T X`, `dX = dP W_ih`,
 //! `dW_hh = dQ^T H_prev` and the bias gradients are single GEMMs or column sums over all steps.
 //!
+//! With threads, the batch rows are split between them for the recurrence, forward and
+//! backward (see `rnn::split`).
+//!
 //! Variable-length batches work as in the RNN: item `b` is active at step `t` iff
 //! `t < len_b`; an inactive item keeps its state and outputs zero.
 
@@ -21,10 +24,12 @@ use crate::lstm::common::{
     col_sums, dense, dense_mut, input_side_grads, sigmoid_in_place, tanh_in_place, view,
 };
 use crate::lstm::prev_state_gemm;
+use crate::rnn::split::{plan, run_groups, step_rows, step_rows_mut};
 use crate::rnn::step_weight::StepWeight;
+use core::ops::Range;
 use recur_autograd::{AutogradError, CustomOp, Result};
 use recur_tensor::gemm::gemm;
-use recur_tensor::{Float, Tensor};
+use recur_tensor::{Float, Tensor, pool};
 
 struct Saved<T: Float> {
     steps: usize,
@@ -49,6 +54,128 @@ pub(crate) struct GruLayer<T: Float> {
     has_bias: bool,
     lengths: Option<Vec<usize>>,
     saved: Option<Saved<T>>,
+}
+
+impl<T: Float> GruLayer<T> {
+    /// The forward recurrence for batch rows `g`: `gates[t]` holds their `P_t` and becomes
+    /// their activated gates `r, z, n`; their `Q_n` (`h_{t-1} W_hn^T + b_hn`) and `h_t` go to
+    /// `[qn, hs][t]`. `h`: their `h0`; returns their `h_n`.
+    #[allow(clippy::too_many_arguments)]
+    fn recur_rows(
+        &self,
+        whh_t: &StepWeight<'_, T>,
+        mut h: Vec<T>,
+        b_hh: Option<&[T]>,
+        gates: &mut [&mut [T]],
+        [qn, hs]: [&mut [&mut [T]]; 2],
+        g: Range<usize>,
+        hidden: usize,
+    ) -> Vec<T> {
+        let steps = gates.len();
+        let g3 = 3 * hidden;
+        let mut q = vec![T::ZERO; g.len() * g3];
+        for s in 0..steps {
+            let (t, _) = self.order(steps, s);
+            if let Some(b) = b_hh {
+                for row in q.chunks_exact_mut(g3.max(1)) {
+                    row.copy_from_slice(b);
+                }
+            }
+            let beta = if b_hh.is_some() { T::ONE } else { T::ZERO };
+            whh_t.apply(&h, g.len(), beta, &mut q);
+            for (i, b) in g.clone().enumerate() {
+                let o = i * hidden;
+                let hb = &mut h[o..o + hidden];
+                let qnt = &mut qn[t][o..o + hidden];
+                if self.active(t, b) {
+                    let row = &mut gates[t][i * g3..(i + 1) * g3];
+                    let qr = &q[i * g3..(i + 1) * g3];
+                    // r and z: σ(P + Q) in one pass over both blocks.
+                    for (p, &qv) in row[..2 * hidden].iter_mut().zip(&qr[..2 * hidden]) {
+                        *p += qv;
+                    }
+                    sigmoid_in_place(&mut row[..2 * hidden]);
+                    // n = tanh(P_n + r Q_n).
+                    qnt.copy_from_slice(&qr[2 * hidden..]);
+                    let (rz, rn) = row.split_at_mut(2 * hidden);
+                    for j in 0..hidden {
+                        rn[j] += rz[j] * qnt[j];
+                    }
+                    tanh_in_place(rn);
+                    for j in 0..hidden {
+                        hb[j] = rn[j] + rz[hidden + j] * (hb[j] - rn[j]);
+                    }
+                } else {
+                    // Never read for an inactive row; written so that nothing is stale.
+                    qnt.fill(T::ZERO);
+                }
+                hs[t][o..o + hidden].copy_from_slice(hb);
+            }
+        }
+        h
+    }
+
+    /// BPTT for batch rows `g` from their `dh` w.r.t. the last state: fills their rows of
+    /// `[dP, dQ]` (active rows only) and returns their gradient w.r.t. `h0`. `saved`: their
+    /// rows of the activated gates, `Q_n` and `h_t` per step.
+    #[allow(clippy::too_many_arguments)]
+    fn bptt_rows(
+        &self,
+        w_hh: &StepWeight<'_, T>,
+        mut dh: Vec<T>,
+        [gates, qn, hs]: [Vec<&[T]>; 3],
+        h0: &[T],
+        g_out: Option<&[&[T]]>,
+        [dp, dq]: [&mut [&mut [T]]; 2],
+        g: Range<usize>,
+        hidden: usize,
+    ) -> Vec<T> {
+        let steps = dp.len();
+        let g3 = 3 * hidden;
+        let mut dh_next = vec![T::ZERO; dh.len()];
+        for s in (0..steps).rev() {
+            let (t, prev) = self.order(steps, s);
+            let h_prev = match prev {
+                Some(p) => hs[p],
+                None => h0,
+            };
+            let (dpt, dqt) = (&mut *dp[t], &mut *dq[t]);
+            for (i, b) in g.clone().enumerate() {
+                let r = i * hidden..(i + 1) * hidden;
+                if !self.active(t, b) {
+                    // The state passed through unchanged: dh carries, dP and dQ stay 0.
+                    dh_next[r.clone()].copy_from_slice(&dh[r]);
+                    continue;
+                }
+                let o = i * hidden;
+                let dhb = &mut dh[r.clone()];
+                if let Some(go) = g_out {
+                    for (d, &gv) in dhb.iter_mut().zip(&go[t][r]) {
+                        *d += gv;
+                    }
+                }
+                let gate = &gates[t][i * g3..(i + 1) * g3];
+                let (prow, qrow) = (
+                    &mut dpt[i * g3..(i + 1) * g3],
+                    &mut dqt[i * g3..(i + 1) * g3],
+                );
+                for j in 0..hidden {
+                    let (rj, zj, nj) = (gate[j], gate[hidden + j], gate[2 * hidden + j]);
+                    let d = dhb[j];
+                    let dn = d * (T::ONE - zj) * (T::ONE - nj * nj);
+                    let dz = d * (h_prev[o + j] - nj) * zj * (T::ONE - zj);
+                    let dr = dn * qn[t][o + j] * rj * (T::ONE - rj);
+                    (prow[j], prow[hidden + j], prow[2 * hidden + j]) = (dr, dz, dn);
+                    (qrow[j], qrow[hidden + j], qrow[2 * hidden + j]) = (dr, dz, dn * rj);
+                    dh_next[o + j] = d * zj;
+                }
+            }
+            // dh_{t-1} = dh ⊙ z + dQ_t W_hh (inactive rows of dQ_t are zero).
+            w_hh.apply(dqt, g.len(), T::ONE, &mut dh_next);
+            core::mem::swap(&mut dh, &mut dh_next);
+        }
+        dh
+    }
 }
 
 fn custom_err(msg: String) -> AutogradError {
@@ -124,48 +251,26 @@ impl<T: Float> CustomOp<T> for GruLayer<T> {
             if b_ih.is_some() { T::ONE } else { T::ZERO },
             dense_mut(&mut gates, rows, g3),
         );
-        // 2. The recurrence.
+        // 2. The recurrence, split over threads by batch rows when that pays (see
+        //    `rnn::split`).
         let h0 = inputs[1].to_vec();
-        let mut h = h0.clone();
-        let mut q = vec![T::ZERO; batch * g3];
-        let mut qn = vec![T::ZERO; rows * hidden];
-        let mut hs = vec![T::ZERO; rows * hidden];
-        // W_hh^T prepared once for the T per-step products (see `StepWeight`).
-        let whh_t = StepWeight::new(view(w_hh).t(), batch);
-        for s in 0..steps {
-            let (t, _) = self.order(steps, s);
-            if let Some(b) = &b_hh {
-                for row in q.chunks_exact_mut(g3.max(1)) {
-                    row.copy_from_slice(b);
-                }
-            }
-            let beta = if b_hh.is_some() { T::ONE } else { T::ZERO };
-            whh_t.apply(&h, batch, beta, &mut q);
-            for b in 0..batch {
-                let o = (t * batch + b) * hidden;
-                let hb = &mut h[b * hidden..(b + 1) * hidden];
-                if self.active(t, b) {
-                    let row = &mut gates[(t * batch + b) * g3..(t * batch + b + 1) * g3];
-                    let qr = &q[b * g3..(b + 1) * g3];
-                    // r and z: σ(P + Q) in one pass over both blocks.
-                    for (p, &qv) in row[..2 * hidden].iter_mut().zip(&qr[..2 * hidden]) {
-                        *p += qv;
-                    }
-                    sigmoid_in_place(&mut row[..2 * hidden]);
-                    // n = tanh(P_n + r Q_n).
-                    qn[o..o + hidden].copy_from_slice(&qr[2 * hidden..]);
-                    let (rz, rn) = row.split_at_mut(2 * hidden);
-                    for j in 0..hidden {
-                        rn[j] += rz[j] * qn[o + j];
-                    }
-                    tanh_in_place(rn);
-                    for j in 0..hidden {
-                        hb[j] = rn[j] + rz[hidden + j] * (hb[j] - rn[j]);
-                    }
-                }
-                hs[o..o + hidden].copy_from_slice(hb);
-            }
-        }
+        let mut qn = pool::scratch(rows * hidden);
+        let mut hs = pool::scratch(rows * hidden);
+        // W_hh^T prepared once for the T per-step products of a group (see `StepWeight`).
+        let (groups, whh_t) = plan(view(w_hh).t(), steps, batch);
+        let work: Vec<_> = step_rows_mut(&mut gates, steps, g3, &groups)
+            .into_iter()
+            .zip(step_rows_mut(&mut qn, steps, hidden, &groups))
+            .zip(step_rows_mut(&mut hs, steps, hidden, &groups))
+            .zip(&groups)
+            .map(|(((gt, qn), hs), g)| (gt, [qn, hs], g.clone()))
+            .collect();
+        let h = run_groups(work, |(mut gates, [mut qn, mut hs], g)| {
+            let h = h0[g.start * hidden..g.end * hidden].to_vec();
+            let b_hh = b_hh.as_deref();
+            self.recur_rows(&whh_t, h, b_hh, &mut gates, [&mut qn, &mut hs], g, hidden)
+        })
+        .concat();
         let mut out = hs.clone();
         if self.lengths.is_some() {
             for t in 0..steps {
@@ -208,55 +313,42 @@ impl<T: Float> CustomOp<T> for GruLayer<T> {
             .ok_or_else(|| custom_err("backward before forward".into()))?;
         let (steps, batch, input, hidden) = (sv.steps, sv.batch, sv.input, sv.hidden);
         let (g3, bh, rows) = (3 * hidden, batch * hidden, steps * batch);
-        let g_out = grads_out[0].map(|g| g.to_vec());
-        let mut dh = grads_out[1].map_or_else(|| vec![T::ZERO; bh], |g| g.to_vec());
-        // dP: input-side pre-activation gradients; dQ: hidden-side ones.
-        let mut dp = vec![T::ZERO; rows * g3];
-        let mut dq = vec![T::ZERO; rows * g3];
-        let mut dh_next = vec![T::ZERO; bh];
-        let w_hh = StepWeight::new(view(&sv.w_hh), batch);
-        for s in (0..steps).rev() {
-            let (t, prev) = self.order(steps, s);
-            let h_prev = match prev {
-                Some(p) => &sv.hs[p * bh..(p + 1) * bh],
-                None => &sv.h0[..],
-            };
-            let rng_t = t * batch * g3..(t + 1) * batch * g3;
-            let (dpt, dqt) = (&mut dp[rng_t.clone()], &mut dq[rng_t]);
-            for b in 0..batch {
-                let r = b * hidden..(b + 1) * hidden;
-                if !self.active(t, b) {
-                    // The state passed through unchanged: dh carries, dP and dQ stay 0.
-                    dh_next[r.clone()].copy_from_slice(&dh[r]);
-                    continue;
-                }
-                let o = (t * batch + b) * hidden;
-                let dhb = &mut dh[r.clone()];
-                if let Some(g) = &g_out {
-                    for (d, &gv) in dhb.iter_mut().zip(&g[o..o + hidden]) {
-                        *d += gv;
-                    }
-                }
-                let gate = &sv.gates[(t * batch + b) * g3..(t * batch + b + 1) * g3];
-                let (prow, qrow) = (
-                    &mut dpt[b * g3..(b + 1) * g3],
-                    &mut dqt[b * g3..(b + 1) * g3],
-                );
-                for j in 0..hidden {
-                    let (rj, zj, nj) = (gate[j], gate[hidden + j], gate[2 * hidden + j]);
-                    let d = dhb[j];
-                    let dn = d * (T::ONE - zj) * (T::ONE - nj * nj);
-                    let dz = d * (h_prev[b * hidden + j] - nj) * zj * (T::ONE - zj);
-                    let dr = dn * sv.qn[o + j] * rj * (T::ONE - rj);
-                    (prow[j], prow[hidden + j], prow[2 * hidden + j]) = (dr, dz, dn);
-                    (qrow[j], qrow[hidden + j], qrow[2 * hidden + j]) = (dr, dz, dn * rj);
-                    dh_next[b * hidden + j] = d * zj;
-                }
-            }
-            // dh_{t-1} = dh ⊙ z + dQ_t W_hh (inactive rows of dQ_t are zero).
-            w_hh.apply(dqt, batch, T::ONE, &mut dh_next);
-            core::mem::swap(&mut dh, &mut dh_next);
-        }
+        let g_out = grads_out[0].map(|g| g.contiguous());
+        let g_out = g_out.as_ref().map(|g| g.as_slice().expect("contiguous"));
+        let dh = grads_out[1].map_or_else(|| vec![T::ZERO; bh], |g| g.to_vec());
+        // dP: input-side pre-activation gradients; dQ: hidden-side ones. Inactive rows keep
+        // zeros.
+        let mut dp = pool::zeroed(rows * g3);
+        let mut dq = pool::zeroed(rows * g3);
+        let (groups, w_hh) = plan(view(&sv.w_hh), steps, batch);
+        let mut g_out_rows = g_out.map(|g| step_rows(g, steps, hidden, &groups).into_iter());
+        let work: Vec<_> = step_rows_mut(&mut dp, steps, g3, &groups)
+            .into_iter()
+            .zip(step_rows_mut(&mut dq, steps, g3, &groups))
+            .zip(step_rows(&sv.gates, steps, g3, &groups))
+            .zip(step_rows(&sv.qn, steps, hidden, &groups))
+            .zip(step_rows(&sv.hs, steps, hidden, &groups))
+            .zip(&groups)
+            .map(|(((((dp, dq), gates), qn), hs), g)| {
+                let go = g_out_rows.as_mut().and_then(|it| it.next());
+                ([dp, dq], [gates, qn, hs], go, g.clone())
+            })
+            .collect();
+        let dh = run_groups(work, |([mut dp, mut dq], saved, go, g)| {
+            let rows = g.start * hidden..g.end * hidden;
+            let (dh, h0) = (dh[rows.clone()].to_vec(), &sv.h0[rows]);
+            self.bptt_rows(
+                &w_hh,
+                dh,
+                saved,
+                h0,
+                go.as_deref(),
+                [&mut dp, &mut dq],
+                g,
+                hidden,
+            )
+        })
+        .concat();
         // dX = dZ W_ih and dW_ih = dZ^T X, each one GEMM over all steps.
         let (gx, gw_ih) = input_side_grads(&dp, rows, g3, &sv.x, &sv.w_ih, needs[0], needs[2]);
         // dW_hh = sum_t dQ_t^T h_prev(t).

@@ -13,16 +13,21 @@
 //! carried `dc_{t-1} = dc σ(f)` and `dh_{t-1} = dZ_t W_hh`; afterwards `dW_hh`, `dW_ih`, `dX`
 //! and the bias gradients are single GEMMs (or one column sum) over all steps.
 //!
+//! With threads, the batch rows are split between them for the recurrence, forward and
+//! backward (see `rnn::split`).
+//!
 //! Variable-length batches work as in the RNN: item `b` is active at step `t` iff
 //! `t < len_b`; an inactive item keeps both states and outputs zero.
 
 use super::common::{
     col_sums, dense, dense_mut, input_side_grads, sigmoid_in_place, tanh_in_place, view,
 };
+use crate::rnn::split::{plan, run_groups, step_rows, step_rows_mut};
 use crate::rnn::step_weight::StepWeight;
+use core::ops::Range;
 use recur_autograd::{AutogradError, CustomOp, Result};
 use recur_tensor::gemm::{MatRef, gemm};
-use recur_tensor::{Float, Tensor};
+use recur_tensor::{Float, Tensor, pool};
 
 struct Saved<T: Float> {
     steps: usize,
@@ -78,6 +83,131 @@ impl<T: Float> LstmLayer<T> {
     }
 }
 
+impl<T: Float> LstmLayer<T> {
+    /// The forward recurrence for batch rows `g`: `gates[t]` holds their `P_t` and becomes
+    /// their activated gates; their `h_t`, `c_t` and `tanh(c_t)` go to `[hs, cs, tcs][t]`.
+    /// `state`: their `(h0, c0)`; returns their `(h_n, c_n)`.
+    fn recur_rows(
+        &self,
+        whh_t: &StepWeight<'_, T>,
+        state: (Vec<T>, Vec<T>),
+        gates: &mut [&mut [T]],
+        [hs, cs, tcs]: [&mut [&mut [T]]; 3],
+        g: Range<usize>,
+        hidden: usize,
+    ) -> (Vec<T>, Vec<T>) {
+        let (mut h, mut c) = state;
+        let steps = gates.len();
+        let g4 = 4 * hidden;
+        for s in 0..steps {
+            let (t, _) = self.order(steps, s);
+            let gt = &mut *gates[t];
+            whh_t.apply(&h, g.len(), T::ONE, gt);
+            for (i, b) in g.clone().enumerate() {
+                let o = i * hidden;
+                let hb = &mut h[o..o + hidden];
+                let cb = &mut c[o..o + hidden];
+                if self.active(t, b) {
+                    let row = &mut gt[i * g4..(i + 1) * g4];
+                    // The gates, activated in place: σ on i, f (one pass) and o, tanh on g.
+                    sigmoid_in_place(&mut row[..2 * hidden]);
+                    tanh_in_place(&mut row[2 * hidden..3 * hidden]);
+                    sigmoid_in_place(&mut row[3 * hidden..]);
+                    let (ri, rest) = row.split_at(hidden);
+                    let (rf, rest) = rest.split_at(hidden);
+                    let (rg, ro) = rest.split_at(hidden);
+                    let tc = &mut tcs[t][o..o + hidden];
+                    for j in 0..hidden {
+                        cb[j] = rf[j] * cb[j] + ri[j] * rg[j];
+                    }
+                    tc.copy_from_slice(cb);
+                    tanh_in_place(tc);
+                    for j in 0..hidden {
+                        hb[j] = ro[j] * tc[j];
+                    }
+                } else {
+                    // Never read for an inactive row; written so that nothing is stale.
+                    tcs[t][o..o + hidden].fill(T::ZERO);
+                }
+                hs[t][o..o + hidden].copy_from_slice(hb);
+                cs[t][o..o + hidden].copy_from_slice(cb);
+            }
+        }
+        (h, c)
+    }
+
+    /// BPTT for batch rows `g` from their `(dh, dc)` w.r.t. the last states: fills their rows
+    /// of `dz` (active rows only) and returns their gradients w.r.t. `(h0, c0)`. `saved`:
+    /// their rows of the activated gates, `c_t` and `tanh(c_t)` per step.
+    #[allow(clippy::too_many_arguments)]
+    fn bptt_rows(
+        &self,
+        w_hh: &StepWeight<'_, T>,
+        carried: (Vec<T>, Vec<T>),
+        [gates, cs, tcs]: [Vec<&[T]>; 3],
+        c0: &[T],
+        g_out: Option<&[&[T]]>,
+        dz: &mut [&mut [T]],
+        g: Range<usize>,
+        hidden: usize,
+    ) -> (Vec<T>, Vec<T>) {
+        let (mut dh, mut dc) = carried;
+        let steps = dz.len();
+        let g4 = 4 * hidden;
+        let mut dh_next = vec![T::ZERO; dh.len()];
+        for s in (0..steps).rev() {
+            let (t, prev) = self.order(steps, s);
+            let c_prev = match prev {
+                Some(p) => cs[p],
+                None => c0,
+            };
+            let dzt = &mut *dz[t];
+            for (i, b) in g.clone().enumerate() {
+                if !self.active(t, b) {
+                    continue; // both states passed through: dh, dc carry, dz stays 0
+                }
+                let o = i * hidden;
+                let r = o..o + hidden;
+                let (dhb, dcb) = (&mut dh[r.clone()], &mut dc[r.clone()]);
+                if let Some(go) = g_out {
+                    for (d, &gv) in dhb.iter_mut().zip(&go[t][r]) {
+                        *d += gv;
+                    }
+                }
+                let gate = &gates[t][i * g4..(i + 1) * g4];
+                let drow = &mut dzt[i * g4..(i + 1) * g4];
+                for j in 0..hidden {
+                    let (ig, f, gg, og) = (
+                        gate[j],
+                        gate[hidden + j],
+                        gate[2 * hidden + j],
+                        gate[3 * hidden + j],
+                    );
+                    let tc = tcs[t][o + j];
+                    let dcj = dcb[j] + dhb[j] * og * (T::ONE - tc * tc);
+                    drow[j] = dcj * gg * ig * (T::ONE - ig);
+                    drow[hidden + j] = dcj * c_prev[o + j] * f * (T::ONE - f);
+                    drow[2 * hidden + j] = dcj * ig * (T::ONE - gg * gg);
+                    drow[3 * hidden + j] = dhb[j] * tc * og * (T::ONE - og);
+                    dcb[j] = dcj * f;
+                }
+            }
+            // dh_{t-1} = dZ_t W_hh for active rows; inactive rows carry dh through.
+            w_hh.apply(dzt, g.len(), T::ZERO, &mut dh_next);
+            if self.lengths.is_some() {
+                for (i, b) in g.clone().enumerate() {
+                    if !self.active(t, b) {
+                        let r = i * hidden..(i + 1) * hidden;
+                        dh_next[r.clone()].copy_from_slice(&dh[r]);
+                    }
+                }
+            }
+            core::mem::swap(&mut dh, &mut dh_next);
+        }
+        (dh, dc)
+    }
+}
+
 fn custom_err(msg: String) -> AutogradError {
     AutogradError::Custom {
         op: "lstm_layer".into(),
@@ -126,46 +256,39 @@ impl<T: Float> CustomOp<T> for LstmLayer<T> {
             beta,
             dense_mut(&mut gates, rows, g4),
         );
-        // 2. The recurrence.
+        // 2. The recurrence, split over threads by batch rows when that pays (see
+        //    `rnn::split`).
         let h0 = inputs[1].to_vec();
         let c0 = inputs[2].to_vec();
-        let (mut h, mut c) = (h0.clone(), c0.clone());
-        let mut hs = vec![T::ZERO; rows * hidden];
-        let mut cs = vec![T::ZERO; rows * hidden];
-        let mut tcs = vec![T::ZERO; rows * hidden];
-        // W_hh^T prepared once for the T per-step products (see `StepWeight`).
-        let whh_t = StepWeight::new(view(w_hh).t(), batch);
-        for s in 0..steps {
-            let (t, _) = self.order(steps, s);
-            let gt = &mut gates[t * batch * g4..(t + 1) * batch * g4];
-            whh_t.apply(&h, batch, T::ONE, gt);
-            for b in 0..batch {
-                let o = (t * batch + b) * hidden;
-                let hb = &mut h[b * hidden..(b + 1) * hidden];
-                let cb = &mut c[b * hidden..(b + 1) * hidden];
-                if self.active(t, b) {
-                    let row = &mut gt[b * g4..(b + 1) * g4];
-                    // The gates, activated in place: σ on i, f (one pass) and o, tanh on g.
-                    sigmoid_in_place(&mut row[..2 * hidden]);
-                    tanh_in_place(&mut row[2 * hidden..3 * hidden]);
-                    sigmoid_in_place(&mut row[3 * hidden..]);
-                    let (ri, rest) = row.split_at(hidden);
-                    let (rf, rest) = rest.split_at(hidden);
-                    let (rg, ro) = rest.split_at(hidden);
-                    let tc = &mut tcs[o..o + hidden];
-                    for j in 0..hidden {
-                        cb[j] = rf[j] * cb[j] + ri[j] * rg[j];
-                    }
-                    tc.copy_from_slice(cb);
-                    tanh_in_place(tc);
-                    for j in 0..hidden {
-                        hb[j] = ro[j] * tc[j];
-                    }
-                }
-                hs[o..o + hidden].copy_from_slice(hb);
-                cs[o..o + hidden].copy_from_slice(cb);
-            }
-        }
+        let mut hs = pool::scratch(rows * hidden);
+        let mut cs = pool::scratch(rows * hidden);
+        let mut tcs = pool::scratch(rows * hidden);
+        // W_hh^T prepared once for the T per-step products of a group (see `StepWeight`).
+        let (groups, whh_t) = plan(view(w_hh).t(), steps, batch);
+        let work: Vec<_> = step_rows_mut(&mut gates, steps, g4, &groups)
+            .into_iter()
+            .zip(step_rows_mut(&mut hs, steps, hidden, &groups))
+            .zip(step_rows_mut(&mut cs, steps, hidden, &groups))
+            .zip(step_rows_mut(&mut tcs, steps, hidden, &groups))
+            .zip(&groups)
+            .map(|((((gt, hs), cs), tcs), g)| (gt, [hs, cs, tcs], g.clone()))
+            .collect();
+        let (hn, cn): (Vec<Vec<T>>, Vec<Vec<T>>) =
+            run_groups(work, |(mut gates, [mut hs, mut cs, mut tcs], g)| {
+                let rows = g.start * hidden..g.end * hidden;
+                let state = (h0[rows.clone()].to_vec(), c0[rows].to_vec());
+                self.recur_rows(
+                    &whh_t,
+                    state,
+                    &mut gates,
+                    [&mut hs, &mut cs, &mut tcs],
+                    g,
+                    hidden,
+                )
+            })
+            .into_iter()
+            .unzip();
+        let (h, c) = (hn.concat(), cn.concat());
         let mut out = hs.clone();
         if self.lengths.is_some() {
             for t in 0..steps {
@@ -211,61 +334,34 @@ impl<T: Float> CustomOp<T> for LstmLayer<T> {
             .ok_or_else(|| custom_err("backward before forward".into()))?;
         let (steps, batch, input, hidden) = (sv.steps, sv.batch, sv.input, sv.hidden);
         let (g4, bh, rows) = (4 * hidden, batch * hidden, steps * batch);
-        let g_out = grads_out[0].map(|g| g.to_vec());
-        let mut dh = grads_out[1].map_or_else(|| vec![T::ZERO; bh], |g| g.to_vec());
-        let mut dc = grads_out[2].map_or_else(|| vec![T::ZERO; bh], |g| g.to_vec());
-        let mut dz = vec![T::ZERO; rows * g4];
-        let mut dh_next = vec![T::ZERO; bh];
-        let w_hh = StepWeight::new(view(&sv.w_hh), batch);
-        for s in (0..steps).rev() {
-            let (t, prev) = self.order(steps, s);
-            let c_prev = match prev {
-                Some(p) => &sv.cs[p * bh..(p + 1) * bh],
-                None => &sv.c0[..],
-            };
-            let dzt = &mut dz[t * batch * g4..(t + 1) * batch * g4];
-            for b in 0..batch {
-                if !self.active(t, b) {
-                    continue; // both states passed through: dh, dc carry, dz stays 0
-                }
-                let o = (t * batch + b) * hidden;
-                let r = b * hidden..(b + 1) * hidden;
-                let (dhb, dcb) = (&mut dh[r.clone()], &mut dc[r.clone()]);
-                if let Some(g) = &g_out {
-                    for (d, &gv) in dhb.iter_mut().zip(&g[o..o + hidden]) {
-                        *d += gv;
-                    }
-                }
-                let gate = &sv.gates[(t * batch + b) * g4..(t * batch + b + 1) * g4];
-                let drow = &mut dzt[b * g4..(b + 1) * g4];
-                for j in 0..hidden {
-                    let (i, f, g, og) = (
-                        gate[j],
-                        gate[hidden + j],
-                        gate[2 * hidden + j],
-                        gate[3 * hidden + j],
-                    );
-                    let tc = sv.tcs[o + j];
-                    let dcj = dcb[j] + dhb[j] * og * (T::ONE - tc * tc);
-                    drow[j] = dcj * g * i * (T::ONE - i);
-                    drow[hidden + j] = dcj * c_prev[b * hidden + j] * f * (T::ONE - f);
-                    drow[2 * hidden + j] = dcj * i * (T::ONE - g * g);
-                    drow[3 * hidden + j] = dhb[j] * tc * og * (T::ONE - og);
-                    dcb[j] = dcj * f;
-                }
-            }
-            // dh_{t-1} = dZ_t W_hh for active rows; inactive rows carry dh through.
-            w_hh.apply(dzt, batch, T::ZERO, &mut dh_next);
-            if self.lengths.is_some() {
-                for b in 0..batch {
-                    if !self.active(t, b) {
-                        let r = b * hidden..(b + 1) * hidden;
-                        dh_next[r.clone()].copy_from_slice(&dh[r]);
-                    }
-                }
-            }
-            core::mem::swap(&mut dh, &mut dh_next);
-        }
+        let g_out = grads_out[0].map(|g| g.contiguous());
+        let g_out = g_out.as_ref().map(|g| g.as_slice().expect("contiguous"));
+        let dh = grads_out[1].map_or_else(|| vec![T::ZERO; bh], |g| g.to_vec());
+        let dc = grads_out[2].map_or_else(|| vec![T::ZERO; bh], |g| g.to_vec());
+        // Inactive rows keep dz = 0: start from zeros.
+        let mut dz = pool::zeroed(rows * g4);
+        let (groups, w_hh) = plan(view(&sv.w_hh), steps, batch);
+        let mut g_out_rows = g_out.map(|g| step_rows(g, steps, hidden, &groups).into_iter());
+        let work: Vec<_> = step_rows_mut(&mut dz, steps, g4, &groups)
+            .into_iter()
+            .zip(step_rows(&sv.gates, steps, g4, &groups))
+            .zip(step_rows(&sv.cs, steps, hidden, &groups))
+            .zip(step_rows(&sv.tcs, steps, hidden, &groups))
+            .zip(&groups)
+            .map(|((((dz, gates), cs), tcs), g)| {
+                let go = g_out_rows.as_mut().and_then(|it| it.next());
+                (dz, [gates, cs, tcs], go, g.clone())
+            })
+            .collect();
+        let (dh, dc): (Vec<Vec<T>>, Vec<Vec<T>>) = run_groups(work, |(mut dz, saved, go, g)| {
+            let rows = g.start * hidden..g.end * hidden;
+            let carried = (dh[rows.clone()].to_vec(), dc[rows.clone()].to_vec());
+            let c0 = &sv.c0[rows];
+            self.bptt_rows(&w_hh, carried, saved, c0, go.as_deref(), &mut dz, g, hidden)
+        })
+        .into_iter()
+        .unzip();
+        let (dh, dc) = (dh.concat(), dc.concat());
         // dX = dZ W_ih and dW_ih = dZ^T X, each one GEMM over all steps.
         let (gx, gw_ih) = input_side_grads(&dz, rows, g4, &sv.x, &sv.w_ih, needs[0], needs[3]);
         // dW_hh = sum_t dZ_t^T h_prev(t): one GEMM over the steps whose previous state is

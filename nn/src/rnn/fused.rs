@@ -16,11 +16,11 @@
 //! and the reverse direction starts at each item's last valid element.
 
 use crate::rnn::Nonlinearity;
-use crate::rnn::split::{batch_groups, run_groups, step_rows, step_rows_mut};
+use crate::rnn::split::{plan, run_groups, step_rows, step_rows_mut};
 use crate::rnn::step_weight::{StepWeight, row_major_copy};
 use core::ops::Range;
 use recur_autograd::{AutogradError, CustomOp, Result};
-use recur_tensor::gemm::{MatMut, MatRef, gemm, serial};
+use recur_tensor::gemm::{MatMut, MatRef, gemm};
 use recur_tensor::{Float, Tensor, pool};
 
 /// The shape facts of one layer run.
@@ -139,14 +139,8 @@ impl<T: Float> RnnLayer<T> {
         //    rows when that pays (see `split`).
         let h0v = h0.contiguous();
         let h0s = h0v.as_slice().expect("contiguous");
-        let groups = batch_groups(batch, steps * batch * hidden * hidden);
-        let gbatch = groups.iter().map(|g| g.len()).max().unwrap_or(0);
         // W_hh^T prepared once for the T per-step products of a group (see `StepWeight`).
-        let whh_t = if groups.len() > 1 {
-            serial(|| StepWeight::new(transposed(w_hh), gbatch))
-        } else {
-            StepWeight::new(transposed(w_hh), batch)
-        };
+        let (groups, whh_t) = plan(transposed(w_hh), steps, batch);
         let work: Vec<_> = step_rows_mut(&mut p, steps, hidden, &groups)
             .into_iter()
             .zip(&groups)
@@ -399,13 +393,7 @@ impl<T: Float> CustomOp<T> for RnnLayer<T> {
         // BPTT: dz_t for every step (the only sequential part), split over threads by batch
         // rows when that pays (see `split`). Every row of every step is written.
         let mut dz = pool::scratch(rows * hidden);
-        let groups = batch_groups(batch, steps * batch * hidden * hidden);
-        let gbatch = groups.iter().map(|g| g.len()).max().unwrap_or(0);
-        let w_hh = if groups.len() > 1 {
-            serial(|| StepWeight::new(plain(&sv.w_hh), gbatch))
-        } else {
-            StepWeight::new(plain(&sv.w_hh), batch)
-        };
+        let (groups, w_hh) = plan(plain(&sv.w_hh), steps, batch);
         let state_rows = step_rows(states, steps, hidden, &groups);
         let mut g_out_rows = g_out.map(|g| step_rows(g, steps, hidden, &groups).into_iter());
         let work: Vec<_> = step_rows_mut(&mut dz, steps, hidden, &groups)

@@ -4,7 +4,7 @@ mod act;
 mod cell;
 pub mod composed;
 mod fused;
-mod split;
+pub(crate) mod split;
 mod step;
 pub(crate) mod step_weight;
 

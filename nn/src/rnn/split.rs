@@ -1,4 +1,5 @@
-//! A recurrence split over threads by batch items.
+//! A recurrence split over threads by batch items (used by the fused RNN, LSTM and GRU
+//! layers).
 //!
 //! The items of a batch never meet inside a recurrent layer: row `b` of `h_t` depends only on
 //! row `b` of `h_{t-1}` (and the shared weights). So the `T` sequential step products of a
@@ -9,8 +10,10 @@
 //!
 //! Each element is computed as the serial code computes it, whatever the thread count.
 
+use crate::rnn::step_weight::StepWeight;
 use core::ops::Range;
-use recur_tensor::gemm::{PARALLEL_MIN_WORK, num_threads, serial};
+use recur_tensor::Float;
+use recur_tensor::gemm::{MatRef, PARALLEL_MIN_WORK, num_threads, serial};
 
 /// The groups of batch rows to run on separate threads: one group (no threading) unless
 /// threads are allowed and the recurrence's products (`work` multiply-adds in all) are worth
@@ -24,6 +27,25 @@ pub(crate) fn batch_groups(batch: usize, work: usize) -> Vec<Range<usize>> {
     (0..parts)
         .map(|g| g * batch / parts..(g + 1) * batch / parts)
         .collect()
+}
+
+/// The split of a layer run over `steps` steps of `batch` rows, and its recurrent matrix `m`
+/// (`[K, N]`, any strides) prepared for each group's per-step products (for single-threaded
+/// products when there are several groups).
+pub(crate) fn plan<T: Float>(
+    m: MatRef<'_, T>,
+    steps: usize,
+    batch: usize,
+) -> (Vec<Range<usize>>, StepWeight<'_, T>) {
+    let work = steps * batch * m.rows * m.cols;
+    let groups = batch_groups(batch, work);
+    let weight = if groups.len() > 1 {
+        let rows = groups.iter().map(|g| g.len()).max().unwrap_or(0);
+        serial(|| StepWeight::new(m, rows))
+    } else {
+        StepWeight::new(m, batch)
+    };
+    (groups, weight)
 }
 
 /// Cuts `buf` (`steps` blocks of `batch * width`, row-major rows) into each group's rows of
