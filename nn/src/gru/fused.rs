@@ -24,7 +24,7 @@ use crate::lstm::common::{
     col_sums, dense, dense_mut, input_side_grads, sigmoid_in_place, tanh_in_place, view,
 };
 use crate::lstm::prev_state_gemm;
-use crate::rnn::split::{plan, run_groups, step_rows, step_rows_mut};
+use crate::rnn::split::{plan, run_groups, step_rows, step_rows_mut, step_rows_opt};
 use crate::rnn::step_weight::StepWeight;
 use core::ops::Range;
 use recur_autograd::{AutogradError, CustomOp, Result};
@@ -321,16 +321,16 @@ impl<T: Float> CustomOp<T> for GruLayer<T> {
         let mut dp = pool::zeroed(rows * g3);
         let mut dq = pool::zeroed(rows * g3);
         let (groups, w_hh) = plan(view(&sv.w_hh), steps, batch);
-        let mut g_out_rows = g_out.map(|g| step_rows(g, steps, hidden, &groups).into_iter());
+        let g_out_rows = step_rows_opt(g_out, steps, hidden, &groups);
         let work: Vec<_> = step_rows_mut(&mut dp, steps, g3, &groups)
             .into_iter()
             .zip(step_rows_mut(&mut dq, steps, g3, &groups))
             .zip(step_rows(&sv.gates, steps, g3, &groups))
             .zip(step_rows(&sv.qn, steps, hidden, &groups))
             .zip(step_rows(&sv.hs, steps, hidden, &groups))
+            .zip(g_out_rows)
             .zip(&groups)
-            .map(|(((((dp, dq), gates), qn), hs), g)| {
-                let go = g_out_rows.as_mut().and_then(|it| it.next());
+            .map(|((((((dp, dq), gates), qn), hs), go), g)| {
                 ([dp, dq], [gates, qn, hs], go, g.clone())
             })
             .collect();

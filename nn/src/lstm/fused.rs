@@ -22,7 +22,7 @@
 use super::common::{
     col_sums, dense, dense_mut, input_side_grads, sigmoid_in_place, tanh_in_place, view,
 };
-use crate::rnn::split::{plan, run_groups, step_rows, step_rows_mut};
+use crate::rnn::split::{plan, run_groups, step_rows, step_rows_mut, step_rows_opt};
 use crate::rnn::step_weight::StepWeight;
 use core::ops::Range;
 use recur_autograd::{AutogradError, CustomOp, Result};
@@ -341,17 +341,15 @@ impl<T: Float> CustomOp<T> for LstmLayer<T> {
         // Inactive rows keep dz = 0: start from zeros.
         let mut dz = pool::zeroed(rows * g4);
         let (groups, w_hh) = plan(view(&sv.w_hh), steps, batch);
-        let mut g_out_rows = g_out.map(|g| step_rows(g, steps, hidden, &groups).into_iter());
+        let g_out_rows = step_rows_opt(g_out, steps, hidden, &groups);
         let work: Vec<_> = step_rows_mut(&mut dz, steps, g4, &groups)
             .into_iter()
             .zip(step_rows(&sv.gates, steps, g4, &groups))
             .zip(step_rows(&sv.cs, steps, hidden, &groups))
             .zip(step_rows(&sv.tcs, steps, hidden, &groups))
+            .zip(g_out_rows)
             .zip(&groups)
-            .map(|((((dz, gates), cs), tcs), g)| {
-                let go = g_out_rows.as_mut().and_then(|it| it.next());
-                (dz, [gates, cs, tcs], go, g.clone())
-            })
+            .map(|(((((dz, gates), cs), tcs), go), g)| (dz, [gates, cs, tcs], go, g.clone()))
             .collect();
         let (dh, dc): (Vec<Vec<T>>, Vec<Vec<T>>) = run_groups(work, |(mut dz, saved, go, g)| {
             let rows = g.start * hidden..g.end * hidden;

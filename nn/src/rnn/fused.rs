@@ -16,7 +16,7 @@
 //! and the reverse direction starts at each item's last valid element.
 
 use crate::rnn::Nonlinearity;
-use crate::rnn::split::{plan, run_groups, step_rows, step_rows_mut};
+use crate::rnn::split::{plan, run_groups, step_rows, step_rows_mut, step_rows_opt};
 use crate::rnn::step_weight::{StepWeight, row_major_copy};
 use core::ops::Range;
 use recur_autograd::{AutogradError, CustomOp, Result};
@@ -395,13 +395,13 @@ impl<T: Float> CustomOp<T> for RnnLayer<T> {
         let mut dz = pool::scratch(rows * hidden);
         let (groups, w_hh) = plan(plain(&sv.w_hh), steps, batch);
         let state_rows = step_rows(states, steps, hidden, &groups);
-        let mut g_out_rows = g_out.map(|g| step_rows(g, steps, hidden, &groups).into_iter());
+        let g_out_rows = step_rows_opt(g_out, steps, hidden, &groups);
         let work: Vec<_> = step_rows_mut(&mut dz, steps, hidden, &groups)
             .into_iter()
             .zip(state_rows)
+            .zip(g_out_rows)
             .zip(&groups)
-            .map(|((dz, st), g)| {
-                let go = g_out_rows.as_mut().and_then(|it| it.next());
+            .map(|(((dz, st), go), g)| {
                 let dh = dh[g.start * hidden..g.end * hidden].to_vec();
                 (dz, st, go, dh, g.clone())
             })

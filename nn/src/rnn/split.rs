@@ -87,6 +87,22 @@ pub(crate) fn step_rows<'a, T>(
     out
 }
 
+/// [`step_rows`] of an optional buffer: every group gets `None` when `buf` is `None`.
+pub(crate) fn step_rows_opt<'a, T>(
+    buf: Option<&'a [T]>,
+    steps: usize,
+    width: usize,
+    groups: &[Range<usize>],
+) -> Vec<Option<Vec<&'a [T]>>> {
+    match buf {
+        Some(b) => step_rows(b, steps, width, groups)
+            .into_iter()
+            .map(Some)
+            .collect(),
+        None => groups.iter().map(|_| None).collect(),
+    }
+}
+
 /// Runs `f` on every item, the first on the calling thread and the others on scoped threads,
 /// all with single-threaded products; returns the results in order. One item runs directly
 /// (its products may still use threads).
