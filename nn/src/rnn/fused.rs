@@ -90,28 +90,14 @@ impl<T: Float> RnnLayer<T> {
         let (steps, batch, input) = (x.dims()[0], x.dims()[1], x.dims()[2]);
         let hidden = w_hh.dims()[0];
         let rows = steps * batch;
-        // 1. P = X W_ih^T for all steps in one GEMM (the bias is added step by step in the
-        //    recurrence, on data already in cache), or, for tokens, the bias plus a lookup.
-        let mut step_bias = bias;
+        // 1. P = X W_ih^T for all steps in one GEMM, or, for tokens, a lookup of W_ih's
+        //    columns. The bias is added step by step in the recurrence, on data in cache.
         let mut p = if let Some(tokens) = &self.tokens {
-            let mut p = match bias {
-                Some(b) => {
-                    let mut p = pool::buffer(rows * hidden);
-                    for _ in 0..rows {
-                        p.extend_from_slice(b);
-                    }
-                    p
-                }
-                None => pool::zeroed(rows * hidden),
-            };
-            step_bias = None;
-            // One-hot rows: P[r] += W_ih[:, token r], from a transposed copy (rows contiguous).
+            // One-hot rows: P[r] = W_ih[:, token r], from a transposed copy (rows contiguous).
             let wt = row_major_copy(transposed(w_ih));
-            for (row, &tok) in p.chunks_exact_mut(hidden.max(1)).zip(tokens) {
-                let col = &wt[tok as usize * hidden..(tok as usize + 1) * hidden];
-                for (d, &w) in row.iter_mut().zip(col) {
-                    *d += w;
-                }
+            let mut p = pool::buffer(rows * hidden);
+            for &tok in tokens {
+                p.extend_from_slice(&wt[tok as usize * hidden..(tok as usize + 1) * hidden]);
             }
             p
         } else {
@@ -148,7 +134,7 @@ impl<T: Float> RnnLayer<T> {
             .collect();
         run_groups(work, |(mut rows, g)| {
             let h0 = &h0s[g.start * hidden..g.end * hidden];
-            self.recur_rows(&whh_t, h0, step_bias, &mut rows, g, hidden);
+            self.recur_rows(&whh_t, h0, bias, &mut rows, g, hidden);
         });
         let last = if steps == 0 {
             h0s.to_vec()
