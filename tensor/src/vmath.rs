@@ -29,14 +29,21 @@ fn tanh_one(x: f32) -> f32 {
     if x.abs() < 4e-4 { x } else { r }
 }
 
-/// `e^x` of one value: `2^n * e^r` with `n = round(x / ln 2)`, `|r| <= ln2 / 2`, and a degree-6
+/// `e^x` of one value: `2^n * e^r` with `n = round(x / ln 2)` (ties to even), `|r| <= ln2 / 2`, and a degree-6
 /// polynomial for `e^r`; 0 below -103.97, `inf` above 88.72, NaN stays NaN.
 #[inline(always)]
 fn exp_one(x: f32) -> f32 {
     const HI: f32 = 88.722_83;
     const LO: f32 = -103.972_08;
     let c = x.clamp(LO, HI);
-    let n = (c * core::f32::consts::LOG2_E).round();
+    // n = round(c / ln 2) (ties to even) by the shifter trick: adding 1.5 * 2^23 leaves the
+    // rounded integer in the low mantissa bits, so n is also read off as an integer with
+    // bit operations that vectorise (a float-to-int `as` cast does not: it saturates lane by
+    // lane). |c / ln 2| <= 150, far inside the trick's range.
+    const SHIFT: f32 = 12_582_912.0;
+    let t = c * core::f32::consts::LOG2_E + SHIFT;
+    let n = t - SHIFT;
+    let ni = t.to_bits() as i32 - SHIFT.to_bits() as i32;
     // ln 2 split in two so n * ln2 is exact in the first part.
     let r = c - n * 0.693_145_75 - n * 1.428_606_8e-6;
     let p = r * 1.987_569_1e-4 + 1.398_2e-3;
@@ -46,8 +53,7 @@ fn exp_one(x: f32) -> f32 {
     let p = r * p + 0.5;
     let p = r * r * p + r + 1.0;
     // 2^n in two factors, so n = 128 (near the top) and n < -126 (subnormal results) work.
-    let n = n as i32;
-    let (n1, n2) = (n >> 1, n - (n >> 1));
+    let (n1, n2) = (ni >> 1, ni - (ni >> 1));
     let s1 = f32::from_bits(((n1 + 127) as u32) << 23);
     let s2 = f32::from_bits(((n2 + 127) as u32) << 23);
     let y = p * s1 * s2;

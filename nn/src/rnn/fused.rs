@@ -132,9 +132,12 @@ impl<T: Float> RnnLayer<T> {
             .zip(&groups)
             .map(|(rows, g)| (rows, g.clone()))
             .collect();
+        // A zero initial state (the usual case) contributes nothing to the first step:
+        // its product is skipped.
+        let h0_zero = h0s.iter().all(|&v| v == T::ZERO);
         run_groups(work, |(mut rows, g)| {
             let h0 = &h0s[g.start * hidden..g.end * hidden];
-            self.recur_rows(&whh_t, h0, bias, &mut rows, g, hidden);
+            self.recur_rows(&whh_t, h0, h0_zero, bias, &mut rows, g, hidden);
         });
         let last = if steps == 0 {
             h0s.to_vec()
@@ -148,11 +151,14 @@ impl<T: Float> RnnLayer<T> {
 
 impl<T: Float> RnnLayer<T> {
     /// The forward recurrence for batch rows `g`: `rows[t]` holds their `P_t` and becomes
-    /// their `h_t`; `h0` is their initial state; `bias` (if any) is added to `P_t` first.
+    /// their `h_t`; `h0` is their initial state (`h0_zero`: all zeros, so the first step
+    /// needs no product); `bias` (if any) is added to `P_t` first.
+    #[allow(clippy::too_many_arguments)]
     fn recur_rows(
         &self,
         whh_t: &StepWeight<'_, T>,
         h0: &[T],
+        h0_zero: bool,
         bias: Option<&[T]>,
         rows: &mut [&mut [T]],
         g: Range<usize>,
@@ -178,7 +184,9 @@ impl<T: Float> RnnLayer<T> {
                     }
                 }
             }
-            whh_t.apply(prev, g.len(), T::ONE, cur);
+            if !(s == 0 && h0_zero) {
+                whh_t.apply(prev, g.len(), T::ONE, cur);
+            }
             self.act.apply(cur);
             if self.lengths.is_some() {
                 for (i, b) in g.clone().enumerate() {
@@ -194,11 +202,14 @@ impl<T: Float> RnnLayer<T> {
     /// BPTT for batch rows `g`, from `dh` (their gradient w.r.t. the last state) through all
     /// steps: fills their rows of `dz` and returns their gradient w.r.t. `h0` and, if
     /// `item_sums`, each row's `dz` summed over the steps (in processing order, while the rows
-    /// are in cache; the bias gradient is the sum of these over the batch).
+    /// are in cache; the bias gradient is the sum of these over the batch). Without
+    /// `need_dh0` the last product (the gradient w.r.t. `h0`) is skipped and the returned
+    /// gradient is meaningless.
     #[allow(clippy::too_many_arguments)]
     fn bptt_rows(
         &self,
         w_hh: &StepWeight<'_, T>,
+        need_dh0: bool,
         mut dh: Vec<T>,
         states: &[&[T]],
         g_out: Option<&[&[T]]>,
@@ -236,6 +247,9 @@ impl<T: Float> RnnLayer<T> {
                         *a += v;
                     }
                 }
+            }
+            if s == 0 && !need_dh0 {
+                break;
             }
             // dh_{t-1} = dz_t W_hh (active rows); inactive rows carry dh through.
             w_hh.apply(dzt, g.len(), T::ZERO, &mut dh_next);
@@ -395,7 +409,17 @@ impl<T: Float> CustomOp<T> for RnnLayer<T> {
         let need_gb = self.has_bias && (needs[4] || needs[5]);
         let (dh, item_sums): (Vec<Vec<T>>, Vec<Vec<T>>) =
             run_groups(work, |(mut dz, st, go, dh, g)| {
-                self.bptt_rows(&w_hh, dh, &st, go.as_deref(), &mut dz, g, hidden, need_gb)
+                self.bptt_rows(
+                    &w_hh,
+                    needs[1],
+                    dh,
+                    &st,
+                    go.as_deref(),
+                    &mut dz,
+                    g,
+                    hidden,
+                    need_gb,
+                )
             })
             .into_iter()
             .unzip();
@@ -524,6 +548,11 @@ impl<T: Float> CustomOp<T> for RnnLayer<T> {
                         cs: 1,
                     },
                 );
+                let h0s = sv.h0.as_slice().expect("built contiguous");
+                if h0s.iter().all(|&v| v == T::ZERO) {
+                    // A zero initial state adds nothing.
+                    return g;
+                }
                 let dz0 = MatRef {
                     data: &dz,
                     offset: first * bh,

@@ -2,7 +2,7 @@
 
 use super::blocking::blocking;
 use super::kernel::Kernel;
-use super::pack::{pack_a, pack_b};
+use super::pack::pack_a;
 use super::threads::num_threads;
 use super::{GemmScalar, MatMut, MatRef};
 
@@ -216,10 +216,10 @@ fn serial<T: GemmScalar, K: Kernel<T>>(
         for pc in (0..k).step_by(blk.kc) {
             let kc = blk.kc.min(k - pc);
             if !b_in_place {
-                pack_b(nr, b_buf, &b, pc, kc, jc, nc);
+                kern.pack_b(b_buf, &b, pc, kc, jc, nc);
             } else if full_b < nc {
                 // Only the ragged last NR columns, zero-padded, into the first panel slot.
-                pack_b(nr, b_buf, &b, pc, kc, jc + full_b, nc - full_b);
+                kern.pack_b(b_buf, &b, pc, kc, jc + full_b, nc - full_b);
             }
             // Later k-slices accumulate onto the first one's result.
             let beta = if pc == 0 { beta } else { T::ONE };

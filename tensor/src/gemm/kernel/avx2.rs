@@ -9,11 +9,15 @@
 //! dot products of four columns at a time, sharing the loads of A.
 
 use super::{GEMV_W, Kernel, RowKernel, check_tile};
+use crate::gemm::MatRef;
 use core::arch::x86_64::{
-    __m256, __m256d, _mm256_add_pd, _mm256_add_ps, _mm256_fmadd_pd, _mm256_fmadd_ps,
+    __m256, __m256d, _mm_castps_si128, _mm_castsi128_ps, _mm_cvtsi64_si128, _mm_cvtsi128_si64,
+    _mm_fmadd_ps, _mm_loadu_ps, _mm_movehl_ps, _mm_set1_ps, _mm_storeu_ps, _mm256_add_pd,
+    _mm256_add_ps, _mm256_castps256_ps128, _mm256_extractf128_ps, _mm256_fmadd_pd, _mm256_fmadd_ps,
     _mm256_loadu_pd, _mm256_loadu_ps, _mm256_maskload_pd, _mm256_maskload_ps, _mm256_mul_pd,
-    _mm256_mul_ps, _mm256_set1_pd, _mm256_set1_ps, _mm256_setr_epi32, _mm256_setr_epi64x,
-    _mm256_setzero_pd, _mm256_setzero_ps, _mm256_storeu_pd, _mm256_storeu_ps,
+    _mm256_mul_ps, _mm256_permute2f128_ps, _mm256_set1_pd, _mm256_set1_ps, _mm256_setr_epi32,
+    _mm256_setr_epi64x, _mm256_setzero_pd, _mm256_setzero_ps, _mm256_shuffle_ps, _mm256_storeu_pd,
+    _mm256_storeu_ps, _mm256_unpackhi_ps, _mm256_unpacklo_ps,
 };
 
 /// Proof that the CPU supports AVX2 and FMA: only [`Avx2::detect`] creates one.
@@ -35,6 +39,187 @@ simd_kernel! {
     fn sgemm_6x16: f32, features = "avx2,fma", mr = 6, nv = 2, lanes = 8, vec = __m256,
     setzero = _mm256_setzero_ps, set1 = _mm256_set1_ps, loadu = _mm256_loadu_ps,
     storeu = _mm256_storeu_ps, fmadd = _mm256_fmadd_ps, mul = _mm256_mul_ps,
+    colmajor = sstore_colmajor,
+}
+
+/// [`Kernel::pack_b`] for the f32 kernel: a column-major B (`rs == 1`: a transposed view,
+/// such as the batch of states `h^T` of every per-step RNN product) is packed 8 × 8 blocks
+/// at a time, transposed in registers, instead of gathered element by element. Other
+/// layouts, the ragged last panel and the last `kc % 8` rows take the portable routine.
+fn spack_b(
+    proof: Avx2,
+    dst: &mut [f32],
+    b: &MatRef<'_, f32>,
+    p0: usize,
+    kc: usize,
+    j0: usize,
+    nc: usize,
+) {
+    const NR: usize = 16;
+    let full = nc / NR;
+    if b.rs != 1 || kc < 8 || full == 0 {
+        return crate::gemm::pack::pack_b(NR, dst, b, p0, kc, j0, nc);
+    }
+    let _ = proof; // its existence is the proof that AVX2 is available
+    let kc8 = kc / 8 * 8;
+    // Every element read below: rows p0 .. p0 + kc8 of columns j0 .. j0 + full * NR.
+    let last = b.offset + p0 + kc8 - 1 + (j0 + full * NR - 1) * b.cs;
+    assert!(last < b.data.len(), "pack_b: B out of bounds");
+    assert!(
+        dst.len() >= nc.div_ceil(NR) * NR * kc,
+        "pack_b: buffer too small"
+    );
+    for q in 0..full {
+        let panel = &mut dst[q * kc * NR..(q + 1) * kc * NR];
+        let src = b.offset + p0 + (j0 + q * NR) * b.cs;
+        // SAFETY: `proof` shows AVX2 is available; the assert above covers every column of this panel at
+        // rows 0 .. kc8, and `panel` holds kc * NR elements.
+        unsafe { transpose_panel(panel.as_mut_ptr(), b.data.as_ptr().add(src), b.cs, kc8) };
+        // The last kc % 8 rows, element by element.
+        for p in kc8..kc {
+            for jj in 0..NR {
+                panel[p * NR + jj] = b.data[src + jj * b.cs + p];
+            }
+        }
+    }
+    if full * NR < nc {
+        crate::gemm::pack::pack_b(
+            NR,
+            &mut dst[full * kc * NR..],
+            b,
+            p0,
+            kc,
+            j0 + full * NR,
+            nc - full * NR,
+        );
+    }
+}
+
+/// `dst[p * 16 + jj] = src[jj * cs + p]` for `p < kc8` (a multiple of 8), `jj < 16`.
+///
+/// # Safety
+/// AVX2 must be available; `src[jj * cs + p]` readable and `dst[p * 16 + jj]` writable for
+/// those `p` and `jj`.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn transpose_panel(dst: *mut f32, src: *const f32, cs: usize, kc8: usize) {
+    for p in (0..kc8).step_by(8) {
+        for g in 0..2 {
+            // SAFETY: columns g*8 .. g*8 + 8, rows p .. p + 8: readable by contract.
+            let r: [__m256; 8] = core::array::from_fn(|jj| unsafe {
+                _mm256_loadu_ps(src.add((g * 8 + jj) * cs + p))
+            });
+            let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+            let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+            let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+            let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+            let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+            let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+            let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+            let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+            let s = [
+                _mm256_shuffle_ps::<0x44>(t0, t2),
+                _mm256_shuffle_ps::<0xEE>(t0, t2),
+                _mm256_shuffle_ps::<0x44>(t1, t3),
+                _mm256_shuffle_ps::<0xEE>(t1, t3),
+                _mm256_shuffle_ps::<0x44>(t4, t6),
+                _mm256_shuffle_ps::<0xEE>(t4, t6),
+                _mm256_shuffle_ps::<0x44>(t5, t7),
+                _mm256_shuffle_ps::<0xEE>(t5, t7),
+            ];
+            // Row p + i of the panel (columns g*8 .. g*8 + 8): s[i % 4] and s[i % 4 + 4],
+            // low halves for i < 4, high halves for i >= 4.
+            let o = [
+                _mm256_permute2f128_ps::<0x20>(s[0], s[4]),
+                _mm256_permute2f128_ps::<0x20>(s[1], s[5]),
+                _mm256_permute2f128_ps::<0x20>(s[2], s[6]),
+                _mm256_permute2f128_ps::<0x20>(s[3], s[7]),
+                _mm256_permute2f128_ps::<0x31>(s[0], s[4]),
+                _mm256_permute2f128_ps::<0x31>(s[1], s[5]),
+                _mm256_permute2f128_ps::<0x31>(s[2], s[6]),
+                _mm256_permute2f128_ps::<0x31>(s[3], s[7]),
+            ];
+            for (i, &row) in o.iter().enumerate() {
+                // SAFETY: row p + i < kc8, columns g*8 .. g*8 + 8 < 16: writable by contract.
+                unsafe { _mm256_storeu_ps(dst.add((p + i) * 16 + g * 8), row) };
+            }
+        }
+    }
+}
+
+/// Writes a full `6 × 16` f32 tile to a column-major C: `C(i, j) = alpha * acc[i][j] +
+/// beta * C(i, j)` with `C(i, j)` at `c[i + j * cs_c]` (C not read when `beta == 0`).
+///
+/// The rows are transposed in registers (4 × 4 blocks for rows 0-3, pairs for rows 4-5), so
+/// each column is one 4-wide and one 2-wide access instead of six scalar ones. The same
+/// roundings as the scalar update: `alpha * acc`, then one fused `beta * C + that`.
+///
+/// # Safety
+/// AVX2 and FMA must be available; `c[i + j * cs_c]` readable and writable for `i < 6`,
+/// `j < 16`.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn sstore_colmajor(acc: &[[__m256; 2]; 6], alpha: f32, beta: f32, c: *mut f32, cs_c: usize) {
+    let alpha_v = _mm256_set1_ps(alpha);
+    let beta_v = _mm_set1_ps(beta);
+    // v: which 8-column half of the tile.
+    #[allow(clippy::needless_range_loop)]
+    for v in 0..2 {
+        let r: [__m256; 6] = core::array::from_fn(|i| _mm256_mul_ps(alpha_v, acc[i][v]));
+        // Rows 0-3: after these 8 shuffles, q[jj] holds column jj (low half) and column
+        // jj + 4 (high half) of this 8-column block.
+        let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+        let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+        let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+        let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+        let q = [
+            _mm256_shuffle_ps::<0x44>(t0, t2),
+            _mm256_shuffle_ps::<0xEE>(t0, t2),
+            _mm256_shuffle_ps::<0x44>(t1, t3),
+            _mm256_shuffle_ps::<0xEE>(t1, t3),
+        ];
+        // Rows 4-5: u[0] holds the (row 4, row 5) pairs of columns 0, 1 | 4, 5; u[1] of
+        // columns 2, 3 | 6, 7.
+        let u = [
+            _mm256_unpacklo_ps(r[4], r[5]),
+            _mm256_unpackhi_ps(r[4], r[5]),
+        ];
+        for h in 0..2 {
+            let half = |x: __m256| {
+                if h == 0 {
+                    _mm256_castps256_ps128(x)
+                } else {
+                    _mm256_extractf128_ps::<1>(x)
+                }
+            };
+            for (jj, &qj) in q.iter().enumerate() {
+                let j = v * 8 + h * 4 + jj;
+                let pair = half(u[jj / 2]);
+                let top = half(qj);
+                let bottom = if jj % 2 == 0 {
+                    pair
+                } else {
+                    _mm_movehl_ps(pair, pair)
+                };
+                // SAFETY: column j < 16: c[j * cs_c .. j * cs_c + 6] is valid by contract;
+                // the 8-byte accesses are unaligned reads/writes of elements 4 and 5.
+                unsafe {
+                    let cp = c.add(j * cs_c);
+                    let tail = cp.add(4).cast::<u64>();
+                    let (top, bottom) = if beta == 0.0 {
+                        (top, bottom)
+                    } else {
+                        let old = _mm_castsi128_ps(_mm_cvtsi64_si128(tail.read_unaligned() as i64));
+                        (
+                            _mm_fmadd_ps(beta_v, _mm_loadu_ps(cp), top),
+                            _mm_fmadd_ps(beta_v, old, bottom),
+                        )
+                    };
+                    _mm_storeu_ps(cp, top);
+                    tail.write_unaligned(_mm_cvtsi128_si64(_mm_castps_si128(bottom)) as u64);
+                }
+            }
+        }
+    }
 }
 
 simd_kernel! {
@@ -44,7 +229,7 @@ simd_kernel! {
     storeu = _mm256_storeu_pd, fmadd = _mm256_fmadd_pd, mul = _mm256_mul_pd,
 }
 
-impl_simd_kernel!(Avx2, f32, 6, 16, sgemm_6x16);
+impl_simd_kernel!(Avx2, f32, 6, 16, sgemm_6x16, pack_b = spack_b);
 impl_simd_kernel!(Avx2, f64, 6, 8, dgemm_6x8);
 
 /// Generates the AVX2+FMA vector-matrix helpers for one element type (used by `gemv.rs`).

@@ -25,7 +25,8 @@ macro_rules! simd_kernel {
         $(#[$doc:meta])*
         fn $name:ident: $t:ty, features = $feat:literal, mr = $mr:literal, nv = $nv:literal,
         lanes = $lanes:literal, vec = $v:ty, setzero = $setzero:path, set1 = $set1:path,
-        loadu = $loadu:path, storeu = $storeu:path, fmadd = $fmadd:path, mul = $mul:path $(,)?
+        loadu = $loadu:path, storeu = $storeu:path, fmadd = $fmadd:path, mul = $mul:path
+        $(, colmajor = $colmajor:path)? $(,)?
     ) => {
         $(#[$doc])*
         ///
@@ -115,6 +116,16 @@ macro_rules! simd_kernel {
                 ap = ap.wrapping_add(cs_a);
                 bp = bp.wrapping_add(rs_b);
             }
+            $(
+                if rows == MR && cols == NR && rs_c == 1 {
+                    // Full tile, column-major C (the transposed per-step products of the
+                    // RNNs): transposed in registers and written column by column.
+                    // SAFETY: C(i, j) = c[i + j * cs_c] is valid for every i < MR = rows,
+                    // j < NR = cols by contract.
+                    unsafe { $colmajor(&acc, alpha, beta, c, cs_c) };
+                    return;
+                }
+            )?
             let alpha_v = $set1(alpha);
             if rows == MR && cols == NR && cs_c == 1 {
                 // Full tile, unit column stride: vector read-modify-write of C rows.
@@ -159,10 +170,24 @@ macro_rules! simd_kernel {
 /// the bounds, then picks the instance specialised for packed operands when it applies.
 #[cfg(target_arch = "x86_64")]
 macro_rules! impl_simd_kernel {
-    ($tok:ty, $t:ty, $mr:literal, $nr:literal, $f:ident) => {
+    ($tok:ty, $t:ty, $mr:literal, $nr:literal, $f:ident $(, pack_b = $pack_b:path)?) => {
         impl Kernel<$t> for $tok {
             const MR: usize = $mr;
             const NR: usize = $nr;
+            $(
+                #[inline]
+                fn pack_b(
+                    self,
+                    dst: &mut [$t],
+                    b: &MatRef<'_, $t>,
+                    p0: usize,
+                    kc: usize,
+                    j0: usize,
+                    nc: usize,
+                ) {
+                    $pack_b(self, dst, b, p0, kc, j0, nc)
+                }
+            )?
 
             #[inline]
             fn run(
@@ -262,6 +287,16 @@ pub(crate) trait Kernel<T>: Copy + Send + Sync {
         rows: usize,
         cols: usize,
     );
+
+    /// Packs `B[p0 .. p0 + kc, j0 .. j0 + nc]` into `NR`-wide micro-panels (the layout of
+    /// [`pack::pack_b`](super::pack::pack_b), which is the default); a kernel overrides it
+    /// where a SIMD version of a layout pays.
+    fn pack_b(self, dst: &mut [T], b: &MatRef<'_, T>, p0: usize, kc: usize, j0: usize, nc: usize)
+    where
+        T: super::GemmScalar,
+    {
+        super::pack::pack_b(Self::NR, dst, b, p0, kc, j0, nc);
+    }
 }
 
 /// Width of the output buffer of [`RowKernel::rows`] (the widest chunk of any kernel).
@@ -588,6 +623,52 @@ mod tests {
         };
         check_kernel::<f32, _>(k, 1e-6);
         check_kernel::<f64, _>(k, 1e-14);
+    }
+
+    /// Each ISA's `pack_b` writes exactly what the portable packing writes, for every
+    /// layout (the SIMD column-major path included: whole and ragged panels, `kc` not a
+    /// multiple of 8, offsets).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn simd_pack_b_equals_portable() {
+        let Some(k) = Avx2::detect() else {
+            eprintln!("skipped: this CPU has no AVX2+FMA");
+            return;
+        };
+        let data: Vec<f32> = fill(40 * 50 + 64, 9);
+        for (off, rows, cols, rs, cs) in [
+            (0usize, 37usize, 45usize, 1usize, 37usize),
+            (5, 33, 40, 1, 41),
+            (3, 16, 32, 1, 16),
+            (1, 20, 33, 33, 1),
+            (2, 9, 17, 1, 0),
+        ] {
+            let m = MatRef {
+                data: &data,
+                offset: off,
+                rows,
+                cols,
+                rs,
+                cs,
+            };
+            for (p0, kc, j0, nc) in [
+                (0, rows, 0, cols),
+                (3, rows - 3, 1, cols - 1),
+                (1, 8, 16, cols - 16),
+                (0, 7, 0, 16),
+            ] {
+                let mut want = vec![f32::NAN; nc.div_ceil(16) * 16 * kc];
+                let mut got = vec![f32::NAN; want.len()];
+                crate::gemm::pack::pack_b(16, &mut want, &m, p0, kc, j0, nc);
+                Kernel::<f32>::pack_b(k, &mut got, &m, p0, kc, j0, nc);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&got),
+                    bits(&want),
+                    "off={off} rs={rs} cs={cs} p0={p0} kc={kc} j0={j0} nc={nc}"
+                );
+            }
+        }
     }
 
     #[cfg(target_arch = "x86_64")]
