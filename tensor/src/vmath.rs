@@ -26,7 +26,10 @@ fn tanh_one(x: f32) -> f32 {
     let q = x2 * q + 2.268_434_6e-3;
     let q = x2 * q + 4.893_525e-3;
     let r = c * p / q;
-    if x.abs() < 4e-4 { x } else { r }
+    // `c` (equal to `x` here), not `x`: selecting the loaded value itself lets the compiler
+    // turn the loop's store into a masked store, which is microcoded and several times
+    // slower than the whole computation on AMD cores.
+    if x.abs() < 4e-4 { c } else { r }
 }
 
 /// `e^x` of one value: `2^n * e^r` with `n = round(x / ln 2)` (ties to even), `|r| <= ln2 / 2`, and a degree-6
