@@ -97,6 +97,35 @@ fn rnn_two_threads_compute_what_one_computes() {
     }
 }
 
+/// Token input (the one-hot lookup done step by step in each thread's rows) and a zero
+/// initial state (whose first-step product is skipped), one and two layers.
+#[test]
+fn rnn_tokens_two_threads_compute_what_one_computes() {
+    let _one_at_a_time = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+    let hidden = 256;
+    let ids: Vec<i64> = (0..STEPS * BATCH)
+        .map(|i| ((i * 7 + 3) % INPUT) as i64)
+        .collect();
+    let tokens = recur_tensor::IndexTensor::from_vec(ids, &[STEPS, BATCH]).unwrap();
+    for (layers, bidir) in [(1, false), (2, true)] {
+        let cfg = RnnConfig::new(INPUT, hidden)
+            .num_layers(layers)
+            .bidirectional(bidir);
+        let r: Rnn<f64> = Rnn::new(cfg, &mut recur_nn::seeded_rng(5)).unwrap();
+        same_on_two_threads(
+            &format!("RNN tokens {layers} layers, bidir {bidir}"),
+            || {
+                let tape = Tape::new();
+                let (out, h_n) = r.forward_tokens(&tape, &tokens, None).unwrap();
+                let grads = tape.backward(&common::weighted_loss(&out, &h_n)).unwrap();
+                let mut all = vec![out.value().to_vec(), h_n.value().to_vec()];
+                all.extend(param_grads(&r, &grads));
+                all
+            },
+        );
+    }
+}
+
 #[test]
 fn lstm_two_threads_compute_what_one_computes() {
     let _one_at_a_time = THREADS.lock().unwrap_or_else(|e| e.into_inner());

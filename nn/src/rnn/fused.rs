@@ -92,14 +92,19 @@ impl<T: Float> RnnLayer<T> {
         let rows = steps * batch;
         // 1. P = X W_ih^T for all steps in one GEMM, or, for tokens, a lookup of W_ih's
         //    columns. The bias is added step by step in the recurrence, on data in cache.
-        let mut p = if let Some(tokens) = &self.tokens {
-            // One-hot rows: P[r] = W_ih[:, token r], from a transposed copy (rows contiguous).
-            let wt = row_major_copy(transposed(w_ih));
-            let mut p = pool::buffer(rows * hidden);
-            for &tok in tokens {
-                p.extend_from_slice(&wt[tok as usize * hidden..(tok as usize + 1) * hidden]);
-            }
-            p
+        // One-hot rows: P[r] = W_ih[:, token r], looked up in a transposed copy (rows
+        // contiguous) step by step in the recurrence, where the bias is added.
+        let wt = self
+            .tokens
+            .as_ref()
+            .map(|_| row_major_copy(transposed(w_ih)));
+        let lookup = wt
+            .as_deref()
+            .zip(self.tokens.as_deref())
+            .map(|(wt, tokens)| Lookup { wt, tokens, batch });
+        let mut p = if self.tokens.is_some() {
+            // Every row is written by the lookup at its step.
+            pool::scratch(rows * hidden)
         } else {
             // Written whole by the GEMM (beta = 0).
             let mut p = pool::scratch(rows * hidden);
@@ -137,7 +142,7 @@ impl<T: Float> RnnLayer<T> {
         let h0_zero = h0s.iter().all(|&v| v == T::ZERO);
         run_groups(work, |(mut rows, g)| {
             let h0 = &h0s[g.start * hidden..g.end * hidden];
-            self.recur_rows(&whh_t, h0, h0_zero, bias, &mut rows, g, hidden);
+            self.recur_rows(&whh_t, h0, h0_zero, lookup, bias, &mut rows, g, hidden);
         });
         let last = if steps == 0 {
             h0s.to_vec()
@@ -159,6 +164,7 @@ impl<T: Float> RnnLayer<T> {
         whh_t: &StepWeight<'_, T>,
         h0: &[T],
         h0_zero: bool,
+        lookup: Option<Lookup<'_, T>>,
         bias: Option<&[T]>,
         rows: &mut [&mut [T]],
         g: Range<usize>,
@@ -177,12 +183,29 @@ impl<T: Float> RnnLayer<T> {
                 let (a, b) = rows.split_at_mut(t);
                 (&*a[t - 1], &mut *b[0])
             };
-            if let Some(b) = bias {
-                for row in cur.chunks_exact_mut(hidden.max(1)) {
-                    for (z, &bv) in row.iter_mut().zip(b) {
-                        *z += bv;
+            match (lookup, bias) {
+                (Some(lk), bias) => {
+                    for (i, row) in cur.chunks_exact_mut(hidden.max(1)).enumerate() {
+                        let v = lk.tokens[t * lk.batch + g.start + i] as usize;
+                        let w = &lk.wt[v * hidden..(v + 1) * hidden];
+                        match bias {
+                            Some(b) => {
+                                for ((z, &wv), &bv) in row.iter_mut().zip(w).zip(b) {
+                                    *z = wv + bv;
+                                }
+                            }
+                            None => row.copy_from_slice(w),
+                        }
                     }
                 }
+                (None, Some(b)) => {
+                    for row in cur.chunks_exact_mut(hidden.max(1)) {
+                        for (z, &bv) in row.iter_mut().zip(b) {
+                            *z += bv;
+                        }
+                    }
+                }
+                (None, None) => {}
             }
             if !(s == 0 && h0_zero) {
                 whh_t.apply(prev, g.len(), T::ONE, cur);
@@ -265,6 +288,15 @@ impl<T: Float> RnnLayer<T> {
         }
         (dh, sums)
     }
+}
+
+/// A one-hot input given by tokens: row `r` of `P` is row `tokens[r]` of `wt` (`W_ih^T`,
+/// row-major), with `r = t * batch + b`.
+#[derive(Clone, Copy)]
+struct Lookup<'a, T> {
+    wt: &'a [T],
+    tokens: &'a [u32],
+    batch: usize,
 }
 
 /// `w^T` as a strided view (no copy).

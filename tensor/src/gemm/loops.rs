@@ -2,7 +2,6 @@
 
 use super::blocking::blocking;
 use super::kernel::Kernel;
-use super::pack::pack_a;
 use super::threads::num_threads;
 use super::{GemmScalar, MatMut, MatRef};
 
@@ -234,10 +233,10 @@ fn serial<T: GemmScalar, K: Kernel<T>>(
                     }
                     None => {
                         if !a_in_place {
-                            pack_a(mr, a_buf, &a, ic, mc, pc, kc);
+                            kern.pack_a(a_buf, &a, ic, mc, pc, kc);
                         } else if full_a < mc {
                             // Only the ragged last MR rows, zero-padded, into the first slot.
-                            pack_a(mr, a_buf, &a, ic + full_a, mc - full_a, pc, kc);
+                            kern.pack_a(a_buf, &a, ic + full_a, mc - full_a, pc, kc);
                         }
                         &*a_buf
                     }

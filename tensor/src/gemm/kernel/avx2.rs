@@ -149,9 +149,7 @@ unsafe fn transpose_panel(dst: *mut f32, src: *const f32, cs: usize, kc8: usize)
 /// Writes a full `6 × 16` f32 tile to a column-major C: `C(i, j) = alpha * acc[i][j] +
 /// beta * C(i, j)` with `C(i, j)` at `c[i + j * cs_c]` (C not read when `beta == 0`).
 ///
-/// The rows are transposed in registers (4 × 4 blocks for rows 0-3, pairs for rows 4-5), so
-/// each column is one 4-wide and one 2-wide access instead of six scalar ones. The same
-/// roundings as the scalar update: `alpha * acc`, then one fused `beta * C + that`.
+/// The same roundings as the scalar update: `alpha * acc`, then one fused `beta * C + that`.
 ///
 /// # Safety
 /// AVX2 and FMA must be available; `c[i + j * cs_c]` readable and writable for `i < 6`,
@@ -160,65 +158,151 @@ unsafe fn transpose_panel(dst: *mut f32, src: *const f32, cs: usize, kc8: usize)
 #[inline]
 unsafe fn sstore_colmajor(acc: &[[__m256; 2]; 6], alpha: f32, beta: f32, c: *mut f32, cs_c: usize) {
     let alpha_v = _mm256_set1_ps(alpha);
-    let beta_v = _mm_set1_ps(beta);
     // v: which 8-column half of the tile.
     #[allow(clippy::needless_range_loop)]
     for v in 0..2 {
         let r: [__m256; 6] = core::array::from_fn(|i| _mm256_mul_ps(alpha_v, acc[i][v]));
-        // Rows 0-3: after these 8 shuffles, q[jj] holds column jj (low half) and column
-        // jj + 4 (high half) of this 8-column block.
-        let t0 = _mm256_unpacklo_ps(r[0], r[1]);
-        let t1 = _mm256_unpackhi_ps(r[0], r[1]);
-        let t2 = _mm256_unpacklo_ps(r[2], r[3]);
-        let t3 = _mm256_unpackhi_ps(r[2], r[3]);
-        let q = [
-            _mm256_shuffle_ps::<0x44>(t0, t2),
-            _mm256_shuffle_ps::<0xEE>(t0, t2),
-            _mm256_shuffle_ps::<0x44>(t1, t3),
-            _mm256_shuffle_ps::<0xEE>(t1, t3),
-        ];
-        // Rows 4-5: u[0] holds the (row 4, row 5) pairs of columns 0, 1 | 4, 5; u[1] of
-        // columns 2, 3 | 6, 7.
-        let u = [
-            _mm256_unpacklo_ps(r[4], r[5]),
-            _mm256_unpackhi_ps(r[4], r[5]),
-        ];
-        for h in 0..2 {
-            let half = |x: __m256| {
-                if h == 0 {
-                    _mm256_castps256_ps128(x)
-                } else {
-                    _mm256_extractf128_ps::<1>(x)
-                }
+        // SAFETY: columns v*8 .. v*8 + 8 < 16 of C: valid by contract.
+        unsafe { store_6x8_transposed(&r, beta, c.add(v * 8 * cs_c), cs_c) };
+    }
+}
+
+/// Writes the `6 × 8` block `r` (row `i` in `r[i]`) transposed: column `j` of the block to
+/// `c[j * cs .. j * cs + 6]`, as `r[.][j] + beta * c` (one fused operation; `c` not read when
+/// `beta == 0`).
+///
+/// The rows are transposed in registers (4 × 4 blocks for rows 0-3, pairs for rows 4-5), so
+/// each column is one 4-wide and one 2-wide access instead of six scalar ones.
+///
+/// # Safety
+/// AVX2 and FMA must be available; `c[j * cs + i]` readable and writable for `i < 6`, `j < 8`.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn store_6x8_transposed(r: &[__m256; 6], beta: f32, c: *mut f32, cs: usize) {
+    let beta_v = _mm_set1_ps(beta);
+    // Rows 0-3: after these 8 shuffles, q[jj] holds column jj (low half) and column jj + 4
+    // (high half).
+    let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+    let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+    let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    let q = [
+        _mm256_shuffle_ps::<0x44>(t0, t2),
+        _mm256_shuffle_ps::<0xEE>(t0, t2),
+        _mm256_shuffle_ps::<0x44>(t1, t3),
+        _mm256_shuffle_ps::<0xEE>(t1, t3),
+    ];
+    // Rows 4-5: u[0] holds the (row 4, row 5) pairs of columns 0, 1 | 4, 5; u[1] of columns
+    // 2, 3 | 6, 7.
+    let u = [
+        _mm256_unpacklo_ps(r[4], r[5]),
+        _mm256_unpackhi_ps(r[4], r[5]),
+    ];
+    for h in 0..2 {
+        let half = |x: __m256| {
+            if h == 0 {
+                _mm256_castps256_ps128(x)
+            } else {
+                _mm256_extractf128_ps::<1>(x)
+            }
+        };
+        for (jj, &qj) in q.iter().enumerate() {
+            let j = h * 4 + jj;
+            let pair = half(u[jj / 2]);
+            let top = half(qj);
+            let bottom = if jj % 2 == 0 {
+                pair
+            } else {
+                _mm_movehl_ps(pair, pair)
             };
-            for (jj, &qj) in q.iter().enumerate() {
-                let j = v * 8 + h * 4 + jj;
-                let pair = half(u[jj / 2]);
-                let top = half(qj);
-                let bottom = if jj % 2 == 0 {
-                    pair
+            // SAFETY: column j < 8: c[j * cs .. j * cs + 6] is valid by contract; the 8-byte
+            // accesses are unaligned reads/writes of elements 4 and 5.
+            unsafe {
+                let cp = c.add(j * cs);
+                let tail = cp.add(4).cast::<u64>();
+                let (top, bottom) = if beta == 0.0 {
+                    (top, bottom)
                 } else {
-                    _mm_movehl_ps(pair, pair)
+                    let old = _mm_castsi128_ps(_mm_cvtsi64_si128(tail.read_unaligned() as i64));
+                    (
+                        _mm_fmadd_ps(beta_v, _mm_loadu_ps(cp), top),
+                        _mm_fmadd_ps(beta_v, old, bottom),
+                    )
                 };
-                // SAFETY: column j < 16: c[j * cs_c .. j * cs_c + 6] is valid by contract;
-                // the 8-byte accesses are unaligned reads/writes of elements 4 and 5.
-                unsafe {
-                    let cp = c.add(j * cs_c);
-                    let tail = cp.add(4).cast::<u64>();
-                    let (top, bottom) = if beta == 0.0 {
-                        (top, bottom)
-                    } else {
-                        let old = _mm_castsi128_ps(_mm_cvtsi64_si128(tail.read_unaligned() as i64));
-                        (
-                            _mm_fmadd_ps(beta_v, _mm_loadu_ps(cp), top),
-                            _mm_fmadd_ps(beta_v, old, bottom),
-                        )
-                    };
-                    _mm_storeu_ps(cp, top);
-                    tail.write_unaligned(_mm_cvtsi128_si64(_mm_castps_si128(bottom)) as u64);
-                }
+                _mm_storeu_ps(cp, top);
+                tail.write_unaligned(_mm_cvtsi128_si64(_mm_castps_si128(bottom)) as u64);
             }
         }
+    }
+}
+
+/// `dst[p * 6 + i] = src[i * rs + p]` for `p < kc8` (a multiple of 8), `i < 6`.
+///
+/// # Safety
+/// AVX2 must be available; `src[i * rs + p]` readable and `dst[p * 6 + i]` writable for those
+/// `p` and `i`.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn pack_a_panel(dst: *mut f32, src: *const f32, rs: usize, kc8: usize) {
+    for p in (0..kc8).step_by(8) {
+        // SAFETY: rows 0 .. 6, columns p .. p + 8 < kc8: readable by contract; the packed
+        // columns p .. p + 8 (6 elements each) are writable by contract.
+        unsafe {
+            let r: [__m256; 6] = core::array::from_fn(|i| _mm256_loadu_ps(src.add(i * rs + p)));
+            store_6x8_transposed(&r, 0.0, dst.add(p * 6), 6);
+        }
+    }
+}
+
+/// [`Kernel::pack_a`] for the f32 kernel: a row-major A (`cs == 1`, e.g. the layer input
+/// `X` of the input projection) is packed 6 × 8 blocks at a time, transposed in registers,
+/// instead of gathered element by element. Other layouts, the ragged last panel and the last
+/// `kc % 8` columns take the portable routine.
+fn spack_a(
+    proof: Avx2,
+    dst: &mut [f32],
+    a: &MatRef<'_, f32>,
+    i0: usize,
+    mc: usize,
+    p0: usize,
+    kc: usize,
+) {
+    const MR: usize = 6;
+    let full = mc / MR;
+    if a.cs != 1 || kc < 8 || full == 0 {
+        return crate::gemm::pack::pack_a(MR, dst, a, i0, mc, p0, kc);
+    }
+    let _ = proof; // its existence is the proof that AVX2 is available
+    let kc8 = kc / 8 * 8;
+    // Every element read below: columns p0 .. p0 + kc8 of rows i0 .. i0 + full * MR.
+    let last = a.offset + (i0 + full * MR - 1) * a.rs + p0 + kc8 - 1;
+    assert!(last < a.data.len(), "pack_a: A out of bounds");
+    assert!(
+        dst.len() >= mc.div_ceil(MR) * MR * kc,
+        "pack_a: buffer too small"
+    );
+    for q in 0..full {
+        let panel = &mut dst[q * kc * MR..(q + 1) * kc * MR];
+        let src = a.offset + (i0 + q * MR) * a.rs + p0;
+        // SAFETY: `proof` shows AVX2 is available; the assert above covers columns
+        // 0 .. kc8 of the panel's 6 rows, and the panel holds kc * MR elements.
+        unsafe { pack_a_panel(panel.as_mut_ptr(), a.data.as_ptr().add(src), a.rs, kc8) };
+        // The last kc % 8 columns, element by element.
+        for p in kc8..kc {
+            for i in 0..MR {
+                panel[p * MR + i] = a.data[src + i * a.rs + p];
+            }
+        }
+    }
+    if full * MR < mc {
+        crate::gemm::pack::pack_a(
+            MR,
+            &mut dst[full * kc * MR..],
+            a,
+            i0 + full * MR,
+            mc - full * MR,
+            p0,
+            kc,
+        );
     }
 }
 
@@ -229,7 +313,15 @@ simd_kernel! {
     storeu = _mm256_storeu_pd, fmadd = _mm256_fmadd_pd, mul = _mm256_mul_pd,
 }
 
-impl_simd_kernel!(Avx2, f32, 6, 16, sgemm_6x16, pack_b = spack_b);
+impl_simd_kernel!(
+    Avx2,
+    f32,
+    6,
+    16,
+    sgemm_6x16,
+    pack_a = spack_a,
+    pack_b = spack_b
+);
 impl_simd_kernel!(Avx2, f64, 6, 8, dgemm_6x8);
 
 /// Generates the AVX2+FMA vector-matrix helpers for one element type (used by `gemv.rs`).

@@ -170,10 +170,25 @@ macro_rules! simd_kernel {
 /// the bounds, then picks the instance specialised for packed operands when it applies.
 #[cfg(target_arch = "x86_64")]
 macro_rules! impl_simd_kernel {
-    ($tok:ty, $t:ty, $mr:literal, $nr:literal, $f:ident $(, pack_b = $pack_b:path)?) => {
+    ($tok:ty, $t:ty, $mr:literal, $nr:literal, $f:ident
+     $(, pack_a = $pack_a:path, pack_b = $pack_b:path)?) => {
         impl Kernel<$t> for $tok {
             const MR: usize = $mr;
             const NR: usize = $nr;
+            $(
+                #[inline]
+                fn pack_a(
+                    self,
+                    dst: &mut [$t],
+                    a: &MatRef<'_, $t>,
+                    i0: usize,
+                    mc: usize,
+                    p0: usize,
+                    kc: usize,
+                ) {
+                    $pack_a(self, dst, a, i0, mc, p0, kc)
+                }
+            )?
             $(
                 #[inline]
                 fn pack_b(
@@ -287,6 +302,16 @@ pub(crate) trait Kernel<T>: Copy + Send + Sync {
         rows: usize,
         cols: usize,
     );
+
+    /// Packs `A[i0 .. i0 + mc, p0 .. p0 + kc]` into `MR`-tall micro-panels (the layout of
+    /// [`pack::pack_a`](super::pack::pack_a), which is the default); a kernel overrides it
+    /// where a SIMD version of a layout pays.
+    fn pack_a(self, dst: &mut [T], a: &MatRef<'_, T>, i0: usize, mc: usize, p0: usize, kc: usize)
+    where
+        T: super::GemmScalar,
+    {
+        super::pack::pack_a(Self::MR, dst, a, i0, mc, p0, kc);
+    }
 
     /// Packs `B[p0 .. p0 + kc, j0 .. j0 + nc]` into `NR`-wide micro-panels (the layout of
     /// [`pack::pack_b`](super::pack::pack_b), which is the default); a kernel overrides it
@@ -625,12 +650,12 @@ mod tests {
         check_kernel::<f64, _>(k, 1e-14);
     }
 
-    /// Each ISA's `pack_b` writes exactly what the portable packing writes, for every
+    /// Each ISA's `pack_a` and `pack_b` write exactly what the portable packing writes, for every
     /// layout (the SIMD column-major path included: whole and ragged panels, `kc` not a
     /// multiple of 8, offsets).
     #[cfg(target_arch = "x86_64")]
     #[test]
-    fn simd_pack_b_equals_portable() {
+    fn simd_packing_equals_portable() {
         let Some(k) = Avx2::detect() else {
             eprintln!("skipped: this CPU has no AVX2+FMA");
             return;
@@ -657,6 +682,25 @@ mod tests {
                 (1, 8, 16, cols - 16),
                 (0, 7, 0, 16),
             ] {
+                // The same view and ranges as A (i0 = j0, mc = nc, p0, kc: rows and columns
+                // swapped, so every case reads inside the view).
+                let at = MatRef {
+                    rows: cols,
+                    cols: rows,
+                    rs: cs,
+                    cs: rs,
+                    ..m
+                };
+                let mut want = vec![f32::NAN; nc.div_ceil(6) * 6 * kc];
+                let mut got = vec![f32::NAN; want.len()];
+                crate::gemm::pack::pack_a(6, &mut want, &at, j0, nc, p0, kc);
+                Kernel::<f32>::pack_a(k, &mut got, &at, j0, nc, p0, kc);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&got),
+                    bits(&want),
+                    "A: off={off} rs={cs} cs={rs} i0={j0} mc={nc} p0={p0} kc={kc}"
+                );
                 let mut want = vec![f32::NAN; nc.div_ceil(16) * 16 * kc];
                 let mut got = vec![f32::NAN; want.len()];
                 crate::gemm::pack::pack_b(16, &mut want, &m, p0, kc, j0, nc);
