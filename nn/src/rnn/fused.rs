@@ -90,10 +90,11 @@ impl<T: Float> RnnLayer<T> {
         let (steps, batch, input) = (x.dims()[0], x.dims()[1], x.dims()[2]);
         let hidden = w_hh.dims()[0];
         let rows = steps * batch;
-        // 1. P = X W_ih^T for all steps in one GEMM, or, for tokens, a lookup of W_ih's
-        //    columns. The bias is added step by step in the recurrence, on data in cache.
-        // One-hot rows: P[r] = W_ih[:, token r], looked up in a transposed copy (rows
-        // contiguous) step by step in the recurrence, where the bias is added.
+        // 1. P = X W_ih^T for all steps in one GEMM, written whole (beta = 0). For tokens
+        //    (a one-hot input), row r of P is column `token r` of W_ih: looked up in a
+        //    transposed copy (rows contiguous) step by step in the recurrence instead. Either
+        //    way the bias is added in the recurrence, on data in cache.
+        let mut p = pool::scratch(rows * hidden);
         let wt = self
             .tokens
             .as_ref()
@@ -102,12 +103,7 @@ impl<T: Float> RnnLayer<T> {
             .as_deref()
             .zip(self.tokens.as_deref())
             .map(|(wt, tokens)| Lookup { wt, tokens, batch });
-        let mut p = if self.tokens.is_some() {
-            // Every row is written by the lookup at its step.
-            pool::scratch(rows * hidden)
-        } else {
-            // Written whole by the GEMM (beta = 0).
-            let mut p = pool::scratch(rows * hidden);
+        if lookup.is_none() {
             let xl = x.layout();
             let x_mat = MatRef {
                 data: x.storage(),
@@ -124,8 +120,7 @@ impl<T: Float> RnnLayer<T> {
                 T::ZERO,
                 MatMut::row_major(&mut p, rows, hidden),
             );
-            p
-        };
+        }
         // 2. The recurrence, in place: P_t becomes the state h_t; split over threads by batch
         //    rows when that pays (see `split`).
         let h0v = h0.contiguous();
@@ -183,29 +178,18 @@ impl<T: Float> RnnLayer<T> {
                 let (a, b) = rows.split_at_mut(t);
                 (&*a[t - 1], &mut *b[0])
             };
-            match (lookup, bias) {
-                (Some(lk), bias) => {
-                    for (i, row) in cur.chunks_exact_mut(hidden.max(1)).enumerate() {
-                        let v = lk.tokens[t * lk.batch + g.start + i] as usize;
-                        let w = &lk.wt[v * hidden..(v + 1) * hidden];
-                        match bias {
-                            Some(b) => {
-                                for ((z, &wv), &bv) in row.iter_mut().zip(w).zip(b) {
-                                    *z = wv + bv;
-                                }
-                            }
-                            None => row.copy_from_slice(w),
-                        }
+            if let Some(lk) = lookup {
+                for (i, row) in cur.chunks_exact_mut(hidden.max(1)).enumerate() {
+                    let v = lk.tokens[t * lk.batch + g.start + i] as usize;
+                    row.copy_from_slice(&lk.wt[v * hidden..(v + 1) * hidden]);
+                }
+            }
+            if let Some(b) = bias {
+                for row in cur.chunks_exact_mut(hidden.max(1)) {
+                    for (z, &bv) in row.iter_mut().zip(b) {
+                        *z += bv;
                     }
                 }
-                (None, Some(b)) => {
-                    for row in cur.chunks_exact_mut(hidden.max(1)) {
-                        for (z, &bv) in row.iter_mut().zip(b) {
-                            *z += bv;
-                        }
-                    }
-                }
-                (None, None) => {}
             }
             if !(s == 0 && h0_zero) {
                 whh_t.apply(prev, g.len(), T::ONE, cur);

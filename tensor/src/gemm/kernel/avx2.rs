@@ -47,7 +47,7 @@ simd_kernel! {
 /// at a time, transposed in registers, instead of gathered element by element. Other
 /// layouts, the ragged last panel and the last `kc % 8` rows take the portable routine.
 fn spack_b(
-    proof: Avx2,
+    _proof: Avx2, // its existence is the proof that AVX2 is available
     dst: &mut [f32],
     b: &MatRef<'_, f32>,
     p0: usize,
@@ -60,7 +60,6 @@ fn spack_b(
     if b.rs != 1 || kc < 8 || full == 0 {
         return crate::gemm::pack::pack_b(NR, dst, b, p0, kc, j0, nc);
     }
-    let _ = proof; // its existence is the proof that AVX2 is available
     let kc8 = kc / 8 * 8;
     // Every element read below: rows p0 .. p0 + kc8 of columns j0 .. j0 + full * NR.
     let last = b.offset + p0 + kc8 - 1 + (j0 + full * NR - 1) * b.cs;
@@ -72,8 +71,8 @@ fn spack_b(
     for q in 0..full {
         let panel = &mut dst[q * kc * NR..(q + 1) * kc * NR];
         let src = b.offset + p0 + (j0 + q * NR) * b.cs;
-        // SAFETY: `proof` shows AVX2 is available; the assert above covers every column of this panel at
-        // rows 0 .. kc8, and `panel` holds kc * NR elements.
+        // SAFETY: `_proof` shows AVX2 is available; the assert above covers every column of
+        // this panel at rows 0 .. kc8, and `panel` holds kc * NR elements.
         unsafe { transpose_panel(panel.as_mut_ptr(), b.data.as_ptr().add(src), b.cs, kc8) };
         // The last kc % 8 rows, element by element.
         for p in kc8..kc {
@@ -258,7 +257,7 @@ unsafe fn pack_a_panel(dst: *mut f32, src: *const f32, rs: usize, kc8: usize) {
 /// instead of gathered element by element. Other layouts, the ragged last panel and the last
 /// `kc % 8` columns take the portable routine.
 fn spack_a(
-    proof: Avx2,
+    _proof: Avx2, // its existence is the proof that AVX2 is available
     dst: &mut [f32],
     a: &MatRef<'_, f32>,
     i0: usize,
@@ -271,7 +270,6 @@ fn spack_a(
     if a.cs != 1 || kc < 8 || full == 0 {
         return crate::gemm::pack::pack_a(MR, dst, a, i0, mc, p0, kc);
     }
-    let _ = proof; // its existence is the proof that AVX2 is available
     let kc8 = kc / 8 * 8;
     // Every element read below: columns p0 .. p0 + kc8 of rows i0 .. i0 + full * MR.
     let last = a.offset + (i0 + full * MR - 1) * a.rs + p0 + kc8 - 1;
@@ -283,7 +281,7 @@ fn spack_a(
     for q in 0..full {
         let panel = &mut dst[q * kc * MR..(q + 1) * kc * MR];
         let src = a.offset + (i0 + q * MR) * a.rs + p0;
-        // SAFETY: `proof` shows AVX2 is available; the assert above covers columns
+        // SAFETY: `_proof` shows AVX2 is available; the assert above covers columns
         // 0 .. kc8 of the panel's 6 rows, and the panel holds kc * MR elements.
         unsafe { pack_a_panel(panel.as_mut_ptr(), a.data.as_ptr().add(src), a.rs, kc8) };
         // The last kc % 8 columns, element by element.

@@ -691,11 +691,11 @@ mod tests {
                     cs: rs,
                     ..m
                 };
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 let mut want = vec![f32::NAN; nc.div_ceil(6) * 6 * kc];
                 let mut got = vec![f32::NAN; want.len()];
                 crate::gemm::pack::pack_a(6, &mut want, &at, j0, nc, p0, kc);
                 Kernel::<f32>::pack_a(k, &mut got, &at, j0, nc, p0, kc);
-                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(
                     bits(&got),
                     bits(&want),
@@ -705,7 +705,6 @@ mod tests {
                 let mut got = vec![f32::NAN; want.len()];
                 crate::gemm::pack::pack_b(16, &mut want, &m, p0, kc, j0, nc);
                 Kernel::<f32>::pack_b(k, &mut got, &m, p0, kc, j0, nc);
-                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(
                     bits(&got),
                     bits(&want),
