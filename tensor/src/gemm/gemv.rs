@@ -4,10 +4,10 @@
 //! so this path streams B directly through a [`RowKernel`]:
 //! - row-major B (`cs == 1`): chunks of columns accumulated in registers over all of `k`
 //!   (the RNN's `[1×H]·[H×H]` case);
-//! - column-major B (`rs == 1`): dot products, four columns at a time, the next four
-//!   prefetched meanwhile.
+//! - column-major B (`rs == 1`): dot products, eight columns at a time (their sums reduced
+//!   together in registers), the next eight prefetched meanwhile.
 
-use super::kernel::{GEMV_W, RowKernel};
+use super::kernel::{DOTS_W, GEMV_W, RowKernel};
 use super::{GemmScalar, MatMut, MatRef};
 
 /// Computes `c = alpha * a * b + beta * c` for a `1 × k` A and a `k × n` B with
@@ -22,8 +22,8 @@ pub(super) fn gemv_with<T: GemmScalar, G: RowKernel<T>>(
 ) {
     let (k, n) = (a.cols, b.cols);
     let a_row = &a.data[a.offset..];
-    let mut store = |j: usize, x: T| {
-        let cj = &mut c.data[c.offset + j * c.cs];
+    let store = |data: &mut [T], j: usize, x: T| {
+        let cj = &mut data[c.offset + j * c.cs];
         *cj = if beta == T::ZERO {
             alpha * x
         } else {
@@ -36,24 +36,24 @@ pub(super) fn gemv_with<T: GemmScalar, G: RowKernel<T>>(
             let w = G::CHUNK.min(n - j0);
             g.rows(k, a_row, a.cs, &b.data[b.offset + j0..], b.rs, w, &mut out);
             for (jj, &x) in out[..w].iter().enumerate() {
-                store(j0 + jj, x);
+                store(c.data, j0 + jj, x);
             }
         }
     } else if a.cs == 1 {
-        // Column-major B: four columns per call (the last group repeats its last column).
-        let col = |j: usize| {
-            let s = b.offset + j.min(n - 1) * b.cs;
-            &b.data[s..s + k]
-        };
-        for j0 in (0..n).step_by(4) {
-            let sums = g.dots(
-                k,
-                a_row,
-                core::array::from_fn(|jj| col(j0 + jj)),
-                core::array::from_fn(|jj| col(j0 + 4 + jj)),
-            );
-            for (jj, &x) in sums.iter().enumerate().take(n - j0) {
-                store(j0 + jj, x);
+        // Column-major B: a block of DOTS_W columns per call, written straight to a
+        // contiguous C (through a small buffer to a strided one).
+        let b_data = &b.data[b.offset..];
+        for j0 in (0..n).step_by(DOTS_W) {
+            let w = DOTS_W.min(n - j0);
+            if c.cs == 1 {
+                let out = &mut c.data[c.offset + j0..c.offset + j0 + w];
+                g.dots(k, a_row, b_data, b.cs, j0, alpha, beta, out);
+            } else {
+                let mut out = [T::ZERO; DOTS_W];
+                g.dots(k, a_row, b_data, b.cs, j0, T::ONE, T::ZERO, &mut out[..w]);
+                for (jj, &x) in out[..w].iter().enumerate() {
+                    store(c.data, j0 + jj, x);
+                }
             }
         }
     } else {
@@ -61,7 +61,7 @@ pub(super) fn gemv_with<T: GemmScalar, G: RowKernel<T>>(
         for j in 0..n {
             let s = b.offset + j * b.cs;
             let sum = (0..k).fold(T::ZERO, |acc, p| acc + a_row[p * a.cs] * b.data[s + p]);
-            store(j, sum);
+            store(c.data, j, sum);
         }
     }
 }

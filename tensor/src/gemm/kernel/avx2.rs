@@ -8,16 +8,17 @@
 //! chunks of 64 (f32) / 32 (f64) columns accumulate in eight registers; for a column-major B,
 //! dot products of four columns at a time, sharing the loads of A.
 
-use super::{GEMV_W, Kernel, RowKernel, check_tile};
+use super::{DOTS_W, GEMV_W, Kernel, RowKernel, check_dots, check_tile};
 use crate::gemm::MatRef;
 use core::arch::x86_64::{
     __m256, __m256d, _mm_castps_si128, _mm_castsi128_ps, _mm_cvtsi64_si128, _mm_cvtsi128_si64,
     _mm_fmadd_ps, _mm_loadu_ps, _mm_movehl_ps, _mm_set1_ps, _mm_storeu_ps, _mm256_add_pd,
     _mm256_add_ps, _mm256_castps256_ps128, _mm256_extractf128_ps, _mm256_fmadd_pd, _mm256_fmadd_ps,
-    _mm256_loadu_pd, _mm256_loadu_ps, _mm256_maskload_pd, _mm256_maskload_ps, _mm256_mul_pd,
-    _mm256_mul_ps, _mm256_permute2f128_ps, _mm256_set1_pd, _mm256_set1_ps, _mm256_setr_epi32,
-    _mm256_setr_epi64x, _mm256_setzero_pd, _mm256_setzero_ps, _mm256_shuffle_ps, _mm256_storeu_pd,
-    _mm256_storeu_ps, _mm256_unpackhi_ps, _mm256_unpacklo_ps,
+    _mm256_hadd_pd, _mm256_hadd_ps, _mm256_loadu_pd, _mm256_loadu_ps, _mm256_maskload_pd,
+    _mm256_maskload_ps, _mm256_mul_pd, _mm256_mul_ps, _mm256_permute2f128_pd,
+    _mm256_permute2f128_ps, _mm256_set1_pd, _mm256_set1_ps, _mm256_setr_epi32, _mm256_setr_epi64x,
+    _mm256_setzero_pd, _mm256_setzero_ps, _mm256_shuffle_ps, _mm256_storeu_pd, _mm256_storeu_ps,
+    _mm256_unpackhi_ps, _mm256_unpacklo_ps,
 };
 
 /// Proof that the CPU supports AVX2 and FMA: only [`Avx2::detect`] creates one.
@@ -327,7 +328,8 @@ macro_rules! gemv_kernels {
     (
         $t:ty, $v:ty, lanes = $lanes:literal, chunk = $chunk:literal, rows = $rows:ident, cols = $cols:ident,
         setzero = $setzero:path, set1 = $set1:path, loadu = $loadu:path, storeu = $storeu:path,
-        fmadd = $fmadd:path, add = $add:path, maskload = $maskload:path, mask = $mask:expr $(,)?
+        fmadd = $fmadd:path, mul = $mul:path, add = $add:path, maskload = $maskload:path,
+        mask = $mask:expr, reduce = $reduce:path $(,)?
     ) => {
         /// `out[j] = sum_p a[p * inc_a] * b[p * rs_b + j]` for `j < w <= chunk`: a chunk of
         /// the product of a row vector with a row-major B, read in place.
@@ -393,48 +395,69 @@ macro_rules! gemv_kernels {
             }
         }
 
-        /// Four dot products `sum_p a[p] * b[c][p]` (c < 4) over `k` contiguous elements:
-        /// two accumulators per column, one load of `a` shared by the four columns. The
-        /// columns of the next call (`next`) are prefetched alongside, so that its first
-        /// loads do not wait for the cache.
+        /// `c[j] = beta * c[j] + alpha * sum_p a[p] * b[j][p]` for `j < w`: up to eight dot
+        /// products over `k` contiguous elements, four columns at a time (two accumulators
+        /// each, one load of `a` shared by the four; columns `w ..` of a quad that has some
+        /// are computed and dropped), the eight sums reduced together in registers
+        /// (`$reduce`) and written as vectors where `w` allows. The next quad's columns (or
+        /// `next`'s first four) are prefetched alongside, a cache line per column per trip,
+        /// so that their first loads do not wait for the cache.
         ///
         /// # Safety
-        /// AVX2 and FMA must be available; `a` and each `b[c]` readable at `0..k`.
+        /// AVX2 and FMA must be available; `a` and each `b[j]` readable at `0..k`; `c`
+        /// readable and writable at `0..w`, `w <= DOTS_W`.
         #[target_feature(enable = "avx2,fma")]
+        #[allow(clippy::too_many_arguments)]
         unsafe fn $cols(
             k: usize,
             a: *const $t,
-            b: [*const $t; 4],
-            next: [*const $t; 4],
-        ) -> [$t; 4] {
+            b: [*const $t; DOTS_W],
+            next: [*const $t; DOTS_W],
+            alpha: $t,
+            beta: $t,
+            c: *mut $t,
+            w: usize,
+        ) {
             const L: usize = $lanes;
-            let mut acc = [[$setzero(); 2]; 4];
-            let mut p = 0;
-            while p + 2 * L <= k {
-                for n in next {
-                    // A prefetch is only a hint: it never faults, whatever the address.
-                    core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
-                        n.wrapping_add(p).cast::<i8>(),
-                    );
-                }
-                // SAFETY: p + 2L <= k: inside `a` and every `b[c]`.
-                unsafe {
-                    let a0 = $loadu(a.add(p));
-                    let a1 = $loadu(a.add(p + L));
-                    for (x, bc) in acc.iter_mut().zip(b) {
-                        x[0] = $fmadd(a0, $loadu(bc.add(p)), x[0]);
-                        x[1] = $fmadd(a1, $loadu(bc.add(p + L)), x[1]);
+            let mut acc = [$setzero(); DOTS_W];
+            // Two passes over `a`, four columns each (the second only when w > 4): eight
+            // streams at once would be too many for the cache when the columns sit at a
+            // power-of-two stride (they share a few L1 sets).
+            for quad in 0..w.div_ceil(4) {
+                let cols: [*const $t; 4] = core::array::from_fn(|j| b[quad * 4 + j]);
+                // While one quad is summed, the next one's columns are prefetched.
+                let ahead: [*const $t; 4] = core::array::from_fn(|j| {
+                    if quad == 0 && w > 4 {
+                        b[4 + j]
+                    } else {
+                        next[j]
                     }
+                });
+                let mut s = [[$setzero(); 2]; 4];
+                let mut p = 0;
+                while p + 2 * L <= k {
+                    for n in ahead {
+                        // A prefetch is only a hint: it never faults, whatever the address.
+                        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+                            n.wrapping_add(p).cast::<i8>(),
+                        );
+                    }
+                    // SAFETY: p + 2L <= k: inside `a` and every column.
+                    unsafe {
+                        let a0 = $loadu(a.add(p));
+                        let a1 = $loadu(a.add(p + L));
+                        for (x, bc) in s.iter_mut().zip(cols) {
+                            x[0] = $fmadd(a0, $loadu(bc.add(p)), x[0]);
+                            x[1] = $fmadd(a1, $loadu(bc.add(p + L)), x[1]);
+                        }
+                    }
+                    p += 2 * L;
                 }
-                p += 2 * L;
-            }
-            if p < k {
-                // The last 1..2L elements: one whole vector if there is one, then a masked one.
                 if p + L <= k {
                     // SAFETY: p + L <= k.
                     unsafe {
                         let a0 = $loadu(a.add(p));
-                        for (x, bc) in acc.iter_mut().zip(b) {
+                        for (x, bc) in s.iter_mut().zip(cols) {
                             x[0] = $fmadd(a0, $loadu(bc.add(p)), x[0]);
                         }
                     }
@@ -447,34 +470,101 @@ macro_rules! gemv_kernels {
                     // SAFETY: the masked loads read only elements p .. k.
                     unsafe {
                         let a1 = $maskload(a.add(p), mask);
-                        for (x, bc) in acc.iter_mut().zip(b) {
+                        for (x, bc) in s.iter_mut().zip(cols) {
                             x[1] = $fmadd(a1, $maskload(bc.add(p), mask), x[1]);
                         }
                     }
                 }
+                for (j, x) in s.iter().enumerate() {
+                    acc[quad * 4 + j] = $add(x[0], x[1]);
+                }
             }
-            core::array::from_fn(|c| {
-                let mut lanes = [0.0 as $t; L];
-                // SAFETY: `lanes` holds L elements.
-                unsafe { $storeu(lanes.as_mut_ptr(), $add(acc[c][0], acc[c][1])) };
-                lanes.iter().fold(0.0 as $t, |x, &y| x + y)
-            })
+            // SAFETY: AVX2 is available (this function's contract).
+            let sums = unsafe { $reduce(acc) };
+            let (alpha_v, beta_v) = ($set1(alpha), $set1(beta));
+            for (v, &x) in sums.iter().enumerate() {
+                let ab = $mul(alpha_v, x);
+                if (v + 1) * L <= w {
+                    // SAFETY: columns v*L .. v*L + L < w of C: valid by contract.
+                    unsafe {
+                        let cp = c.add(v * L);
+                        let out = if beta == 0.0 {
+                            ab
+                        } else {
+                            $add($mul(beta_v, $loadu(cp)), ab)
+                        };
+                        $storeu(cp, out);
+                    }
+                } else if v * L < w {
+                    let mut lanes = [0.0 as $t; L];
+                    // SAFETY: `lanes` holds L elements.
+                    unsafe { $storeu(lanes.as_mut_ptr(), ab) };
+                    for (j, &y) in lanes.iter().enumerate().take(w - v * L) {
+                        // SAFETY: v*L + j < w: valid by contract.
+                        unsafe {
+                            let cp = c.add(v * L + j);
+                            *cp = if beta == 0.0 { y } else { beta * *cp + y };
+                        }
+                    }
+                }
+            }
         }
     };
+}
+
+/// The lane sums of eight f32 vectors, in order (lane `c` of the result: the sum of `v[c]`'s
+/// lanes), as
+/// `((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))` (a tree of horizontal adds).
+///
+/// # Safety
+/// AVX2 must be available.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn sreduce8(v: [__m256; 8]) -> [__m256; 1] {
+    // t[i] lane-wise: pair sums of v[2i] and v[2i + 1]; u: quad sums of four vectors, the
+    // low halves' quads (lanes 0-3) in the low 128 bits, the high halves' in the high 128.
+    let t = [
+        _mm256_hadd_ps(v[0], v[1]),
+        _mm256_hadd_ps(v[2], v[3]),
+        _mm256_hadd_ps(v[4], v[5]),
+        _mm256_hadd_ps(v[6], v[7]),
+    ];
+    let u0 = _mm256_hadd_ps(t[0], t[1]);
+    let u1 = _mm256_hadd_ps(t[2], t[3]);
+    let lo = _mm256_permute2f128_ps::<0x20>(u0, u1);
+    let hi = _mm256_permute2f128_ps::<0x31>(u0, u1);
+    [_mm256_add_ps(lo, hi)]
+}
+
+/// The lane sums of eight f64 vectors, in order (the first four in the first vector), as
+/// `(l0 + l1) + (l2 + l3)`.
+///
+/// # Safety
+/// AVX2 must be available.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dreduce8(v: [__m256d; 8]) -> [__m256d; 2] {
+    core::array::from_fn(|g| {
+        let t0 = _mm256_hadd_pd(v[4 * g], v[4 * g + 1]);
+        let t1 = _mm256_hadd_pd(v[4 * g + 2], v[4 * g + 3]);
+        let lo = _mm256_permute2f128_pd::<0x20>(t0, t1);
+        let hi = _mm256_permute2f128_pd::<0x31>(t0, t1);
+        _mm256_add_pd(lo, hi)
+    })
 }
 
 gemv_kernels! {
     f32, __m256, lanes = 8, chunk = 64, rows = sgemv_rows, cols = sdot,
     setzero = _mm256_setzero_ps, set1 = _mm256_set1_ps, loadu = _mm256_loadu_ps,
-    storeu = _mm256_storeu_ps, fmadd = _mm256_fmadd_ps, add = _mm256_add_ps,
+    storeu = _mm256_storeu_ps, fmadd = _mm256_fmadd_ps, mul = _mm256_mul_ps, add = _mm256_add_ps,
     maskload = _mm256_maskload_ps, mask = |m: [i32; 8]| _mm256_setr_epi32(m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7]),
+    reduce = sreduce8,
 }
 
 gemv_kernels! {
     f64, __m256d, lanes = 4, chunk = 32, rows = dgemv_rows, cols = ddot,
     setzero = _mm256_setzero_pd, set1 = _mm256_set1_pd, loadu = _mm256_loadu_pd,
-    storeu = _mm256_storeu_pd, fmadd = _mm256_fmadd_pd, add = _mm256_add_pd,
+    storeu = _mm256_storeu_pd, fmadd = _mm256_fmadd_pd, mul = _mm256_mul_pd, add = _mm256_add_pd,
     maskload = _mm256_maskload_pd, mask = |m: [i64; 4]| _mm256_setr_epi64x(m[0], m[1], m[2], m[3]),
+    reduce = dreduce8,
 }
 
 /// Panics unless `k` rows of width `w` at stride `rs` (and `k` strided elements of `a`) fit.
@@ -526,17 +616,33 @@ macro_rules! impl_gemv {
             }
 
             #[inline]
-            fn dots(self, k: usize, a: &[$t], b: [&[$t]; 4], next: [&[$t]; 4]) -> [$t; 4] {
-                let a = &a[..k];
-                let b = b.map(|bc| &bc[..k]);
-                // SAFETY: `self` proves AVX2+FMA; `a` and every `b[c]` hold k elements (`next`
-                // is only prefetched).
+            fn dots(
+                self,
+                k: usize,
+                a: &[$t],
+                b: &[$t],
+                cs: usize,
+                j0: usize,
+                alpha: $t,
+                beta: $t,
+                c: &mut [$t],
+            ) {
+                let w = c.len();
+                check_dots(k, a.len(), b.len(), cs, j0, w);
+                let col = |jj: usize| b.as_ptr().wrapping_add((j0 + jj) * cs);
+                // SAFETY: `self` proves AVX2+FMA; `check_dots` proved columns j0 .. j0 + w
+                // readable at 0..k (the last one stands in for the missing ones), and `a` too;
+                // `next` is only prefetched; `c` holds w elements.
                 unsafe {
                     $dot(
                         k,
                         a.as_ptr(),
-                        b.map(<[$t]>::as_ptr),
-                        next.map(<[$t]>::as_ptr),
+                        core::array::from_fn(|jj| col(jj.min(w - 1))),
+                        core::array::from_fn(|jj| col(DOTS_W + jj)),
+                        alpha,
+                        beta,
+                        c.as_mut_ptr(),
+                        w,
                     )
                 }
             }

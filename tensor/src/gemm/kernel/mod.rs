@@ -346,10 +346,25 @@ pub(crate) trait RowKernel<T>: Copy {
         out: &mut [T; GEMV_W],
     );
 
-    /// Four dot products `sum_p a[p] * b[c][p]` over `p < k`. Panics if `a` or a `b[c]` is
-    /// shorter than `k`. `next`: the columns the following call will read, a hint for the
-    /// cache only (never read).
-    fn dots(self, k: usize, a: &[T], b: [&[T]; 4], next: [&[T]; 4]) -> [T; 4];
+    /// `c[jj] = beta * c[jj] + alpha * dot` (each operation rounded; C not read when
+    /// `beta == 0`) for the dot products of `a[..k]` with columns
+    /// `j0 .. j0 + w` of a column-major B (column `j` is `b[j * cs .. j * cs + k]`), where
+    /// `w = c.len()` is `1 ..= DOTS_W`. The next block's columns may be prefetched. Panics if
+    /// a read would fall outside `a` or `b`.
+    #[allow(clippy::too_many_arguments)]
+    fn dots(self, k: usize, a: &[T], b: &[T], cs: usize, j0: usize, alpha: T, beta: T, c: &mut [T]);
+}
+
+/// Columns per [`RowKernel::dots`] call.
+pub(crate) const DOTS_W: usize = 8;
+
+/// Panics unless `a` has `k` elements and columns `j0 .. j0 + w` (`1 <= w <= DOTS_W`) of a
+/// column-major `b` with column stride `cs` hold `k` elements each.
+pub(super) fn check_dots(k: usize, a_len: usize, b_len: usize, cs: usize, j0: usize, w: usize) {
+    assert!((1..=DOTS_W).contains(&w), "dots: {w} columns");
+    assert!(k <= a_len, "dots: a out of bounds");
+    let end = (j0 + w - 1).checked_mul(cs).and_then(|x| x.checked_add(k));
+    assert!(end.is_some_and(|e| e <= b_len), "dots: b out of bounds");
 }
 
 /// Checks the bounds a micro-kernel relies on; panics on a violation (a bug in the loops).
@@ -746,15 +761,42 @@ mod tests {
                 }
             }
             let a: Vec<T> = fill(k, 7);
-            let cols: Vec<Vec<T>> = (0..4).map(|c| fill(k + c, 8 + c as u64)).collect();
-            let b = [&cols[0][..], &cols[1][..], &cols[2][..], &cols[3][..]];
-            let (got, want) = (g.dots(k, &a, b, b), Portable.dots(k, &a, b, b));
-            for c in 0..4 {
-                let (x, y) = (got[c].to_f64(), want[c].to_f64());
-                assert!(
-                    (x - y).abs() <= eps * (k as f64 + 1.0),
-                    "dots k={k} c={c}: {x} vs {y}"
-                );
+            // Column stride k + 3 (a padded column-major matrix of 20 columns).
+            let (n, cs) = (20, k + 3);
+            let b: Vec<T> = fill((n - 1) * cs + k, 8);
+            for (j0, w) in [(0, 8), (8, 8), (16, 4), (19, 1), (3, 5), (1, 7)] {
+                for (alpha, beta) in [(1.0, 0.0), (-0.5, 2.0)] {
+                    let c0: Vec<T> = fill(w, 9);
+                    let naive: Vec<f64> = (0..w)
+                        .map(|c| {
+                            let dot = (0..k).fold(0.0, |s, p| {
+                                s + a[p].to_f64() * b[(j0 + c) * cs + p].to_f64()
+                            });
+                            beta * c0[c].to_f64() + alpha * dot
+                        })
+                        .collect();
+                    let (al, be) = (T::from_f64(alpha), T::from_f64(beta));
+                    for who in ["simd", "portable"] {
+                        // beta == 0: C is not read (NaN stays out of the result).
+                        let mut c = if beta == 0.0 {
+                            vec![T::from_f64(f64::NAN); w]
+                        } else {
+                            c0.clone()
+                        };
+                        if who == "simd" {
+                            g.dots(k, &a, &b, cs, j0, al, be, &mut c);
+                        } else {
+                            Portable.dots(k, &a, &b, cs, j0, al, be, &mut c);
+                        }
+                        for (x, y) in c.iter().zip(&naive) {
+                            let x = x.to_f64();
+                            assert!(
+                                (x - y).abs() <= eps * (k as f64 + 3.0),
+                                "dots {who} k={k} j0={j0} w={w} alpha={alpha}: {x} vs {y}"
+                            );
+                        }
+                    }
+                }
             }
         }
     }

@@ -2,7 +2,7 @@
 //! compiler can keep the `MR × NR` accumulator tile in vector registers (the `j` loop over a
 //! packed B row autovectorises).
 
-use super::{GEMV_W, Kernel, RowKernel, check_tile};
+use super::{GEMV_W, Kernel, RowKernel, check_dots, check_tile};
 use crate::gemm::GemmScalar;
 
 /// The portable kernel: `4 × 8` tiles for both `f32` and `f64`.
@@ -124,12 +124,30 @@ impl<T: GemmScalar> RowKernel<T> for Portable {
         }
     }
 
-    fn dots(self, k: usize, a: &[T], b: [&[T]; 4], _next: [&[T]; 4]) -> [T; 4] {
+    fn dots(
+        self,
+        k: usize,
+        a: &[T],
+        b: &[T],
+        cs: usize,
+        j0: usize,
+        alpha: T,
+        beta: T,
+        c: &mut [T],
+    ) {
+        check_dots(k, a.len(), b.len(), cs, j0, c.len());
         let a = &a[..k];
-        b.map(|bc| {
-            a.iter()
-                .zip(&bc[..k])
-                .fold(T::ZERO, |s, (&x, &y)| s + x * y)
-        })
+        for (jj, o) in c.iter_mut().enumerate() {
+            let s = (j0 + jj) * cs;
+            let dot = a
+                .iter()
+                .zip(&b[s..s + k])
+                .fold(T::ZERO, |s, (&x, &y)| s + x * y);
+            *o = if beta == T::ZERO {
+                alpha * dot
+            } else {
+                beta * *o + alpha * dot
+            };
+        }
     }
 }
