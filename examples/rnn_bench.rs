@@ -13,8 +13,10 @@
 //! Sampling: batch 1, one character at a time, 200 characters; the input character's column of
 //! W_ih is read instead of multiplying by a one-hot vector.
 //!
-//! Usage: `cargo run --release --example rnn_bench -- [tiny|small|large]... [--threads N] [--quick]`
-//! (no config: all three; no --threads: 1 then 2, as the anchor does).
+//! Usage: `cargo run --release --example rnn_bench -- [tiny|small|large]... [--threads N[,N...]]
+//! [--interleave] [--quick]` (no config: all three; no --threads: 1 then 2, as the anchor does).
+//! `--interleave` times the thread counts' steps in turn on one model (one step with each
+//! count, repeated), so that their ratio is measured under the same machine load.
 
 use rand::{RngExt, SeedableRng};
 use recur::autograd::Tape;
@@ -81,116 +83,193 @@ fn flops(c: &Config) -> f64 {
     3.0 * f
 }
 
+/// `"2"` or `"1,2"`: thread counts, each >= 1.
+fn parse_counts(s: &str) -> Option<Vec<usize>> {
+    s.split(',')
+        .map(|x| x.trim().parse().ok().filter(|&n: &usize| n >= 1))
+        .collect()
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
 
-fn run(c: &Config, threads: usize, steps: usize) -> Result<(), Box<dyn std::error::Error>> {
-    recur::tensor::gemm::set_num_threads(threads);
-    let mut rng = recur::seeded_rng(0);
-    let mut rnn = Rnn::<f32>::new(
-        RnnConfig::new(c.vocab, c.hidden).num_layers(c.layers),
-        &mut rng,
-    )?;
-    let mut head = Linear::<f32>::new(c.hidden, c.vocab, &mut rng)?;
-    let mut opt: Box<dyn Optimizer<f32>> = if c.adagrad {
-        Box::new(Adagrad::new(0.1)?)
-    } else {
-        Box::new(Adam::new(2e-3)?)
-    };
-    let (t, b, v) = (c.seq, c.batch, c.vocab);
-    let xs: Vec<usize> = (0..t * b).map(|_| rng.random_range(0..v)).collect();
-    let ys: Vec<i64> = (0..t * b).map(|_| rng.random_range(0..v as i64)).collect();
-    let y = IndexTensor::from_vec(ys, &[t * b])?;
-    let mut onehot = vec![0.0f32; t * b * v];
-    for (i, &x) in xs.iter().enumerate() {
-        onehot[i * v + x] = 1.0;
+/// One config's model, optimizer and batch, ready to time.
+struct Bench<'c> {
+    c: &'c Config,
+    rnn: Rnn<f32>,
+    head: Linear<f32>,
+    opt: Box<dyn Optimizer<f32>>,
+    x: Tensor<f32>,
+    y: IndexTensor,
+    h0: Tensor<f32>,
+}
+
+type BoxResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+impl<'c> Bench<'c> {
+    fn new(c: &'c Config) -> BoxResult<Self> {
+        let mut rng = recur::seeded_rng(0);
+        let rnn = Rnn::<f32>::new(
+            RnnConfig::new(c.vocab, c.hidden).num_layers(c.layers),
+            &mut rng,
+        )?;
+        let head = Linear::<f32>::new(c.hidden, c.vocab, &mut rng)?;
+        let opt: Box<dyn Optimizer<f32>> = if c.adagrad {
+            Box::new(Adagrad::new(0.1)?)
+        } else {
+            Box::new(Adam::new(2e-3)?)
+        };
+        let (t, b, v) = (c.seq, c.batch, c.vocab);
+        let xs: Vec<usize> = (0..t * b).map(|_| rng.random_range(0..v)).collect();
+        let ys: Vec<i64> = (0..t * b).map(|_| rng.random_range(0..v as i64)).collect();
+        let y = IndexTensor::from_vec(ys, &[t * b])?;
+        let mut onehot = vec![0.0f32; t * b * v];
+        for (i, &x) in xs.iter().enumerate() {
+            onehot[i * v + x] = 1.0;
+        }
+        let x = Tensor::from_vec(onehot, &[t, b, v])?;
+        let h0 = Tensor::<f32>::zeros(&[c.layers, b, c.hidden]);
+        Ok(Bench {
+            c,
+            rnn,
+            head,
+            opt,
+            x,
+            y,
+            h0,
+        })
     }
-    let x = Tensor::from_vec(onehot, &[t, b, v])?;
-    let h0 = Tensor::<f32>::zeros(&[c.layers, b, c.hidden]);
-    let mut step = || -> Result<(), Box<dyn std::error::Error>> {
+
+    /// One training step; returns its wall time in seconds.
+    fn step(&mut self) -> BoxResult<f64> {
+        let (t, b, v) = (self.c.seq, self.c.batch, self.c.vocab);
+        let s = Instant::now();
         let mut grads = {
             let tape = Tape::new();
-            let (out, _) = rnn.forward(
+            let (out, _) = self.rnn.forward(
                 &tape,
-                &tape.constant(x.clone()),
-                Some(&tape.constant(h0.clone())),
+                &tape.constant(self.x.clone()),
+                Some(&tape.constant(self.h0.clone())),
             )?;
-            let logits = head.forward(&tape, &out)?.reshape(&[t * b, v])?;
-            let loss = cross_entropy(&logits, &y, CrossEntropyOptions::default())?;
+            let logits = self.head.forward(&tape, &out)?.reshape(&[t * b, v])?;
+            let loss = cross_entropy(&logits, &self.y, CrossEntropyOptions::default())?;
             tape.backward(&loss)?
         };
         clip_grad_norm(&mut grads, 5.0, 2.0, false)?;
-        opt.step_modules(&mut [&mut rnn, &mut head], &grads)?;
-        Ok(())
-    };
-    for _ in 0..3 {
-        step()?;
+        self.opt
+            .step_modules(&mut [&mut self.rnn, &mut self.head], &grads)?;
+        Ok(s.elapsed().as_secs_f64())
     }
-    let mut times = Vec::with_capacity(steps);
-    for _ in 0..steps {
-        let s = Instant::now();
-        step()?;
-        times.push(s.elapsed().as_secs_f64());
-    }
-    let ms = median(times) * 1e3;
 
-    // Sampling: batch 1, one character at a time.
-    let n = 200;
-    let mut stepper = rnn.stepper()?;
-    let mut logits = vec![0.0f32; v];
-    let mut probs = vec![0.0f32; v];
-    let mut srng = rand::rngs::StdRng::seed_from_u64(1);
-    let mut ch = 0usize;
-    let s = Instant::now();
-    for _ in 0..n {
-        let h = stepper.step_token(ch)?;
-        head.forward_slice(h, &mut logits)?;
-        let m = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut total = 0.0;
-        for (p, &l) in probs.iter_mut().zip(&logits) {
-            *p = (l - m).exp();
-            total += *p;
-        }
-        let mut u = srng.random::<f32>() * total;
-        ch = v - 1;
-        for (i, &p) in probs.iter().enumerate() {
-            if u < p {
-                ch = i;
-                break;
+    /// Microseconds per character of batch-1 sampling, one character at a time (200).
+    fn sample(&self) -> BoxResult<f64> {
+        let v = self.c.vocab;
+        let n = 200;
+        let mut stepper = self.rnn.stepper()?;
+        let mut logits = vec![0.0f32; v];
+        let mut probs = vec![0.0f32; v];
+        let mut srng = rand::rngs::StdRng::seed_from_u64(1);
+        let mut ch = 0usize;
+        let s = Instant::now();
+        for _ in 0..n {
+            let h = stepper.step_token(ch)?;
+            self.head.forward_slice(h, &mut logits)?;
+            let m = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let mut total = 0.0;
+            for (p, &l) in probs.iter_mut().zip(&logits) {
+                *p = (l - m).exp();
+                total += *p;
             }
-            u -= p;
+            let mut u = srng.random::<f32>() * total;
+            ch = v - 1;
+            for (i, &p) in probs.iter().enumerate() {
+                if u < p {
+                    ch = i;
+                    break;
+                }
+                u -= p;
+            }
+        }
+        Ok(s.elapsed().as_secs_f64() / n as f64 * 1e6)
+    }
+
+    fn report(&self, threads: usize, ms: f64, us: f64) {
+        println!(
+            "{} threads={threads} ms/step={ms:.3} GFLOP/s={:.1} sample_us/char={us:.1}",
+            self.c.name,
+            flops(self.c) / ms / 1e6
+        );
+    }
+}
+
+/// Times `steps` training steps (after 3 warm-up steps) and the sampling with `threads`
+/// threads, as the anchor does.
+fn run(c: &Config, threads: usize, steps: usize) -> BoxResult<()> {
+    recur::tensor::gemm::set_num_threads(threads);
+    let mut bench = Bench::new(c)?;
+    for _ in 0..3 {
+        bench.step()?;
+    }
+    let times = (0..steps)
+        .map(|_| bench.step())
+        .collect::<BoxResult<Vec<f64>>>()?;
+    let us = bench.sample()?;
+    bench.report(threads, median(times) * 1e3, us);
+    Ok(())
+}
+
+/// Like [`run`] for several thread counts at once, their timed steps interleaved (one step
+/// with each count in turn), so that every count meets the same machine load: on a shared,
+/// noisy machine the ratio between the counts is then measured, not the load's drift.
+fn run_interleaved(c: &Config, counts: &[usize], steps: usize) -> BoxResult<()> {
+    let set = recur::tensor::gemm::set_num_threads;
+    let mut bench = Bench::new(c)?;
+    for &th in counts {
+        set(th);
+        for _ in 0..3 {
+            bench.step()?;
         }
     }
-    let us = s.elapsed().as_secs_f64() / n as f64 * 1e6;
-    println!(
-        "{} threads={threads} ms/step={ms:.3} GFLOP/s={:.1} sample_us/char={us:.1}",
-        c.name,
-        flops(c) / ms / 1e6
-    );
+    let mut times = vec![Vec::with_capacity(steps); counts.len()];
+    for _ in 0..steps {
+        for (&th, t) in counts.iter().zip(&mut times) {
+            set(th);
+            t.push(bench.step()?);
+        }
+    }
+    for (&th, t) in counts.iter().zip(times) {
+        set(th);
+        let us = bench.sample()?;
+        bench.report(th, median(t) * 1e3, us);
+    }
     Ok(())
 }
 
 fn main() -> std::process::ExitCode {
     let mut names = Vec::new();
-    let mut threads: Option<usize> = None;
+    let mut threads: Option<Vec<usize>> = None;
     let mut quick = false;
+    let mut interleave = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--threads" => match args.next().and_then(|v| v.parse().ok()).filter(|&n| n >= 1) {
+            "--threads" => match args.next().and_then(|v| parse_counts(&v)) {
                 Some(n) => threads = Some(n),
                 None => {
-                    eprintln!("error: --threads takes a number >= 1");
+                    eprintln!(
+                        "error: --threads takes numbers >= 1, comma-separated (e.g. 2 or 1,2)"
+                    );
                     return std::process::ExitCode::from(2);
                 }
             },
             "--quick" => quick = true,
+            "--interleave" => interleave = true,
             name if CONFIGS.iter().any(|c| c.name == name) => names.push(name.to_string()),
             other => {
                 eprintln!(
-                    "error: unknown argument {other:?}; usage: rnn_bench [tiny|small|large]... [--threads N] [--quick]"
+                    "error: unknown argument {other:?}; usage: rnn_bench [tiny|small|large]... [--threads N[,N...]] [--interleave] [--quick]"
                 );
                 return std::process::ExitCode::from(2);
             }
@@ -199,21 +278,28 @@ fn main() -> std::process::ExitCode {
     if names.is_empty() {
         names = CONFIGS.iter().map(|c| c.name.to_string()).collect();
     }
-    let thread_counts = threads.map_or(vec![1, 2], |n| vec![n]);
-    for &th in &thread_counts {
-        for c in CONFIGS.iter().filter(|c| names.iter().any(|n| n == c.name)) {
-            let steps = if quick {
-                2
-            } else if c.name == "tiny" {
-                200
-            } else {
-                30
-            };
-            if let Err(e) = run(c, th, steps) {
-                eprintln!("error: {e}");
-                return std::process::ExitCode::FAILURE;
-            }
+    let thread_counts = threads.unwrap_or_else(|| vec![1, 2]);
+    let steps = |c: &Config| {
+        if quick {
+            2
+        } else if c.name == "tiny" {
+            200
+        } else {
+            30
         }
+    };
+    let selected = || CONFIGS.iter().filter(|c| names.iter().any(|n| n == c.name));
+    let result = if interleave {
+        selected().try_for_each(|c| run_interleaved(c, &thread_counts, steps(c)))
+    } else {
+        // As the anchor: every config with one thread count, then with the next.
+        thread_counts
+            .iter()
+            .try_for_each(|&th| selected().try_for_each(|c| run(c, th, steps(c))))
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        return std::process::ExitCode::FAILURE;
     }
     std::process::ExitCode::SUCCESS
 }
