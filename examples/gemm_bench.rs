@@ -1,0 +1,146 @@
+//! gemm_bench: square-product throughput of recur's GEMM, printing the lines of
+//! `scripts/torch_mm.py` (`torch.mm` in the anchors' Python environment) with `recur` in place
+//! of `torch.mm`:
+//!
+//! ```text
+//! recur f32 threads=1 n=1024 GFLOP/s=75.9
+//! ```
+//!
+//! Sizes 64..1024, f32 and f64; for each, enough products per batch for ~0.2 GFLOP (at least
+//! 3), one warm-up batch, then the median of 11 timed batches, as the script does.
+//!
+//! Usage: `cargo run --release --example gemm_bench -- [--threads N[,N...]] [--interleave]
+//! [--quick]` (no --threads: 1 then 2). `--interleave` times the thread counts' batches in
+//! turn (one batch with each count, repeated), so that their ratio is measured under the same
+//! machine load; without it each count runs all its batches in a row, as the script does.
+
+use recur::tensor::gemm::{GemmScalar, MatMut, MatRef, gemm, set_num_threads};
+use std::hint::black_box;
+use std::time::Instant;
+
+const SIZES: [usize; 5] = [64, 128, 256, 512, 1024];
+
+/// `"2"` or `"1,2"`: thread counts, each >= 1.
+fn parse_counts(s: &str) -> Option<Vec<usize>> {
+    s.split(',')
+        .map(|x| x.trim().parse().ok().filter(|&n: &usize| n >= 1))
+        .collect()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Deterministic operands in [-1, 1).
+fn operand<T: GemmScalar + From<f32>>(len: usize, seed: usize) -> Vec<T> {
+    (0..len)
+        .map(|i| T::from(((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.5 - 1.0))
+        .collect()
+}
+
+/// Median seconds per product of `n x n` matrices with each thread count in `counts`
+/// (interleaved batches or one count after the other), `batches` timed batches each.
+fn time_products<T: GemmScalar + From<f32>>(
+    n: usize,
+    counts: &[usize],
+    interleave: bool,
+    batches: usize,
+) -> Vec<f64> {
+    let a = operand::<T>(n * n, 1);
+    let b = operand::<T>(n * n, 2);
+    let mut c = vec![T::ZERO; n * n];
+    let reps = (2e8 / (n * n * n) as f64).max(3.0) as usize;
+    let mut batch = |threads: usize| {
+        set_num_threads(threads);
+        let s = Instant::now();
+        for _ in 0..reps {
+            gemm(
+                T::ONE,
+                MatRef::row_major(black_box(&a), n, n),
+                MatRef::row_major(black_box(&b), n, n),
+                T::ZERO,
+                MatMut::row_major(&mut c, n, n),
+            );
+        }
+        s.elapsed().as_secs_f64() / reps as f64
+    };
+    let mut times = vec![Vec::with_capacity(batches); counts.len()];
+    if interleave {
+        for &th in counts {
+            batch(th);
+        }
+        for _ in 0..batches {
+            for (&th, t) in counts.iter().zip(&mut times) {
+                t.push(batch(th));
+            }
+        }
+    } else {
+        for (&th, t) in counts.iter().zip(&mut times) {
+            batch(th);
+            for _ in 0..batches {
+                t.push(batch(th));
+            }
+        }
+    }
+    set_num_threads(0);
+    times.into_iter().map(median).collect()
+}
+
+fn report<T: GemmScalar + From<f32>>(
+    name: &str,
+    counts: &[usize],
+    interleave: bool,
+    batches: usize,
+) -> Vec<(usize, String)> {
+    let mut lines = Vec::new();
+    for n in SIZES {
+        let secs = time_products::<T>(n, counts, interleave, batches);
+        for (&th, s) in counts.iter().zip(secs) {
+            let gflops = 2.0 * (n * n * n) as f64 / s / 1e9;
+            lines.push((
+                th,
+                format!("recur {name} threads={th} n={n} GFLOP/s={gflops:.1}"),
+            ));
+        }
+    }
+    lines
+}
+
+fn main() -> std::process::ExitCode {
+    let mut counts = vec![1, 2];
+    let mut interleave = false;
+    let mut quick = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--threads" => match args.next().and_then(|v| parse_counts(&v)) {
+                Some(c) => counts = c,
+                None => {
+                    eprintln!(
+                        "error: --threads takes numbers >= 1, comma-separated (e.g. 2 or 1,2)"
+                    );
+                    return std::process::ExitCode::from(2);
+                }
+            },
+            "--interleave" => interleave = true,
+            "--quick" => quick = true,
+            other => {
+                eprintln!(
+                    "error: unknown argument {other:?}; usage: gemm_bench [--threads N[,N...]] [--interleave] [--quick]"
+                );
+                return std::process::ExitCode::from(2);
+            }
+        }
+    }
+    let batches = if quick { 1 } else { 11 };
+    // Printed in the script's order: by thread count, then f32 before f64, then size.
+    let mut lines = report::<f32>("f32", &counts, interleave, batches);
+    lines.extend(report::<f64>("f64", &counts, interleave, batches));
+    for &th in &counts {
+        for (_, line) in lines.iter().filter(|(t, _)| *t == th) {
+            println!("{line}");
+        }
+    }
+    std::process::ExitCode::SUCCESS
+}
