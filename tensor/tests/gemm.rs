@@ -1,8 +1,8 @@
 //! Integration tests of `recur_tensor::gemm`: every path against `gemm_naive`.
 
 use recur_tensor::gemm::{
-    GemmScalar, MatMut, MatRef, PackedLhs, gemm, gemm_naive, gemm_packed_lhs, num_threads,
-    set_num_threads,
+    GemmScalar, MatMut, MatRef, PARALLEL_MIN_WORK, PackedLhs, gemm, gemm_naive, gemm_packed_lhs,
+    num_threads, set_num_threads,
 };
 
 /// Test-only conversions.
@@ -433,15 +433,19 @@ fn threads_match_single_thread() {
     fn run<T: Sc>(threads: usize, m: usize, n: usize, k: usize, lc: Layout) -> Vec<T> {
         run_with(threads, m, n, k, lc, false)
     }
-    // Each product is above the threading threshold (2^22 multiply-adds); the last two span
-    // several kc-deep blocks.
+    // Each product is above the threading threshold (PARALLEL_MIN_WORK multiply-adds); the
+    // last two span several kc-deep blocks.
     for (m, n, k, lc) in [
-        (203, 180, 130, Layout::RowMajor),
-        (97, 301, 150, Layout::ColMajor),
-        (131, 140, 240, Layout::Strided),
-        (64, 200, 600, Layout::RowMajor),
-        (300, 90, 520, Layout::ColMajor),
+        (203, 360, 460, Layout::RowMajor),
+        (97, 701, 500, Layout::ColMajor),
+        (131, 520, 500, Layout::Strided),
+        (64, 400, 1320, Layout::RowMajor),
+        (300, 120, 940, Layout::ColMajor),
     ] {
+        assert!(
+            m * n * k >= PARALLEL_MIN_WORK,
+            "{m}x{n}x{k} would not be split"
+        );
         let one = run::<f32>(1, m, n, k, lc);
         for threads in [2, 3] {
             assert!(
@@ -456,7 +460,8 @@ fn threads_match_single_thread() {
         );
     }
     // A prepacked A is split into row bands the same way.
-    let run_packed = |threads| run_with::<f32>(threads, 515, 64, 300, Layout::RowMajor, true);
+    const { assert!(515 * 64 * 1020 >= PARALLEL_MIN_WORK) };
+    let run_packed = |threads| run_with::<f32>(threads, 515, 64, 1020, Layout::RowMajor, true);
     let one = run_packed(1);
     assert!(run_packed(2) == one, "packed: 2 threads differ");
     set_num_threads(0);

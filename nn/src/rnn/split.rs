@@ -13,13 +13,18 @@
 use crate::rnn::step_weight::StepWeight;
 use core::ops::Range;
 use recur_tensor::Float;
-use recur_tensor::gemm::{MatRef, PARALLEL_MIN_WORK, num_threads, serial};
+use recur_tensor::gemm::{MatRef, num_threads, serial};
+
+/// A layer run is split into groups when its recurrence does at least this many
+/// multiply-adds in all: the groups' threads are spawned once per layer run, not once per
+/// product, so the bar is lower than the GEMM's own `PARALLEL_MIN_WORK`.
+pub(crate) const SPLIT_MIN_WORK: usize = 1 << 22;
 
 /// The groups of batch rows to run on separate threads: one group (no threading) unless
 /// threads are allowed and the recurrence's products (`work` multiply-adds in all) are worth
 /// it.
 pub(crate) fn batch_groups(batch: usize, work: usize) -> Vec<Range<usize>> {
-    let parts = if work >= PARALLEL_MIN_WORK {
+    let parts = if work >= SPLIT_MIN_WORK {
         num_threads().min(batch / 2).max(1)
     } else {
         1
@@ -149,7 +154,7 @@ mod tests {
             }
         }
         // Small recurrences stay whole.
-        assert_eq!(batch_groups(32, PARALLEL_MIN_WORK - 1).len(), 1);
+        assert_eq!(batch_groups(32, SPLIT_MIN_WORK - 1).len(), 1);
     }
 
     #[test]

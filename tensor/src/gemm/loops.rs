@@ -6,8 +6,10 @@ use super::threads::num_threads;
 use super::{GemmScalar, MatMut, MatRef};
 
 /// Products with at least this many multiply-adds (`m * n * k`) are split over threads
-/// (when [`num_threads`] > 1). Below it, spawning costs more than it saves.
-pub const PARALLEL_MIN_WORK: usize = 1 << 22;
+/// (when [`num_threads`] > 1). Below it, spawning costs more than it saves: a scoped thread
+/// takes ~50 µs to spawn and join on the 2-vCPU VM this was tuned on, and a 256^3 product
+/// (2^24 multiply-adds, ~0.4 ms) ran slower on 2 threads than on 1 at the previous 2^22.
+pub const PARALLEL_MIN_WORK: usize = 1 << 25;
 
 /// Products with fewer multiply-adds (`m * n * k`) than this read A and B in place (see
 /// [`serial`]); larger ones pack them, which pays off once each panel is reused many times.

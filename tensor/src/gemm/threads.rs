@@ -34,7 +34,7 @@ pub fn set_num_threads(n: usize) {
 /// [`set_num_threads`], else the environment variable `RECUR_NUM_THREADS` if it holds a
 /// positive integer, else 1 (by default no thread is ever spawned).
 ///
-/// Only products of at least about 2^22 multiply-adds are split; smaller ones run on the
+/// Only products of at least about 2^25 multiply-adds are split; smaller ones run on the
 /// calling thread whatever this says. Inside [`serial`] this is 1.
 pub fn num_threads() -> usize {
     if SERIAL.with(Cell::get) {
