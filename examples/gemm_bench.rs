@@ -14,23 +14,13 @@
 //! turn (one batch with each count, repeated), so that their ratio is measured under the same
 //! machine load; without it each count runs all its batches in a row, as the script does.
 
+mod bench_common;
+use bench_common::{THREADS_ERROR, median, parse_counts};
 use recur::tensor::gemm::{GemmScalar, MatMut, MatRef, gemm, set_num_threads};
 use std::hint::black_box;
 use std::time::Instant;
 
 const SIZES: [usize; 5] = [64, 128, 256, 512, 1024];
-
-/// `"2"` or `"1,2"`: thread counts, each >= 1.
-fn parse_counts(s: &str) -> Option<Vec<usize>> {
-    s.split(',')
-        .map(|x| x.trim().parse().ok().filter(|&n: &usize| n >= 1))
-        .collect()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 /// Deterministic operands in [-1, 1).
 fn operand<T: GemmScalar + From<f32>>(len: usize, seed: usize) -> Vec<T> {
@@ -117,9 +107,7 @@ fn main() -> std::process::ExitCode {
             "--threads" => match args.next().and_then(|v| parse_counts(&v)) {
                 Some(c) => counts = c,
                 None => {
-                    eprintln!(
-                        "error: --threads takes numbers >= 1, comma-separated (e.g. 2 or 1,2)"
-                    );
+                    eprintln!("{THREADS_ERROR}");
                     return std::process::ExitCode::from(2);
                 }
             },

@@ -18,6 +18,8 @@
 //! `--interleave` times the thread counts' steps in turn on one model (one step with each
 //! count, repeated), so that their ratio is measured under the same machine load.
 
+mod bench_common;
+use bench_common::{THREADS_ERROR, median, parse_counts};
 use rand::{RngExt, SeedableRng};
 use recur::autograd::Tape;
 use recur::nn::clip::clip_grad_norm;
@@ -81,18 +83,6 @@ fn flops(c: &Config) -> f64 {
     }
     f += 2.0 * t * b * h * v;
     3.0 * f
-}
-
-/// `"2"` or `"1,2"`: thread counts, each >= 1.
-fn parse_counts(s: &str) -> Option<Vec<usize>> {
-    s.split(',')
-        .map(|x| x.trim().parse().ok().filter(|&n: &usize| n >= 1))
-        .collect()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// One config's model, optimizer and batch, ready to time.
@@ -258,9 +248,7 @@ fn main() -> std::process::ExitCode {
             "--threads" => match args.next().and_then(|v| parse_counts(&v)) {
                 Some(n) => threads = Some(n),
                 None => {
-                    eprintln!(
-                        "error: --threads takes numbers >= 1, comma-separated (e.g. 2 or 1,2)"
-                    );
+                    eprintln!("{THREADS_ERROR}");
                     return std::process::ExitCode::from(2);
                 }
             },
