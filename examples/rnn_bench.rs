@@ -14,9 +14,13 @@
 //! W_ih is read instead of multiplying by a one-hot vector.
 //!
 //! Usage: `cargo run --release --example rnn_bench -- [tiny|small|large]... [--threads N[,N...]]
-//! [--interleave] [--quick]` (no config: all three; no --threads: 1 then 2, as the anchor does).
+//! [--interleave] [--bandwidth] [--quick]` (no config: all three; no --threads: 1 then 2, as the anchor does).
 //! `--interleave` times the thread counts' steps in turn on one model (one step with each
 //! count, repeated), so that their ratio is measured under the same machine load.
+//! `--bandwidth` adds a line per config saying how close sampling comes to the memory
+//! bandwidth: the weight bytes one character reads, the rate sampling reads them at, and the
+//! rate a plain streaming read (a sum) of a copy of the same bytes reaches, measured in turn
+//! (five alternating rounds of 200 characters / 200 passes, medians).
 
 mod bench_common;
 use bench_common::{THREADS_ERROR, median, parse_counts};
@@ -25,7 +29,7 @@ use recur::autograd::Tape;
 use recur::nn::clip::clip_grad_norm;
 use recur::nn::loss::{CrossEntropyOptions, cross_entropy};
 use recur::nn::optim::{Adagrad, Adam, Optimizer};
-use recur::nn::{Layer, Linear, Rnn, RnnConfig};
+use recur::nn::{Layer, Linear, Module, Rnn, RnnConfig};
 use recur::tensor::{IndexTensor, Tensor};
 use std::time::Instant;
 
@@ -185,6 +189,38 @@ impl<'c> Bench<'c> {
         Ok(s.elapsed().as_secs_f64() / n as f64 * 1e6)
     }
 
+    /// A copy of the weights one sampled character reads: every matrix of the RNN but layer
+    /// 0's input weight (one column of it is read: the character's), and the head's.
+    fn sampled_weights(&self) -> Vec<f32> {
+        let rnn = self.rnn.named_parameters().into_iter();
+        let head = self.head.named_parameters().into_iter();
+        rnn.filter(|(n, _)| n.starts_with("weight_") && n != "weight_ih_l0")
+            .chain(head.filter(|(n, _)| n == "weight"))
+            .flat_map(|(_, p)| p.value().to_vec())
+            .collect()
+    }
+
+    /// The `--bandwidth` line: sampling's read rate of its weights against a plain streaming
+    /// read of a copy of them, alternating (so both meet the same machine load).
+    fn report_bandwidth(&self) -> BoxResult<()> {
+        let weights = self.sampled_weights();
+        let bytes = std::mem::size_of_val(weights.as_slice()) as f64;
+        let (mut sample, mut stream) = (Vec::new(), Vec::new());
+        for _ in 0..5 {
+            // us/char -> bytes per second.
+            sample.push(bytes / (self.sample()? * 1e-6));
+            stream.push(stream_rate(&weights, 200));
+        }
+        let (sample, stream) = (median(sample) / 1e9, median(stream) / 1e9);
+        println!(
+            "{} bandwidth: weights_MB/char={:.2} sample_GB/s={sample:.1} stream_GB/s={stream:.1} ratio={:.2}",
+            self.c.name,
+            bytes / 1e6,
+            sample / stream
+        );
+        Ok(())
+    }
+
     fn report(&self, threads: usize, ms: f64, us: f64) {
         println!(
             "{} threads={threads} ms/step={ms:.3} GFLOP/s={:.1} sample_us/char={us:.1}",
@@ -194,9 +230,34 @@ impl<'c> Bench<'c> {
     }
 }
 
+/// Bytes per second of `passes` plain streaming reads (sums) of `w`.
+fn stream_rate(w: &[f32], passes: usize) -> f64 {
+    let s = Instant::now();
+    let mut total = 0.0f32;
+    for _ in 0..passes {
+        total += sum(std::hint::black_box(w));
+    }
+    std::hint::black_box(total);
+    (passes * std::mem::size_of_val(w)) as f64 / s.elapsed().as_secs_f64()
+}
+
+/// The sum of `w` in 32 independent lanes, so that it vectorises and the additions' latency
+/// does not limit it: a read as fast as the caches deliver.
+fn sum(w: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 32];
+    let chunks = w.chunks_exact(32);
+    let rest: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    acc.iter().sum::<f32>() + rest
+}
+
 /// Times `steps` training steps (after 3 warm-up steps) and the sampling with `threads`
 /// threads, as the anchor does.
-fn run(c: &Config, threads: usize, steps: usize) -> BoxResult<()> {
+fn run(c: &Config, threads: usize, steps: usize, bandwidth: bool) -> BoxResult<()> {
     recur::tensor::gemm::set_num_threads(threads);
     let mut bench = Bench::new(c)?;
     for _ in 0..3 {
@@ -207,13 +268,16 @@ fn run(c: &Config, threads: usize, steps: usize) -> BoxResult<()> {
         .collect::<BoxResult<Vec<f64>>>()?;
     let us = bench.sample()?;
     bench.report(threads, median(times) * 1e3, us);
+    if bandwidth {
+        bench.report_bandwidth()?;
+    }
     Ok(())
 }
 
 /// Like [`run`] for several thread counts at once, their timed steps interleaved (one step
 /// with each count in turn), so that every count meets the same machine load: on a shared,
 /// noisy machine the ratio between the counts is then measured, not the load's drift.
-fn run_interleaved(c: &Config, counts: &[usize], steps: usize) -> BoxResult<()> {
+fn run_interleaved(c: &Config, counts: &[usize], steps: usize, bandwidth: bool) -> BoxResult<()> {
     let set = recur::tensor::gemm::set_num_threads;
     let mut bench = Bench::new(c)?;
     for &th in counts {
@@ -234,6 +298,9 @@ fn run_interleaved(c: &Config, counts: &[usize], steps: usize) -> BoxResult<()> 
         let us = bench.sample()?;
         bench.report(th, median(t) * 1e3, us);
     }
+    if bandwidth {
+        bench.report_bandwidth()?;
+    }
     Ok(())
 }
 
@@ -242,6 +309,7 @@ fn main() -> std::process::ExitCode {
     let mut threads: Option<Vec<usize>> = None;
     let mut quick = false;
     let mut interleave = false;
+    let mut bandwidth = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -254,10 +322,11 @@ fn main() -> std::process::ExitCode {
             },
             "--quick" => quick = true,
             "--interleave" => interleave = true,
+            "--bandwidth" => bandwidth = true,
             name if CONFIGS.iter().any(|c| c.name == name) => names.push(name.to_string()),
             other => {
                 eprintln!(
-                    "error: unknown argument {other:?}; usage: rnn_bench [tiny|small|large]... [--threads N[,N...]] [--interleave] [--quick]"
+                    "error: unknown argument {other:?}; usage: rnn_bench [tiny|small|large]... [--threads N[,N...]] [--interleave] [--bandwidth] [--quick]"
                 );
                 return std::process::ExitCode::from(2);
             }
@@ -278,12 +347,12 @@ fn main() -> std::process::ExitCode {
     };
     let selected = || CONFIGS.iter().filter(|c| names.iter().any(|n| n == c.name));
     let result = if interleave {
-        selected().try_for_each(|c| run_interleaved(c, &thread_counts, steps(c)))
+        selected().try_for_each(|c| run_interleaved(c, &thread_counts, steps(c), bandwidth))
     } else {
         // As the anchor: every config with one thread count, then with the next.
         thread_counts
             .iter()
-            .try_for_each(|&th| selected().try_for_each(|c| run(c, th, steps(c))))
+            .try_for_each(|&th| selected().try_for_each(|c| run(c, th, steps(c), bandwidth)))
     };
     if let Err(e) = result {
         eprintln!("error: {e}");
