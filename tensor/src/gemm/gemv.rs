@@ -4,9 +4,8 @@
 //! so this path streams B directly through a [`RowKernel`]:
 //! - row-major B (`cs == 1`): chunks of columns accumulated in registers over all of `k`
 //!   (the RNN's `[1×H]·[H×H]` case);
-//! - column-major B (`rs == 1`): dot products, up to eight columns per call in two quads of
-//!   four (their sums reduced together in registers), the next quad's columns prefetched
-//!   meanwhile.
+//! - column-major B (`rs == 1`): dot products, up to eight columns per call streamed
+//!   together (one load of A shared by the eight), their sums reduced together in registers.
 
 use super::kernel::{DOTS_W, GEMV_W, RowKernel};
 use super::{GemmScalar, MatMut, MatRef};

@@ -6,7 +6,7 @@
 //!
 //! Also the vector-matrix (`m == 1`) helpers, which read B in place: for a row-major B,
 //! chunks of 64 (f32) / 32 (f64) columns accumulate in eight registers; for a column-major B,
-//! dot products of four columns at a time, sharing the loads of A.
+//! dot products of eight columns at a time, sharing the loads of A.
 
 use super::{DOTS_W, GEMV_W, Kernel, RowKernel, check_dots, check_tile};
 use crate::gemm::MatRef;
@@ -396,23 +396,19 @@ macro_rules! gemv_kernels {
         }
 
         /// `c[j] = beta * c[j] + alpha * sum_p a[p] * b[j][p]` for `j < w`: up to eight dot
-        /// products over `k` contiguous elements, four columns at a time (two accumulators
-        /// each, one load of `a` shared by the four; columns `w ..` of a quad that has some
-        /// are computed and dropped), the eight sums reduced together in registers
-        /// (`$reduce`) and written as vectors where `w` allows. The next quad's columns (or
-        /// `next`'s first four) are prefetched alongside, a cache line per column per trip,
-        /// so that their first loads do not wait for the cache.
+        /// products over `k` contiguous elements, the eight columns streamed together (one
+        /// accumulator each, one load of `a` shared by the eight; the missing columns of a
+        /// short block repeat its last one and are dropped), their sums reduced together in
+        /// registers (`$reduce`) and written as vectors where `w` allows.
         ///
         /// # Safety
         /// AVX2 and FMA must be available; `a` and each `b[j]` readable at `0..k`; `c`
         /// readable and writable at `0..w`, `w <= DOTS_W`.
         #[target_feature(enable = "avx2,fma")]
-        #[allow(clippy::too_many_arguments)]
         unsafe fn $cols(
             k: usize,
             a: *const $t,
             b: [*const $t; DOTS_W],
-            next: [*const $t; DOTS_W],
             alpha: $t,
             beta: $t,
             c: *mut $t,
@@ -420,63 +416,27 @@ macro_rules! gemv_kernels {
         ) {
             const L: usize = $lanes;
             let mut acc = [$setzero(); DOTS_W];
-            // Two passes over `a`, four columns each (the second only when w > 4): eight
-            // streams at once would be too many for the cache when the columns sit at a
-            // power-of-two stride (they share a few L1 sets).
-            for quad in 0..w.div_ceil(4) {
-                let cols: [*const $t; 4] = core::array::from_fn(|j| b[quad * 4 + j]);
-                // While one quad is summed, the next one's columns are prefetched.
-                let ahead: [*const $t; 4] = core::array::from_fn(|j| {
-                    if quad == 0 && w > 4 {
-                        b[4 + j]
-                    } else {
-                        next[j]
-                    }
-                });
-                let mut s = [[$setzero(); 2]; 4];
-                let mut p = 0;
-                while p + 2 * L <= k {
-                    for n in ahead {
-                        // A prefetch is only a hint: it never faults, whatever the address.
-                        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
-                            n.wrapping_add(p).cast::<i8>(),
-                        );
-                    }
-                    // SAFETY: p + 2L <= k: inside `a` and every column.
-                    unsafe {
-                        let a0 = $loadu(a.add(p));
-                        let a1 = $loadu(a.add(p + L));
-                        for (x, bc) in s.iter_mut().zip(cols) {
-                            x[0] = $fmadd(a0, $loadu(bc.add(p)), x[0]);
-                            x[1] = $fmadd(a1, $loadu(bc.add(p + L)), x[1]);
-                        }
-                    }
-                    p += 2 * L;
-                }
-                if p + L <= k {
-                    // SAFETY: p + L <= k.
-                    unsafe {
-                        let a0 = $loadu(a.add(p));
-                        for (x, bc) in s.iter_mut().zip(cols) {
-                            x[0] = $fmadd(a0, $loadu(bc.add(p)), x[0]);
-                        }
-                    }
-                    p += L;
-                }
-                let rem = k - p;
-                if rem > 0 {
-                    let lane = |i: usize| if i < rem { -1 } else { 0 };
-                    let mask = $mask(core::array::from_fn(lane));
-                    // SAFETY: the masked loads read only elements p .. k.
-                    unsafe {
-                        let a1 = $maskload(a.add(p), mask);
-                        for (x, bc) in s.iter_mut().zip(cols) {
-                            x[1] = $fmadd(a1, $maskload(bc.add(p), mask), x[1]);
-                        }
+            let mut p = 0;
+            while p + L <= k {
+                // SAFETY: p + L <= k: inside `a` and every column.
+                unsafe {
+                    let ap = $loadu(a.add(p));
+                    for (x, bc) in acc.iter_mut().zip(b) {
+                        *x = $fmadd(ap, $loadu(bc.add(p)), *x);
                     }
                 }
-                for (j, x) in s.iter().enumerate() {
-                    acc[quad * 4 + j] = $add(x[0], x[1]);
+                p += L;
+            }
+            let rem = k - p;
+            if rem > 0 {
+                let lane = |i: usize| if i < rem { -1 } else { 0 };
+                let mask = $mask(core::array::from_fn(lane));
+                // SAFETY: the masked loads read only elements p .. k.
+                unsafe {
+                    let ap = $maskload(a.add(p), mask);
+                    for (x, bc) in acc.iter_mut().zip(b) {
+                        *x = $fmadd(ap, $maskload(bc.add(p), mask), *x);
+                    }
                 }
             }
             // SAFETY: AVX2 is available (this function's contract).
@@ -632,13 +592,12 @@ macro_rules! impl_gemv {
                 let col = |jj: usize| b.as_ptr().wrapping_add((j0 + jj) * cs);
                 // SAFETY: `self` proves AVX2+FMA; `check_dots` proved columns j0 .. j0 + w
                 // readable at 0..k (the last one stands in for the missing ones), and `a` too;
-                // `next` is only prefetched; `c` holds w elements.
+                // `c` holds w elements.
                 unsafe {
                     $dot(
                         k,
                         a.as_ptr(),
                         core::array::from_fn(|jj| col(jj.min(w - 1))),
-                        core::array::from_fn(|jj| col(DOTS_W + jj)),
                         alpha,
                         beta,
                         c.as_mut_ptr(),

@@ -349,8 +349,7 @@ pub(crate) trait RowKernel<T>: Copy {
     /// `c[jj] = beta * c[jj] + alpha * dot` (each operation rounded; C not read when
     /// `beta == 0`) for the dot products of `a[..k]` with columns
     /// `j0 .. j0 + w` of a column-major B (column `j` is `b[j * cs .. j * cs + k]`), where
-    /// `w = c.len()` is `1 ..= DOTS_W`. The next block's columns may be prefetched. Panics if
-    /// a read would fall outside `a` or `b`.
+    /// `w = c.len()` is `1 ..= DOTS_W`. Panics if a read would fall outside `a` or `b`.
     #[allow(clippy::too_many_arguments)]
     fn dots(self, k: usize, a: &[T], b: &[T], cs: usize, j0: usize, alpha: T, beta: T, c: &mut [T]);
 }
