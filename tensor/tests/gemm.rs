@@ -468,7 +468,7 @@ fn threads_match_single_thread() {
 }
 
 /// The prepacked-A path: every A/B/C layout, sizes around the tile and block edges, several
-/// `kc` blocks (k > 256), one row band beyond `MC`, both element types.
+/// `kc` blocks (k > 512), one row band beyond `MC`, both element types.
 #[test]
 fn packed_lhs_matches_naive() {
     fn run<T: Sc>() {
