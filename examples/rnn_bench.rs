@@ -14,7 +14,8 @@
 //! W_ih is read instead of multiplying by a one-hot vector.
 //!
 //! Usage: `cargo run --release --example rnn_bench -- [tiny|small|large]... [--threads N[,N...]]
-//! [--interleave] [--bandwidth] [--quick]` (no config: all three; no --threads: 1 then 2, as the anchor does).
+//! [--interleave] [--bandwidth] [--quick]` (no config: all three; no --threads: 1 then 2, as
+//! the anchor does).
 //! `--interleave` times the thread counts' steps in turn on one model (one step with each
 //! count, repeated), so that their ratio is measured under the same machine load.
 //! `--bandwidth` adds a line per config saying how close sampling comes to the memory
