@@ -15,7 +15,7 @@
 //! machine load; without it each count runs all its batches in a row, as the script does.
 
 mod bench_common;
-use bench_common::{THREADS_ERROR, median, parse_counts};
+use bench_common::{bad_argument, median, threads_arg};
 use recur::tensor::gemm::{GemmScalar, MatMut, MatRef, gemm, set_num_threads};
 use std::hint::black_box;
 use std::time::Instant;
@@ -104,20 +104,17 @@ fn main() -> std::process::ExitCode {
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--threads" => match args.next().and_then(|v| parse_counts(&v)) {
-                Some(c) => counts = c,
-                None => {
-                    eprintln!("{THREADS_ERROR}");
-                    return std::process::ExitCode::from(2);
-                }
+            "--threads" => match threads_arg(args.next()) {
+                Ok(n) => counts = n,
+                Err(code) => return code,
             },
             "--interleave" => interleave = true,
             "--quick" => quick = true,
             other => {
-                eprintln!(
-                    "error: unknown argument {other:?}; usage: gemm_bench [--threads N[,N...]] [--interleave] [--quick]"
+                return bad_argument(
+                    other,
+                    "gemm_bench [--threads N[,N...]] [--interleave] [--quick]",
                 );
-                return std::process::ExitCode::from(2);
             }
         }
     }

@@ -24,7 +24,7 @@
 //! (five alternating rounds of 200 characters / 200 passes, medians).
 
 mod bench_common;
-use bench_common::{THREADS_ERROR, median, parse_counts};
+use bench_common::{bad_argument, median, threads_arg};
 use rand::{RngExt, SeedableRng};
 use recur::autograd::Tape;
 use recur::nn::clip::clip_grad_norm;
@@ -314,22 +314,19 @@ fn main() -> std::process::ExitCode {
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--threads" => match args.next().and_then(|v| parse_counts(&v)) {
-                Some(n) => threads = Some(n),
-                None => {
-                    eprintln!("{THREADS_ERROR}");
-                    return std::process::ExitCode::from(2);
-                }
+            "--threads" => match threads_arg(args.next()) {
+                Ok(n) => threads = Some(n),
+                Err(code) => return code,
             },
             "--quick" => quick = true,
             "--interleave" => interleave = true,
             "--bandwidth" => bandwidth = true,
             name if CONFIGS.iter().any(|c| c.name == name) => names.push(name.to_string()),
             other => {
-                eprintln!(
-                    "error: unknown argument {other:?}; usage: rnn_bench [tiny|small|large]... [--threads N[,N...]] [--interleave] [--bandwidth] [--quick]"
+                return bad_argument(
+                    other,
+                    "rnn_bench [tiny|small|large]... [--threads N[,N...]] [--interleave] [--bandwidth] [--quick]",
                 );
-                return std::process::ExitCode::from(2);
             }
         }
     }
