@@ -5,8 +5,6 @@
 
 use proptest::prelude::*;
 use recur_autograd::{GradcheckOptions, Grads, Tape, Var, gradcheck};
-use recur_nn::gru::composed::forward_composed_with_params as gru_composed;
-use recur_nn::lstm::composed::forward_composed_with_params as lstm_composed;
 use recur_nn::{Gru, GruCell, GruConfig, Lstm, LstmCell, LstmConfig, Module};
 use recur_tensor::Tensor;
 
@@ -216,13 +214,13 @@ proptest! {
         let hx_ref = hx.as_ref().map(|(h, c)| (h, c));
         let params = lstm.param_vars(&tape);
         let (out, (h_n, c_n)) = lstm.forward_with_params(&tape, &x, hx_ref, c.lengths.as_deref(), &params).unwrap();
-        let comp = lstm_composed(&lstm, &tape, &x, hx_ref, c.lengths.as_deref(), &params).unwrap();
+        let comp = lstm.forward_composed(&tape, &x, hx_ref, c.lengths.as_deref(), &params).unwrap();
         prop_assert!(max_diff(out.value(), comp.output.value()) <= 1e-12);
-        prop_assert!(max_diff(h_n.value(), comp.h_n.value()) <= 1e-12);
-        prop_assert!(max_diff(c_n.value(), comp.c_n.value()) <= 1e-12);
+        prop_assert!(max_diff(h_n.value(), comp.finals[0].value()) <= 1e-12);
+        prop_assert!(max_diff(c_n.value(), comp.finals[1].value()) <= 1e-12);
         let (r, s, u) = (rand(&c.out_dims(), c.seed + 3), rand(&c.state_dims(), c.seed + 4), rand(&c.state_dims(), c.seed + 5));
         let g1 = tape.backward(&weighted(&[(&out, &r), (&h_n, &s), (&c_n, &u)]).unwrap()).unwrap();
-        let g2 = tape.backward(&weighted(&[(&comp.output, &r), (&comp.h_n, &s), (&comp.c_n, &u)]).unwrap()).unwrap();
+        let g2 = tape.backward(&weighted(&[(&comp.output, &r), (&comp.finals[0], &s), (&comp.finals[1], &u)]).unwrap()).unwrap();
         let mut vars = vec![x.clone()];
         if let Some((h, cc)) = &hx {
             vars.extend([h.clone(), cc.clone()]);
@@ -239,12 +237,12 @@ proptest! {
         let h0 = c.with_h0.then(|| tape.leaf(rand(&c.state_dims(), c.seed + 2)));
         let params = gru.param_vars(&tape);
         let (out, h_n) = gru.forward_with_params(&tape, &x, h0.as_ref(), c.lengths.as_deref(), &params).unwrap();
-        let comp = gru_composed(&gru, &tape, &x, h0.as_ref(), c.lengths.as_deref(), &params).unwrap();
+        let comp = gru.forward_composed(&tape, &x, h0.as_ref(), c.lengths.as_deref(), &params).unwrap();
         prop_assert!(max_diff(out.value(), comp.output.value()) <= 1e-12);
-        prop_assert!(max_diff(h_n.value(), comp.h_n.value()) <= 1e-12);
+        prop_assert!(max_diff(h_n.value(), comp.finals[0].value()) <= 1e-12);
         let (r, s) = (rand(&c.out_dims(), c.seed + 3), rand(&c.state_dims(), c.seed + 4));
         let g1 = tape.backward(&weighted(&[(&out, &r), (&h_n, &s)]).unwrap()).unwrap();
-        let g2 = tape.backward(&weighted(&[(&comp.output, &r), (&comp.h_n, &s)]).unwrap()).unwrap();
+        let g2 = tape.backward(&weighted(&[(&comp.output, &r), (&comp.finals[0], &s)]).unwrap()).unwrap();
         let mut vars = vec![x.clone()];
         vars.extend(h0.clone());
         let d = same_grads(&gru, &vars, &g1, &g2);

@@ -63,6 +63,18 @@ macro_rules! config_builders {
         pub fn directions(&self) -> usize {
             if self.bidirectional { 2 } else { 1 }
         }
+        /// The shared settings, as the engine takes them.
+        pub fn recurrent(&self) -> $crate::recurrent::RecurrentConfig {
+            $crate::recurrent::RecurrentConfig {
+                input_size: self.input_size,
+                hidden_size: self.hidden_size,
+                num_layers: self.num_layers,
+                bias: self.bias,
+                batch_first: self.batch_first,
+                dropout: self.dropout,
+                bidirectional: self.bidirectional,
+            }
+        }
     };
 }
 pub(crate) use config_builders;
@@ -215,18 +227,6 @@ macro_rules! module_config {
                 self.recurrent().validate()
             }
 
-            /// The shared settings, as the engine takes them.
-            pub fn recurrent(&self) -> $crate::recurrent::RecurrentConfig {
-                $crate::recurrent::RecurrentConfig {
-                    input_size: self.input_size,
-                    hidden_size: self.hidden_size,
-                    num_layers: self.num_layers,
-                    bias: self.bias,
-                    batch_first: self.batch_first,
-                    dropout: self.dropout,
-                    bidirectional: self.bidirectional,
-                }
-            }
         }
 
         impl From<$crate::recurrent::RecurrentConfig> for $name {
@@ -406,12 +406,19 @@ pub(crate) fn check_cell(
     for (k, h) in hx.iter().enumerate() {
         // PyTorch adds the batch dim to an unbatched call's states before checking them.
         let rank = h.len() + usize::from(!batched);
+        let (hb, hh) = match h {
+            [b, hh] => (*b, *hh),
+            [hh] => (1, *hh),
+            _ => (1, 0),
+        };
         if rank != 2 {
-            return Err(NnError::Input(format!(
-                "Expected 2D hidden{k} (batch x hidden_size), but got {rank}D tensor"
-            )));
+            // PyTorch's RNNCell reports a batched/unbatched mix as a batch-size mismatch.
+            return Err(NnError::Input(if name == "RNNCell" {
+                format!("Input batch size {batch} doesn't match hidden{k} batch size {hb}")
+            } else {
+                format!("Expected 2D hidden{k} (batch x hidden_size), but got {rank}D tensor")
+            }));
         }
-        let (hb, hh) = if batched { (h[0], h[1]) } else { (1, h[0]) };
         if hb != batch {
             return Err(NnError::Input(format!(
                 "Input batch size {batch} doesn't match hidden{k} batch size {hb}"

@@ -41,10 +41,10 @@ struct Slots {
 }
 
 impl Slots {
-    fn new<C: Cell>(cell: &C, has_bias: bool) -> Self {
-        let parts = cell.state_parts();
+    fn new<C: Cell>(has_bias: bool) -> Self {
+        let parts = C::STATE_PARTS;
         let w_ih = 1 + parts;
-        let hh = cell.recurrence() != Recurrence::None;
+        let hh = C::RECURRENCE != Recurrence::None;
         let w_hh = hh.then_some(w_ih + 1);
         let b_ih = has_bias.then_some(w_ih + 1 + usize::from(hh));
         let b_hh = b_ih.filter(|_| hh).map(|b| b + 1);
@@ -119,7 +119,7 @@ impl<C: Cell, T: Float> Layer<C, T> {
         tokens: Option<Vec<u32>>,
     ) -> Self {
         Layer {
-            slots: Slots::new(&cell, has_bias),
+            slots: Slots::new::<C>(has_bias),
             cell,
             reverse,
             lengths,
@@ -145,7 +145,7 @@ impl<C: Cell, T: Float> Layer<C, T> {
 
     fn err(&self, msg: String) -> AutogradError {
         AutogradError::Custom {
-            op: format!("{}_layer", self.cell.name().to_lowercase()),
+            op: format!("{}_layer", C::NAME.to_lowercase()),
             msg,
         }
     }
@@ -163,10 +163,10 @@ impl<C: Cell, T: Float> Layer<C, T> {
     ) {
         let steps = gates.len();
         let (h, rows) = (run.hidden, g.len());
-        let gw = self.cell.gates() * h;
+        let gw = C::GATES * h;
         let sw = self.slots.parts * h;
         let s0 = &run.s0[g.start * sw..g.end * sw];
-        let separate = self.cell.recurrence() == Recurrence::Separate;
+        let separate = C::RECURRENCE == Recurrence::Separate;
         let mut q = if separate {
             vec![T::ZERO; rows * gw]
         } else {
@@ -250,10 +250,10 @@ impl<C: Cell, T: Float> Layer<C, T> {
     ) -> (Vec<T>, Vec<T>, Vec<T>) {
         let steps = gates.len();
         let (h, rows) = (sv.hidden, g.len());
-        let gw = self.cell.gates() * h;
+        let gw = C::GATES * h;
         let sw = self.slots.parts * h;
         let s0 = &sv.s0[g.start * sw..g.end * sw];
-        let separate = self.cell.recurrence() == Recurrence::Separate;
+        let separate = C::RECURRENCE == Recurrence::Separate;
         let mut sum_p = if sums {
             vec![T::ZERO; rows * gw]
         } else {
@@ -397,7 +397,7 @@ impl<C: Cell, T: Float> CustomOp<T> for Layer<C, T> {
             inputs[0].contiguous()
         };
         let (steps, batch, input) = (x.dims()[0], x.dims()[1], x.dims()[2]);
-        let (gn, parts) = (self.cell.gates(), sl.parts);
+        let (gn, parts) = (C::GATES, sl.parts);
         let w_ih = inputs[sl.w_ih];
         let hidden = w_ih.dims()[0] / gn.max(1);
         let (gw, sw, rows) = (gn * hidden, parts * hidden, steps * batch);
@@ -430,7 +430,7 @@ impl<C: Cell, T: Float> CustomOp<T> for Layer<C, T> {
             .all(|r| r[..hidden].iter().all(|&v| v == T::ZERO));
         let b_ih = sl.b_ih.map(|i| inputs[i].to_vec());
         let b_hh = sl.b_hh.map(|i| inputs[i].to_vec());
-        let recurrence = self.cell.recurrence();
+        let recurrence = C::RECURRENCE;
         let (bias, b_hh_sep) = match (recurrence, b_ih, b_hh) {
             (Recurrence::Joined, Some(mut a), Some(b)) => {
                 add_into(&mut a, &b);
@@ -457,7 +457,7 @@ impl<C: Cell, T: Float> CustomOp<T> for Layer<C, T> {
         let whh_view = w_hh.map(|w| w.as_mat()).transpose()?.map(MatRef::t);
         let (groups, whh_t) = plan(whh_view, steps, batch, gw * hidden.max(1));
         let mut states = pool::scratch(rows * sw);
-        let mut kept = pool::scratch(rows * self.cell.saved() * hidden);
+        let mut kept = pool::scratch(rows * C::SAVED * hidden);
         let run = Run {
             hidden,
             batch,
@@ -468,7 +468,7 @@ impl<C: Cell, T: Float> CustomOp<T> for Layer<C, T> {
             b_hh: b_hh_sep.as_deref(),
             lookup: wt.as_deref().zip(self.tokens.as_deref()),
         };
-        let kw = self.cell.saved() * hidden;
+        let kw = C::SAVED * hidden;
         let work: Vec<_> = step_rows_mut(&mut gates, steps, gw, &groups)
             .into_iter()
             .zip(step_rows_mut(&mut states, steps, sw, &groups))
@@ -550,12 +550,12 @@ impl<C: Cell, T: Float> CustomOp<T> for Layer<C, T> {
         let (steps, batch, input, hidden) = (sv.steps, sv.batch, sv.input, sv.hidden);
         let parts = sl.parts;
         let (gw, sw, kw, rows) = (
-            self.cell.gates() * hidden,
+            C::GATES * hidden,
             parts * hidden,
-            self.cell.saved() * hidden,
+            C::SAVED * hidden,
             steps * batch,
         );
-        let separate = self.cell.recurrence() == Recurrence::Separate;
+        let separate = C::RECURRENCE == Recurrence::Separate;
         let g_out = grads_out[0].map(|g| g.contiguous());
         let g_out = g_out.as_ref().map(|g| g.as_slice().expect("contiguous"));
         // The final state's gradient, parts side by side.

@@ -53,7 +53,7 @@ impl<C: Cell, T: Float> fmt::Display for Recurrent<C, T> {
     /// PyTorch's printed form: `LSTM(3, 4, num_layers=2)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let extra = self.cell.describe();
-        self.config.fmt_as(f, self.cell.name(), extra.as_deref())
+        self.config.fmt_as(f, C::NAME, extra.as_deref())
     }
 }
 
@@ -74,10 +74,10 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
         rng: &mut R,
     ) -> Result<Self> {
         config.validate()?;
-        config.check_sizes(cell.name(), cell.gates())?;
-        let (h, gw) = (config.hidden_size, cell.gates() * config.hidden_size);
+        config.check_sizes(C::NAME, C::GATES)?;
+        let (h, gw) = (config.hidden_size, C::GATES * config.hidden_size);
         let k = 1.0 / (h as f64).sqrt();
-        let hh = cell.recurrence() != Recurrence::None;
+        let hh = C::RECURRENCE != Recurrence::None;
         let mut layers = Vec::with_capacity(config.stacked());
         for layer in 0..config.num_layers {
             let input = if layer == 0 {
@@ -208,7 +208,7 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
         {
             return Err(NnError::Input(format!(
                 "{}.forward_tokens: index {bad} is out of bounds for input_size {v}",
-                self.cell.name()
+                C::NAME
             )));
         }
         // The one-hot input's shape, as a stride-0 view of one zero (never read or copied).
@@ -270,7 +270,7 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
     /// Checks that `params` has the module's parameter shapes.
     pub(crate) fn check_params(&self, params: &[Var<'_, T>]) -> Result<()> {
         let own = self.named_parameters();
-        let name = self.cell.name();
+        let name = C::NAME;
         if params.len() != own.len() {
             return Err(NnError::Input(format!(
                 "{name}: expected {} parameters, got {}",
@@ -297,19 +297,19 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
         state0: Option<&[&Var<'_, T>]>,
         lengths: Option<&[usize]>,
     ) -> Result<Normalised> {
-        let parts = self.cell.state_parts();
+        let parts = C::STATE_PARTS;
         if let Some(s) = state0
             && s.len() != parts
         {
             return Err(NnError::Input(format!(
                 "{}: expected {parts} initial state parts, got {}",
-                self.cell.name(),
+                C::NAME,
                 s.len()
             )));
         }
         let shapes: Vec<&[usize]> =
             state0.map_or_else(Vec::new, |s| s.iter().map(|v| v.dims()).collect());
-        let n = check_forward(&self.config, self.cell.name(), input.dims(), &shapes)?;
+        let n = check_forward(&self.config, C::NAME, input.dims(), &shapes)?;
         if let Some(l) = lengths {
             check_lengths(l, n.steps, n.batch)?;
         }
@@ -318,7 +318,7 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
 
     /// Parameters of layer-and-direction `i` within `params` (in `named_parameters` order).
     pub(crate) fn per_layer(&self) -> usize {
-        let hh = self.cell.recurrence() != Recurrence::None;
+        let hh = C::RECURRENCE != Recurrence::None;
         1 + usize::from(hh) + usize::from(self.config.bias) * (1 + usize::from(hh))
     }
 
@@ -397,9 +397,7 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
     /// A zero state for `batch` items: one `(layers * D, batch, H)` tensor per state part.
     pub fn zero_state(&self, batch: usize) -> Vec<Tensor<T>> {
         let dims = [self.config.stacked(), batch, self.config.hidden_size];
-        (0..self.cell.state_parts())
-            .map(|_| Tensor::zeros(&dims))
-            .collect()
+        (0..C::STATE_PARTS).map(|_| Tensor::zeros(&dims)).collect()
     }
 }
 

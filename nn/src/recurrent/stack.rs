@@ -27,7 +27,7 @@ pub(crate) fn run_stack<'t, C: Cell, T: Float>(
     mut layer: impl FnMut(usize, usize, &Var<'t, T>, &[&Var<'t, T>]) -> Result<LayerOut<'t, T>>,
 ) -> Result<RecurrentOutput<'t, T>> {
     let c = m.config();
-    let (h, d, parts) = (c.hidden_size, c.directions(), m.cell().state_parts());
+    let (h, d, parts) = (c.hidden_size, c.directions(), C::STATE_PARTS);
     let mut x = if n.unbatched {
         input.unsqueeze(1usize)?
     } else if c.batch_first {

@@ -57,7 +57,7 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
     /// # Errors
     /// When the stack is bidirectional or the shapes do not fit.
     pub fn step(&self, x: &Tensor<T>, state: &mut [Tensor<T>]) -> Result<Tensor<T>> {
-        let (c, name) = (self.config(), self.cell().name());
+        let (c, name) = (self.config(), C::NAME);
         if x.rank() != 2 || x.dims()[1] != c.input_size {
             return Err(NnError::Input(format!(
                 "{name}.step: expected input (batch, {}), got {}",
@@ -67,7 +67,7 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
         }
         let batch = x.dims()[0];
         let mut s = Stepper::new(self, batch)?;
-        let (parts, h) = (self.cell().state_parts(), c.hidden_size);
+        let (parts, h) = (C::STATE_PARTS, c.hidden_size);
         if state.len() != parts {
             return Err(NnError::Input(format!(
                 "{name}.step: expected {parts} state parts, got {}",
@@ -113,16 +113,16 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
 
 impl<'a, C: Cell, T: Float> Stepper<'a, C, T> {
     fn new(m: &'a Recurrent<C, T>, batch: usize) -> Result<Self> {
-        let (c, cell) = (m.config(), m.cell());
+        let c = m.config();
         if c.bidirectional {
             return Err(NnError::Input(format!(
                 "{0}.stepper: a bidirectional {0} cannot run one step at a time",
-                cell.name()
+                C::NAME
             )));
         }
         let h = c.hidden_size;
-        let (gw, sw) = (cell.gates() * h, cell.state_parts() * h);
-        let separate = cell.recurrence() == Recurrence::Separate;
+        let (gw, sw) = (C::GATES * h, C::STATE_PARTS * h);
+        let separate = C::RECURRENCE == Recurrence::Separate;
         let values = |p: &Option<recur_autograd::Param<T>>| {
             p.as_ref()
                 .map_or_else(|| vec![T::ZERO; gw], |p| p.value().to_vec())
@@ -146,7 +146,7 @@ impl<'a, C: Cell, T: Float> Stepper<'a, C, T> {
             state: vec![T::ZERO; c.num_layers * batch * sw],
             gates: vec![T::ZERO; batch * gw],
             hidden_gates: vec![T::ZERO; if separate { batch * gw } else { 0 }],
-            kept: vec![T::ZERO; batch * cell.saved() * h],
+            kept: vec![T::ZERO; batch * C::SAVED * h],
             next: vec![T::ZERO; batch * sw],
             out: Vec::with_capacity(batch * h),
             bias,
@@ -174,7 +174,7 @@ impl<'a, C: Cell, T: Float> Stepper<'a, C, T> {
         if token >= input {
             return Err(NnError::Input(format!(
                 "{}.step_token: token {token} is out of range for input_size {input}",
-                self.m.cell().name()
+                C::NAME
             )));
         }
         let w = self.m.layers[0].w_ih.value().as_mat()?;
@@ -194,7 +194,7 @@ impl<'a, C: Cell, T: Float> Stepper<'a, C, T> {
         if x.len() != self.batch * input {
             return Err(NnError::Input(format!(
                 "{}.step: expected {} input values, got {}",
-                self.m.cell().name(),
+                C::NAME,
                 self.batch * input,
                 x.len()
             )));
@@ -212,7 +212,7 @@ impl<'a, C: Cell, T: Float> Stepper<'a, C, T> {
         }
         let (h, sw) = (
             self.m.config().hidden_size,
-            self.m.cell().state_parts() * self.m.config().hidden_size,
+            C::STATE_PARTS * self.m.config().hidden_size,
         );
         // Layer 0 reads `x`; a layer above reads the `h` part of the layer below in place.
         let xm = match x {
@@ -244,7 +244,7 @@ impl<'a, C: Cell, T: Float> Stepper<'a, C, T> {
             self.project(layer, None)?;
             self.finish_layer(layer);
         }
-        let sw = self.m.cell().state_parts() * h;
+        let sw = C::STATE_PARTS * h;
         let block = self.batch * sw;
         let last = &self.state[(layers - 1) * block..layers * block];
         self.out.clear();
@@ -257,11 +257,11 @@ impl<'a, C: Cell, T: Float> Stepper<'a, C, T> {
     /// The recurrent product, the cell's step, and the new state into layer `layer`.
     fn finish_layer(&mut self, layer: usize) {
         let (h, cell) = (self.m.config().hidden_size, self.m.cell());
-        let (gw, sw) = (cell.gates() * h, cell.state_parts() * h);
+        let (gw, sw) = (C::GATES * h, C::STATE_PARTS * h);
         let block = self.batch * sw;
         let prev = &mut self.state[layer * block..(layer + 1) * block];
         if let Some(w) = &self.m.layers[layer].w_hh {
-            let separate = cell.recurrence() == Recurrence::Separate;
+            let separate = C::RECURRENCE == Recurrence::Separate;
             let out = if separate {
                 for row in self.hidden_gates.chunks_exact_mut(gw.max(1)) {
                     row.copy_from_slice(&self.b_hh[layer]);
