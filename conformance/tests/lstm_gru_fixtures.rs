@@ -3,13 +3,13 @@
 //! perturbed reference is caught. (`tests/conformance.rs` runs them too, with every other
 //! fixture; this file names them and checks that none is missing.)
 
+use recur_conformance::{Tolerance, run_file};
 use recur_nn::checkpoint::{load_tensors, save_tensors};
-use recur_nn::conformance::{Tolerance, run_file};
 use recur_tensor::Tensor;
 use std::path::PathBuf;
 
 fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../nn/tests/fixtures")
 }
 
 /// Every LSTM / GRU / cell fixture, sorted.
