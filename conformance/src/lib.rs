@@ -146,6 +146,14 @@ impl<T: Float> Case<T> {
         v.parse()
             .map_err(|_| self.err(format!("metadata {key:?} is not a count: {v:?}")))
     }
+    /// An optional count (`default` when the key is absent).
+    fn usize_or(&self, key: &str, default: usize) -> Result<usize> {
+        if self.meta.contains_key(key) {
+            self.usize(key)
+        } else {
+            Ok(default)
+        }
+    }
     fn bool(&self, key: &str) -> Result<bool> {
         match self.meta(key)?.to_ascii_lowercase().as_str() {
             "true" => Ok(true),
@@ -428,7 +436,8 @@ fn run_lstm<T: Float>(case: &Case<T>, cmp: &mut Comparison) -> Result<()> {
             .num_layers(case.usize("num_layers")?)
             .bias(case.bool("bias")?)
             .batch_first(case.bool("batch_first")?)
-            .bidirectional(case.bool("bidirectional")?);
+            .bidirectional(case.bool("bidirectional")?)
+            .proj_size(case.usize_or("proj_size", 0)?);
     let mut lstm = recur_nn::lstm::Lstm::<T>::new(config, &mut recur_nn::seeded_rng(0))?;
     lstm.set_training(false);
     case.load_params(&mut lstm)?;

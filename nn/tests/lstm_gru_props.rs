@@ -22,6 +22,8 @@ struct Case {
     with_h0: bool,
     lengths: Option<Vec<usize>>,
     seed: u64,
+    /// LSTM only: `proj_size` (0: none), below `hidden`.
+    proj: usize,
 }
 
 fn case() -> impl Strategy<Value = Case> {
@@ -74,6 +76,7 @@ fn case() -> impl Strategy<Value = Case> {
                     with_h0,
                     lengths,
                     seed: seed % (1 << 40),
+                    proj: (seed as usize / 7) % hidden,
                 }
             },
         )
@@ -85,7 +88,8 @@ impl Case {
             .num_layers(self.layers)
             .bias(self.bias)
             .batch_first(self.batch_first)
-            .bidirectional(self.bidirectional);
+            .bidirectional(self.bidirectional)
+            .proj_size(self.proj);
         Lstm::new(c, &mut recur_nn::seeded_rng(self.seed)).unwrap()
     }
     fn gru(&self) -> Gru<f64> {
@@ -113,6 +117,24 @@ impl Case {
     fn out_dims(&self) -> Vec<usize> {
         let mut d = self.input_dims();
         *d.last_mut().unwrap() = self.hidden * if self.bidirectional { 2 } else { 1 };
+        d
+    }
+    /// The LSTM's `h` width: `proj_size` when it projects.
+    fn lstm_h(&self) -> usize {
+        if self.proj > 0 {
+            self.proj
+        } else {
+            self.hidden
+        }
+    }
+    fn lstm_h_dims(&self) -> Vec<usize> {
+        let mut d = self.state_dims();
+        *d.last_mut().unwrap() = self.lstm_h();
+        d
+    }
+    fn lstm_out_dims(&self) -> Vec<usize> {
+        let mut d = self.input_dims();
+        *d.last_mut().unwrap() = self.lstm_h() * if self.bidirectional { 2 } else { 1 };
         d
     }
 }
@@ -169,10 +191,10 @@ proptest! {
     #[test]
     fn lstm_gradcheck_every_input_and_parameter(c in case()) {
         let lstm = c.lstm();
-        let (r, s, u) = (rand(&c.out_dims(), c.seed + 3), rand(&c.state_dims(), c.seed + 4), rand(&c.state_dims(), c.seed + 5));
+        let (r, s, u) = (rand(&c.lstm_out_dims(), c.seed + 3), rand(&c.lstm_h_dims(), c.seed + 4), rand(&c.state_dims(), c.seed + 5));
         let mut inputs = vec![rand(&c.input_dims(), c.seed + 1)];
         if c.with_h0 {
-            inputs.push(rand(&c.state_dims(), c.seed + 2));
+            inputs.push(rand(&c.lstm_h_dims(), c.seed + 2));
             inputs.push(rand(&c.state_dims(), c.seed + 6));
         }
         let n_fixed = inputs.len();
@@ -210,7 +232,7 @@ proptest! {
         let lstm = c.lstm();
         let tape = Tape::new();
         let x = tape.leaf(rand(&c.input_dims(), c.seed + 1));
-        let hx = c.with_h0.then(|| (tape.leaf(rand(&c.state_dims(), c.seed + 2)), tape.leaf(rand(&c.state_dims(), c.seed + 6))));
+        let hx = c.with_h0.then(|| (tape.leaf(rand(&c.lstm_h_dims(), c.seed + 2)), tape.leaf(rand(&c.state_dims(), c.seed + 6))));
         let hx_ref = hx.as_ref().map(|(h, c)| (h, c));
         let params = lstm.param_vars(&tape);
         let (out, (h_n, c_n)) = lstm.forward_with_params(&tape, &x, hx_ref, c.lengths.as_deref(), &params).unwrap();
@@ -218,7 +240,7 @@ proptest! {
         prop_assert!(max_diff(out.value(), comp.output.value()) <= 1e-12);
         prop_assert!(max_diff(h_n.value(), comp.finals[0].value()) <= 1e-12);
         prop_assert!(max_diff(c_n.value(), comp.finals[1].value()) <= 1e-12);
-        let (r, s, u) = (rand(&c.out_dims(), c.seed + 3), rand(&c.state_dims(), c.seed + 4), rand(&c.state_dims(), c.seed + 5));
+        let (r, s, u) = (rand(&c.lstm_out_dims(), c.seed + 3), rand(&c.lstm_h_dims(), c.seed + 4), rand(&c.state_dims(), c.seed + 5));
         let g1 = tape.backward(&weighted(&[(&out, &r), (&h_n, &s), (&c_n, &u)]).unwrap()).unwrap();
         let g2 = tape.backward(&weighted(&[(&comp.output, &r), (&comp.finals[0], &s), (&comp.finals[1], &u)]).unwrap()).unwrap();
         let mut vars = vec![x.clone()];

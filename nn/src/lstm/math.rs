@@ -40,6 +40,7 @@ impl Cell for LstmMath {
     const RECURRENCE: Recurrence = Recurrence::Joined;
     const STATE_PARTS: usize = 2;
     const SAVED: usize = 1;
+    const PROJECTABLE: bool = true;
     fn forward<T: Float>(&self, f: Forward<'_, T>) {
         let h = f.hidden;
         let rows = f

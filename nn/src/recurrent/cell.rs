@@ -141,6 +141,11 @@ pub trait Cell: Clone + Send + Sync + 'static {
     /// `S`: blocks of width `H` per row that the forward keeps for the backward beside the
     /// gate buffer (LSTM: `tanh(c_t)`).
     const SAVED: usize = 0;
+    /// Whether the engine may project the state's `h` part (PyTorch's LSTM `proj_size`:
+    /// `h_t = W_hr m_t`, with `m_t` what [`Cell::forward`] writes as `h`). Only for cells
+    /// whose step never reads the `h` part of [`Forward::prev`]: with a projection, `h_{t-1}`
+    /// reaches the gates only through `W_hh`.
+    const PROJECTABLE: bool = false;
     /// Extra words for this cell's printed form (`nonlinearity=relu`), if any.
     fn describe(&self) -> Option<String> {
         None

@@ -62,6 +62,11 @@ pub fn forward_composed<'t, C: Cell, T: Float>(
             let w_hh = if hh { Some(p[1].t()?) } else { None };
             let b_ih = bias.then(|| &p[1 + usize::from(hh)]);
             let b_hh = (bias && hh).then(|| &p[3]);
+            let w_hr = if m.config().proj_size > 0 {
+                Some(p[per - 1].t()?)
+            } else {
+                None
+            };
             let steps = x.dims()[0];
             let mut state: Vec<Var<'t, T>> = s0.iter().map(|v| (*v).clone()).collect();
             let mut states: Vec<Vec<Option<Var<'t, T>>>> = vec![vec![None; steps]; parts];
@@ -91,6 +96,10 @@ pub fn forward_composed<'t, C: Cell, T: Float>(
                     hidden_gates: hidden.as_ref(),
                     prev: &state,
                 })?;
+                if let Some(w) = &w_hr {
+                    // h_t = m_t W_hr^T.
+                    new[0] = new[0].matmul(w)?;
+                }
                 let out = if lengths.is_some() {
                     let mask = active(t)?;
                     new = new

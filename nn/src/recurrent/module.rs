@@ -21,6 +21,8 @@ pub(crate) struct LayerParams<T: Float> {
     pub w_hh: Option<Param<T>>,
     pub b_ih: Option<Param<T>>,
     pub b_hh: Option<Param<T>>,
+    /// The projection `W_hr (P, H)` with `proj_size` `P > 0`.
+    pub w_hr: Option<Param<T>>,
 }
 
 /// A stack of recurrent layers of cell `C` — `torch.nn.RNN` / `LSTM` / `GRU`'s machine, for
@@ -75,7 +77,18 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
     ) -> Result<Self> {
         config.validate()?;
         config.check_sizes(C::NAME, C::GATES)?;
-        let (h, gw) = (config.hidden_size, C::GATES * config.hidden_size);
+        if config.proj_size > 0 && !C::PROJECTABLE {
+            return Err(NnError::Config(format!(
+                "proj_size argument is only supported for LSTM, not {}",
+                C::NAME
+            )));
+        }
+        let (h, gw, hw) = (
+            config.hidden_size,
+            C::GATES * config.hidden_size,
+            config.h_size(),
+        );
+        let proj = config.proj_size > 0;
         let k = 1.0 / (h as f64).sqrt();
         let hh = C::RECURRENCE != Recurrence::None;
         let mut layers = Vec::with_capacity(config.stacked());
@@ -83,18 +96,20 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
             let input = if layer == 0 {
                 config.input_size
             } else {
-                h * config.directions()
+                hw * config.directions()
             };
             for _ in 0..config.directions() {
                 let w_ih = uniform_param(&[gw, input], k, rng);
-                let w_hh = hh.then(|| uniform_param(&[gw, h], k, rng));
+                let w_hh = hh.then(|| uniform_param(&[gw, hw], k, rng));
                 let b_ih = config.bias.then(|| uniform_param(&[gw], k, rng));
                 let b_hh = (config.bias && hh).then(|| uniform_param(&[gw], k, rng));
+                let w_hr = proj.then(|| uniform_param(&[hw, h], k, rng));
                 layers.push(LayerParams {
                     w_ih,
                     w_hh,
                     b_ih,
                     b_hh,
+                    w_hr,
                 });
             }
         }
@@ -309,7 +324,7 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
         }
         let shapes: Vec<&[usize]> =
             state0.map_or_else(Vec::new, |s| s.iter().map(|v| v.dims()).collect());
-        let n = check_forward(&self.config, C::NAME, input.dims(), &shapes)?;
+        let n = check_forward(&self.config, C::NAME, input.dims(), &shapes, &self.widths())?;
         if let Some(l) = lengths {
             check_lengths(l, n.steps, n.batch)?;
         }
@@ -319,7 +334,15 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
     /// Parameters of layer-and-direction `i` within `params` (in `named_parameters` order).
     pub(crate) fn per_layer(&self) -> usize {
         let hh = C::RECURRENCE != Recurrence::None;
-        1 + usize::from(hh) + usize::from(self.config.bias) * (1 + usize::from(hh))
+        let proj = usize::from(self.config.proj_size > 0);
+        1 + usize::from(hh) + usize::from(self.config.bias) * (1 + usize::from(hh)) + proj
+    }
+
+    /// The width of each state part: `h` (`proj_size` when projected), then `H` for the rest.
+    pub(crate) fn widths(&self) -> Vec<usize> {
+        let mut w = vec![self.config.hidden_size; C::STATE_PARTS];
+        w[0] = self.config.h_size();
+        w
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -345,6 +368,7 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
                 self.cell.clone(),
                 dir == 1,
                 self.config.bias,
+                self.config.proj_size > 0,
                 lengths.map(<[usize]>::to_vec),
                 if k == 0 {
                     tokens.map(<[u32]>::to_vec)
@@ -396,8 +420,10 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
 
     /// A zero state for `batch` items: one `(layers * D, batch, H)` tensor per state part.
     pub fn zero_state(&self, batch: usize) -> Vec<Tensor<T>> {
-        let dims = [self.config.stacked(), batch, self.config.hidden_size];
-        (0..C::STATE_PARTS).map(|_| Tensor::zeros(&dims)).collect()
+        self.widths()
+            .into_iter()
+            .map(|w| Tensor::zeros(&[self.config.stacked(), batch, w]))
+            .collect()
     }
 }
 
@@ -417,6 +443,9 @@ impl<C: Cell, T: Float> Module<T> for Recurrent<C, T> {
             if let Some(b) = &l.b_hh {
                 out.push((format!("bias_hh_{sfx}"), b));
             }
+            if let Some(w) = &l.w_hr {
+                out.push((format!("weight_hr_{sfx}"), w));
+            }
         }
         out
     }
@@ -434,6 +463,9 @@ impl<C: Cell, T: Float> Module<T> for Recurrent<C, T> {
             }
             if let Some(b) = &mut l.b_hh {
                 out.push((format!("bias_hh_{sfx}"), b));
+            }
+            if let Some(w) = &mut l.w_hr {
+                out.push((format!("weight_hr_{sfx}"), w));
             }
         }
         out

@@ -42,6 +42,9 @@ pub struct RnnConfig {
     pub dropout: f64,
     /// A second, reverse direction per layer (default false).
     pub bidirectional: bool,
+    /// PyTorch's `proj_size`: accepted, and refused when the RNN is built (only LSTM has
+    /// projections).
+    pub proj_size: usize,
 }
 
 impl RnnConfig {
@@ -56,6 +59,7 @@ impl RnnConfig {
             batch_first: false,
             dropout: 0.0,
             bidirectional: false,
+            proj_size: 0,
         }
     }
     /// Sets the nonlinearity.
