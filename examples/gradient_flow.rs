@@ -882,7 +882,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("{}", md_row(&cells));
         }
         println!(
-            "\nAt PyTorch's init a gate sits near σ(0) = 0.5 and the gated cells' gradients vanish too; the more the gate keeps (mean gate near 1), the slower they decay. A bias of 1 on f is a common init; training moves the gates itself (long_range)."
+            "\nAt PyTorch's init a gate sits near σ(0) = 0.5 and the gated cells' gradients vanish too; the more the gate keeps (mean gate near 1), the slower they decay. Training can move the gates there: long_range starts its LSTM and GRU at PyTorch's init and they learn to carry a value 100 steps."
         );
         for (cell, name) in [(CellKind::Lstm, "LSTM"), (CellKind::Gru, "GRU")] {
             if !has(cell) {
