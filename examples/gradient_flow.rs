@@ -159,7 +159,7 @@ impl Settings {
         if s.scales.iter().chain(&s.gate_bias).any(|v| !v.is_finite()) {
             return Err("--scales and --gate-bias must be finite numbers".into());
         }
-        if !(s.max_norm > 0.0 && s.max_norm.is_finite()) || !(s.lr > 0.0 && s.lr.is_finite()) {
+        if !(s.max_norm > 0.0 && s.max_norm.is_finite() && s.lr > 0.0 && s.lr.is_finite()) {
             return Err(format!(
                 "--max-norm and --lr must be positive and finite, got {} and {}",
                 s.max_norm, s.lr

@@ -15,7 +15,9 @@
 //!
 //! Knowing only the nearer (second) marker's value gives an MSE of 1/12 ≈ 0.083 (the first
 //! value's variance). A second table splits the final test error by how many steps the nearer
-//! marker lies before the output, which shows what a failing model does and does not use.
+//! marker lies before the output, which shows what a failing model does and does not use. A
+//! third shows what the gates learned: per unit, the mean of the LSTM's forget gate and the
+//! GRU's update gate over the test sequences, at init and after training.
 //!
 //! ```text
 //! cargo run --release --example long_range                 # T in {10, 50, 100}; ~30 s, 1 thread
@@ -163,7 +165,7 @@ impl Settings {
                 s.batch, s.hidden
             ));
         }
-        if !(s.lr > 0.0 && s.lr.is_finite()) || !(s.clip > 0.0 && s.clip.is_finite()) {
+        if !(s.lr > 0.0 && s.lr.is_finite() && s.clip > 0.0 && s.clip.is_finite()) {
             return Err(format!(
                 "--lr and --clip must be positive and finite, got {} and {}",
                 s.lr, s.clip
@@ -320,6 +322,70 @@ fn test_mse(model: &Model, test: &[Batch]) -> recur::nn::Result<(f64, [f64; 4])>
     Ok((sum / n.max(1) as f64, per))
 }
 
+/// Per unit, the mean over a batch's sequences and steps of the gate that keeps the state:
+/// the LSTM's forget gate `f` or the GRU's update gate `z` (block 1 of both gate layouts,
+/// `i f g o` and `r z n`), recomputed in f64 from the layer's parameters, the inputs and the
+/// states the layer's own `step` produces. `None` for the RNN.
+fn keep_gate(model: &Model, b: &Batch) -> recur::nn::Result<Option<Vec<f64>>> {
+    enum State {
+        Lstm((Tensor<f32>, Tensor<f32>)),
+        Gru(Tensor<f32>),
+    }
+    let (t_len, batch, input) = (b.x.dims()[0], b.x.dims()[1], b.x.dims()[2]);
+    let (mut state, gates) = match &model.net {
+        Net::Lstm(m) => (State::Lstm(m.zero_state(batch)), 4),
+        Net::Gru(m) => (State::Gru(m.zero_state(batch)), 3),
+        Net::Rnn(_) => return Ok(None),
+    };
+    let p: std::collections::HashMap<String, Vec<f32>> = model
+        .recurrent()
+        .named_parameters()
+        .into_iter()
+        .map(|(n, p)| (n, p.value().to_vec()))
+        .collect();
+    let (w_ih, w_hh, b_ih, b_hh) = (
+        &p["weight_ih_l0"],
+        &p["weight_hh_l0"],
+        &p["bias_ih_l0"],
+        &p["bias_hh_l0"],
+    );
+    let h = b_hh.len() / gates;
+    let mut sums = vec![0.0f64; h];
+    for t in 0..t_len {
+        let x = b.x.select(0, t)?;
+        let (xv, h_prev) = match &state {
+            State::Lstm((hs, _)) | State::Gru(hs) => (x.to_vec(), hs.to_vec()),
+        };
+        for item in 0..batch {
+            let xi = &xv[item * input..(item + 1) * input];
+            let hi = &h_prev[item * h..(item + 1) * h];
+            for (j, sum) in sums.iter_mut().enumerate() {
+                let row = h + j; // block 1: f (LSTM) or z (GRU)
+                let dot = |w: &[f32], v: &[f32]| -> f64 {
+                    w[row * v.len()..(row + 1) * v.len()]
+                        .iter()
+                        .zip(v)
+                        .map(|(&a, &b)| f64::from(a) * f64::from(b))
+                        .sum()
+                };
+                let z = dot(w_ih, xi) + f64::from(b_ih[row]) + dot(w_hh, hi) + f64::from(b_hh[row]);
+                *sum += 1.0 / (1.0 + (-z).exp());
+            }
+        }
+        match (&model.net, &mut state) {
+            (Net::Lstm(m), State::Lstm(s)) => {
+                m.step(&x, s)?;
+            }
+            (Net::Gru(m), State::Gru(s)) => {
+                m.step(&x, s)?;
+            }
+            _ => {} // not reachable: the state was made from this model
+        }
+    }
+    let n = (t_len * batch) as f64;
+    Ok(Some(sums.into_iter().map(|v| v / n).collect()))
+}
+
 /// The outcome of one training run.
 struct Run {
     t_len: usize,
@@ -329,6 +395,10 @@ struct Run {
     mse: f64,
     /// The final test MSE per [`GAPS`] bucket.
     by_gap: [f64; 4],
+    /// Per unit, the mean keep gate (LSTM f, GRU z) on the first test batch, before and
+    /// after training; `None` for the RNN.
+    gate_init: Option<Vec<f64>>,
+    gate_trained: Option<Vec<f64>>,
     params: usize,
     head_params: usize,
     /// Wall time of the training steps alone (batch, forward, backward, clip, Adam), without
@@ -348,6 +418,7 @@ fn train(s: &Settings, t_len: usize, kind: Kind, bar: &ProgressBar) -> recur::nn
         .map(|i| batch(t_len, chunk.min(s.test - i * chunk), &mut test_rng))
         .collect();
     let every = (s.steps / s.evals).max(1);
+    let gate_init = keep_gate(&model, &test[0])?;
     let mut curve = vec![(0, test_mse(&model, &test)?.0)];
     let mut by_gap = [f64::NAN; 4];
     let mut step_seconds = 0.0;
@@ -377,6 +448,8 @@ fn train(s: &Settings, t_len: usize, kind: Kind, bar: &ProgressBar) -> recur::nn
         curve,
         mse,
         by_gap,
+        gate_init,
+        gate_trained: keep_gate(&model, &test[0])?,
         params: model.recurrent().num_parameters(),
         head_params: model.head.num_parameters(),
         step_seconds,
@@ -505,6 +578,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut line = format!("| {} |", k.name());
         for &b in &buckets {
             let _ = write!(line, " {:.4} |", r.by_gap[b]);
+        }
+        println!("{line}");
+    }
+
+    println!(
+        "\nthe gate that keeps the state (LSTM: forget gate f, GRU: update gate z), per unit averaged over {} test sequences and their steps, at PyTorch's init -> after training:\n",
+        s.test.min(250)
+    );
+    println!(
+        "| T | LSTM mean f | LSTM units with mean f > 0.9 | GRU mean z | GRU units with mean z > 0.9 |"
+    );
+    println!("|---|---|---|---|---|");
+    let summary = |g: &Option<Vec<f64>>| -> (f64, usize, usize, f64) {
+        let g = g.as_deref().unwrap_or(&[]);
+        let mean = g.iter().sum::<f64>() / g.len().max(1) as f64;
+        let max = g.iter().copied().fold(0.0, f64::max);
+        (mean, g.iter().filter(|&&v| v > 0.9).count(), g.len(), max)
+    };
+    for &t in &s.lengths {
+        let mut line = format!("| {t} |");
+        for k in [Kind::Lstm, Kind::Gru] {
+            let r = find(t, k);
+            let (m0, n0, len, _) = summary(&r.gate_init);
+            let (m1, n1, _, max1) = summary(&r.gate_trained);
+            let _ = write!(
+                line,
+                " {m0:.2} -> {m1:.2} | {n0} -> {n1} of {len} (largest {max1:.3}) |"
+            );
         }
         println!("{line}");
     }
