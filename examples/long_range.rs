@@ -513,6 +513,16 @@ fn run_all(s: &Settings) -> Result<Vec<Run>, String> {
     Ok(runs)
 }
 
+/// `v` with three significant digits (`0.0150`, `0.713`, `6.35`, `142`), so a short time
+/// never prints as zero.
+fn sig3(v: f64) -> String {
+    if !(v.is_finite() && v > 0.0) {
+        return format!("{v}");
+    }
+    let decimals = (2 - v.log10().floor() as i64).clamp(0, 9) as usize;
+    format!("{v:.decimals$}")
+}
+
 /// The MSE of predicting the mean (1/6) and of knowing the nearer marker's value only (1/12).
 const MEAN_MSE: f64 = 1.0 / 6.0;
 const NEARER_ONLY_MSE: f64 = 1.0 / 12.0;
@@ -636,14 +646,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let ms = |k: Kind| 1e3 * find(t, k).step_seconds / s.steps as f64;
         let rnn = ms(Kind::Rnn);
         println!(
-            "| {t} | {rnn:.3} | {:.3} ({:.1}x) | {:.3} ({:.1}x) | {:.2} / {:.2} / {:.2} |",
-            ms(Kind::Lstm),
+            "| {t} | {} | {} ({:.1}x) | {} ({:.1}x) | {} / {} / {} |",
+            sig3(rnn),
+            sig3(ms(Kind::Lstm)),
             ms(Kind::Lstm) / rnn,
-            ms(Kind::Gru),
+            sig3(ms(Kind::Gru)),
             ms(Kind::Gru) / rnn,
-            find(t, Kind::Rnn).seconds,
-            find(t, Kind::Lstm).seconds,
-            find(t, Kind::Gru).seconds
+            sig3(find(t, Kind::Rnn).seconds),
+            sig3(find(t, Kind::Lstm).seconds),
+            sig3(find(t, Kind::Gru).seconds)
         );
     }
 
