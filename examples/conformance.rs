@@ -10,6 +10,17 @@
 //!
 //! Usage: `cargo run --release --example conformance -- FILE...`
 
+/// `println!` that ends the program quietly when stdout is closed (`... | head`), as a
+/// command-line tool should, instead of panicking on the broken pipe.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(141); // 128 + SIGPIPE, what a shell reports for a closed pipe
+        }
+    }};
+}
+
 use clap::Parser;
 use recur::nn::conformance::{Tolerance, run_file};
 use std::process::ExitCode;
@@ -40,18 +51,20 @@ fn main() -> ExitCode {
             .unwrap_or_else(|| f.clone());
         match run_file::<f64>(f, Tolerance::F64) {
             Ok(r) => match &r.failed {
-                None => println!("PASS {} max_abs_err={:.3e}", r.name, r.max_abs_err),
+                None => say!("PASS {} max_abs_err={:.3e}", r.name, r.max_abs_err),
                 Some((tensor, _)) => {
                     failed = true;
-                    println!(
+                    say!(
                         "FAIL {} tensor={} max_abs_err={:.3e}",
-                        r.name, tensor, r.max_abs_err
+                        r.name,
+                        tensor,
+                        r.max_abs_err
                     );
                 }
             },
             Err(e) => {
                 failed = true;
-                println!("FAIL {name} error={e}");
+                say!("FAIL {name} error={e}");
             }
         }
     }

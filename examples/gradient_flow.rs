@@ -29,6 +29,17 @@
 //!
 //! Writes `gradient_flow.svg` and `norms.csv` into `--out` (default `runs/gradient_flow/`).
 
+/// `println!` that ends the program quietly when stdout is closed (`... | head`), as a
+/// command-line tool should, instead of panicking on the broken pipe.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(141); // 128 + SIGPIPE, what a shell reports for a closed pipe
+        }
+    }};
+}
+
 use recur::plot;
 
 use clap::Parser;
@@ -728,9 +739,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let start = Instant::now();
     if st.quick {
-        println!(
+        say!(
             "--quick: a smoke run (T = {}, H = {}); the full run is the one the docs quote",
-            st.steps, st.hidden
+            st.steps,
+            st.hidden
         );
     }
     let q = orthogonal(st.hidden, st.seed + 3);
@@ -743,13 +755,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut finite = true;
 
     if has(CellKind::Rnn) {
-        println!(
+        say!(
             "vanilla RNN (RnnCell stepped on a tape), T = {t_len}, H = {}, input {} (N(0,1)), W_hh = s·Q with Q orthogonal, L = v·h_T (v ~ U(-1,1)^H), f32",
-            st.hidden, st.input
+            st.hidden,
+            st.input
         );
-        println!(
-            "‖dL/dh_t‖ read from the tape's retained gradients (Var::retain_grad + Grads::of)\n"
-        );
+        say!("‖dL/dh_t‖ read from the tape's retained gradients (Var::retain_grad + Grads::of)\n");
         let mut rows = Vec::new();
         for act in [Nonlinearity::Tanh, Nonlinearity::Relu] {
             for &s in &st.scales {
@@ -768,8 +779,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ]
             .map(String::from),
         );
-        println!("{}", md_row(&head));
-        println!("{}", md_row(&vec!["---".to_string(); head.len()]));
+        say!("{}", md_row(&head));
+        say!("{}", md_row(&vec!["---".to_string(); head.len()]));
         for r in &rows {
             let mut cells = vec![
                 act_name(r.act).to_string(),
@@ -784,16 +795,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 sci(r.h_max),
                 verdict(&r.norms, r.rate, r.h_bad),
             ]);
-            println!("{}", md_row(&cells));
+            say!("{}", md_row(&cells));
         }
         held = rows
             .iter()
             .filter(|r| !r.rate.is_nan())
             .all(|r| r.rate <= r.bound * (1.0 + 1e-4));
-        println!(
+        say!(
             "\nrate/step: (‖dL/dh_k‖ / ‖dL/dh_T‖)^(1/(T-k)) over the stretch where the norm is finite and non-zero;"
         );
-        println!(
+        say!(
             "bound: geometric mean over the same steps of ‖W_hh‖₂ · max_j φ'(z_t)_j (sup tanh' = sup relu' = 1; a sigmoid's would be 1/4). rate <= bound on every row: {}",
             if held { "yes" } else { "NO" }
         );
@@ -833,14 +844,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     if has(CellKind::Lstm) || has(CellKind::Gru) {
-        println!(
+        say!(
             "\ngated cells (LstmCell, GruCell stepped on a tape) at PyTorch's init, the same input and L = v·h_T, T = {t_len}, H = {}, f32;",
             st.hidden
         );
-        println!(
+        say!(
             "gate bias: added to the LSTM's forget gate f (c_t = f ⊙ c_(t-1) + i ⊙ g) or the GRU's update gate z (h_t = (1 - z) ⊙ n + z ⊙ h_(t-1));"
         );
-        println!(
+        say!(
             "mean gate: the mean of f (LSTM) or z (GRU) over all steps and units. The RNN row: the tanh RNN at PyTorch's init, for reference.\n"
         );
         let reference = measure_rnn_init(&st);
@@ -860,8 +871,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .to_vec();
         head.extend(col_head.iter().cloned());
         head.extend(["rate/step", "verdict"].map(String::from));
-        println!("{}", md_row(&head));
-        println!("{}", md_row(&vec!["---".to_string(); head.len()]));
+        say!("{}", md_row(&head));
+        say!("{}", md_row(&vec!["---".to_string(); head.len()]));
         for r in std::iter::once(&reference).chain(&rows) {
             let mut cells = vec![
                 r.cell.to_string(),
@@ -879,9 +890,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ];
             cells.extend(cols.iter().map(|&k| sci(r.norms[k])));
             cells.extend([or_dash(r.rate), verdict(&r.norms, r.rate, r.h_bad)]);
-            println!("{}", md_row(&cells));
+            say!("{}", md_row(&cells));
         }
-        println!(
+        say!(
             "\nAt PyTorch's init a gate sits near σ(0) = 0.5 and the gated cells' gradients vanish too; the more the gate keeps (mean gate near 1), the slower they decay. Training can move the gates there: long_range starts its LSTM and GRU at PyTorch's init and they learn to carry a value 100 steps."
         );
         for (cell, name) in [(CellKind::Lstm, "LSTM"), (CellKind::Gru, "GRU")] {
@@ -932,19 +943,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if has(CellKind::Rnn) {
         let plain = train(&st, &q, None);
         let clipped = train(&st, &q, Some(st.max_norm));
-        println!(
+        say!(
             "\nSGD (lr {}) on L = ½‖h_T - 0.5‖², {} RNN with s = {}, T = {t_len}: without and with clip_grad_norm(max_norm = {}); ‖θ‖∞ is the largest |weight| after the step",
             st.lr,
             act_name(st.clip_act),
             st.clip_scale,
             st.max_norm
         );
-        println!(
+        say!(
             "| step | loss (no clip) | ‖∇‖ (no clip) | ‖θ‖∞ (no clip) | loss (clipped) | ‖∇‖ before clip | ‖θ‖∞ (clipped) |"
         );
-        println!("|---|---|---|---|---|---|---|");
+        say!("|---|---|---|---|---|---|---|");
         for (k, (a, b)) in plain.iter().zip(&clipped).enumerate() {
-            println!(
+            say!(
                 "| {k} | {} | {} | {} | {} | {} | {} |",
                 sci(a.0),
                 sci(a.1),
@@ -956,7 +967,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         finite = clipped.iter().all(|r| r.2.is_finite());
         let broke = plain.iter().position(|r| !r.2.is_finite());
-        println!(
+        say!(
             "clipped updates stay finite: {}; unclipped parameters: {}",
             if finite { "yes" } else { "NO" },
             match broke {
@@ -1006,7 +1017,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let svg_path = st.out.join("gradient_flow.svg");
     plot::write_atomic(&svg_path, svg.as_bytes())?;
     plot::write_atomic(&st.out.join("norms.csv"), csv.as_bytes())?;
-    println!(
+    say!(
         "\nwrote {} and norms.csv in {:.2}s",
         svg_path.display(),
         start.elapsed().as_secs_f64()

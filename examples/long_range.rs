@@ -29,6 +29,17 @@
 //! shared with a second training), and writes `long_range.svg` (the learning curves, with the
 //! 1/6 and 1/12 levels) and `results.csv` into `--out` (default `runs/long_range/`).
 
+/// `println!` that ends the program quietly when stdout is closed (`... | head`), as a
+/// command-line tool should, instead of panicking on the broken pipe.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(141); // 128 + SIGPIPE, what a shell reports for a closed pipe
+        }
+    }};
+}
+
 use recur::plot;
 
 use clap::Parser;
@@ -485,7 +496,7 @@ fn run_all(s: &Settings) -> Result<Vec<Run>, String> {
                     match train(s, t_len, kind, &bar) {
                         Ok(run) => {
                             bar.suspend(|| {
-                                println!(
+                                say!(
                                     "T={:>4} {:<4} test MSE {:.5} ({:.1}s)",
                                     run.t_len,
                                     run.kind.name(),
@@ -537,13 +548,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let start = Instant::now();
     if s.quick {
-        println!(
+        say!(
             "--quick: a smoke run (it checks that the example runs; at this size every model fails and the numbers teach nothing)"
         );
     }
-    println!(
+    say!(
         "adding problem: T in {:?}, hidden {}, {} steps of batch {}, Adam lr {}, clip_grad_norm {}, {} test sequences per T; f32, {} thread(s)",
-        s.lengths, s.hidden, s.steps, s.batch, s.lr, s.clip, s.test, s.threads
+        s.lengths,
+        s.hidden,
+        s.steps,
+        s.batch,
+        s.lr,
+        s.clip,
+        s.test,
+        s.threads
     );
     let runs = run_all(&s)?;
     let find = |t: usize, k: Kind| {
@@ -552,12 +570,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .expect("ran")
     };
 
-    println!(
+    say!(
         "\nfinal test MSE (predicting the mean: 1/6 = 0.167; knowing only the nearer marker's value: 1/12 = 0.083; solved: < {}):\n",
         s.solved
     );
-    println!("| T | RNN | LSTM | GRU |");
-    println!("|---|---|---|---|");
+    say!("| T | RNN | LSTM | GRU |");
+    say!("|---|---|---|---|");
     for &t in &s.lengths {
         let mut line = format!("| {t} |");
         for k in Kind::ALL {
@@ -565,11 +583,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mark = if r.mse < s.solved { "solved" } else { "fails" };
             let _ = write!(line, " {:.5} ({mark}) |", r.mse);
         }
-        println!("{line}");
+        say!("{line}");
     }
 
     let t_max = *s.lengths.iter().max().expect("non-empty");
-    println!(
+    say!(
         "\nat T = {t_max}, the final test MSE by the nearer marker's distance from the output (steps):\n"
     );
     let buckets: Vec<usize> = (0..GAPS.len())
@@ -581,25 +599,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let hi = hi.min(t_max.div_ceil(2));
         let _ = write!(head, " {lo}-{} |", hi - 1);
     }
-    println!("{head}");
-    println!("|---|{}", "---|".repeat(buckets.len()));
+    say!("{head}");
+    say!("|---|{}", "---|".repeat(buckets.len()));
     for k in Kind::ALL {
         let r = find(t_max, k);
         let mut line = format!("| {} |", k.name());
         for &b in &buckets {
             let _ = write!(line, " {:.4} |", r.by_gap[b]);
         }
-        println!("{line}");
+        say!("{line}");
     }
 
-    println!(
+    say!(
         "\nthe gate that keeps the state (LSTM: forget gate f, GRU: update gate z), per unit averaged over {} test sequences and their steps, at PyTorch's init -> after training:\n",
         s.test.min(250)
     );
-    println!(
+    say!(
         "| T | LSTM mean f | LSTM units with mean f > 0.9 | GRU mean z | GRU units with mean z > 0.9 |"
     );
-    println!("|---|---|---|---|---|");
+    say!("|---|---|---|---|---|");
     let summary = |g: &Option<Vec<f64>>| -> (f64, usize, usize, f64) {
         let g = g.as_deref().unwrap_or(&[]);
         let mean = g.iter().sum::<f64>() / g.len().max(1) as f64;
@@ -617,17 +635,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 " {m0:.2} -> {m1:.2} | {n0} -> {n1} of {len} (largest {max1:.3}) |"
             );
         }
-        println!("{line}");
+        say!("{line}");
     }
 
-    println!("\nparameters (hidden {}, input 2):\n", s.hidden);
-    println!("| model | recurrent layer | + linear head | total | vs RNN |");
-    println!("|---|---|---|---|---|");
+    say!("\nparameters (hidden {}, input 2):\n", s.hidden);
+    say!("| model | recurrent layer | + linear head | total | vs RNN |");
+    say!("|---|---|---|---|---|");
     let t0 = s.lengths[0];
     let base = find(t0, Kind::Rnn).params as f64;
     for k in Kind::ALL {
         let r = find(t0, k);
-        println!(
+        say!(
             "| {} | {} | {} | {} | {:.1}x |",
             k.name(),
             r.params,
@@ -636,16 +654,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             r.params as f64 / base
         );
     }
-    println!(
+    say!(
         "\ntime per training step (batch {}: forward, backward, clip, Adam; ms, mean over {} steps; ratio to the RNN):\n",
-        s.batch, s.steps
+        s.batch,
+        s.steps
     );
-    println!("| T | RNN | LSTM | GRU | training wall time RNN / LSTM / GRU (s) |");
-    println!("|---|---|---|---|---|");
+    say!("| T | RNN | LSTM | GRU | training wall time RNN / LSTM / GRU (s) |");
+    say!("|---|---|---|---|---|");
     for &t in &s.lengths {
         let ms = |k: Kind| 1e3 * find(t, k).step_seconds / s.steps as f64;
         let rnn = ms(Kind::Rnn);
-        println!(
+        say!(
             "| {t} | {} | {} ({:.1}x) | {} ({:.1}x) | {} / {} / {} |",
             sig3(rnn),
             sig3(ms(Kind::Lstm)),
@@ -709,10 +728,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     plot::write_atomic(&s.out.join("results.csv"), csv.as_bytes())?;
-    println!(
-        "\nwrote {} and results.csv; total {:.1}s",
+    say!(
+        "\nwrote {} and results.csv; total {} s",
         svg_path.display(),
-        start.elapsed().as_secs_f64()
+        sig3(start.elapsed().as_secs_f64())
     );
     Ok(())
 }
