@@ -55,7 +55,11 @@ fn all_reference_files_are_present() {
             assert!(names.contains(&n), "missing {n}");
         }
     }
-    for case in ["proj_bidir_2layer", "proj_packed_batch_first", "proj_unbatched_no_h0"] {
+    for case in [
+        "proj_bidir_2layer",
+        "proj_packed_batch_first",
+        "proj_unbatched_no_h0",
+    ] {
         let n = format!("lstm_{case}");
         assert!(names.contains(&n), "missing {n}");
     }
