@@ -3,8 +3,12 @@
 //! of `torch.mm`:
 //!
 //! ```text
+//! recur kernel: avx512 f32 12x32 f64 12x16
 //! recur f32 threads=1 n=1024 GFLOP/s=75.9
 //! ```
+//!
+//! The first line names the kernel that ran ([`kernel_name`]; `RECUR_GEMM_ISA=avx2` or
+//! `portable` caps it).
 //!
 //! Sizes 64..1024, f32 and f64; for each, enough products per batch for ~0.2 GFLOP (at least
 //! 3), one warm-up batch, then the median of 11 timed batches, as the script does.
@@ -16,7 +20,7 @@
 
 mod bench_common;
 use bench_common::{bad_argument, median, threads_arg};
-use recur::tensor::gemm::{GemmScalar, MatMut, MatRef, gemm, set_num_threads};
+use recur::tensor::gemm::{GemmScalar, MatMut, MatRef, gemm, kernel_name, set_num_threads};
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -119,6 +123,7 @@ fn main() -> std::process::ExitCode {
         }
     }
     let batches = if quick { 1 } else { 11 };
+    println!("recur kernel: {}", kernel_name());
     // Printed in the script's order: by thread count, then f32 before f64, then size.
     let mut lines = report::<f32>("f32", &counts, interleave, batches);
     lines.extend(report::<f64>("f64", &counts, interleave, batches));

@@ -1,9 +1,9 @@
 //! The BLIS loop nest around a micro-kernel, the small-problem variant and the thread split.
 
 use super::blocking::blocking;
-use super::kernel::Kernel;
+use super::kernel::{GemmScalar, Kernel, KernelVisitor, RowKernel};
+use super::mat::{MatMut, MatRef};
 use super::threads::num_threads;
-use super::{GemmScalar, MatMut, MatRef};
 
 /// Products with at least this many multiply-adds (`m * n * k`) are split over threads
 /// (when [`num_threads`] > 1). Below it, spawning costs more than it saves: a scoped thread
@@ -84,6 +84,50 @@ fn aligned<T: GemmScalar>(v: &mut Vec<T>, len: usize) -> &mut [T] {
     &mut v[off..off + len]
 }
 
+/// A product for [`with_kernel`](super::kernel::with_kernel): runs [`gemm_with`] with the
+/// selected kernel.
+pub(super) struct Gemm<'a, T> {
+    pub alpha: T,
+    pub a: Lhs<'a, T>,
+    pub b: MatRef<'a, T>,
+    pub beta: T,
+    pub c: MatMut<'a, T>,
+}
+
+impl<T: GemmScalar> KernelVisitor<T> for Gemm<'_, T> {
+    type Out = ();
+
+    fn visit<K: Kernel<T> + RowKernel<T>>(self, k: K) {
+        gemm_with(k, self.alpha, self.a, self.b, self.beta, self.c)
+    }
+}
+
+/// Runs `f` with this thread's reusable packing buffers for `T`.
+fn with_workspaces<T: GemmScalar, R>(f: impl FnOnce(&mut Vec<Workspace<T>>) -> R) -> R {
+    type Both = (Vec<Workspace<f32>>, Vec<Workspace<f64>>);
+    thread_local! {
+        static WS: core::cell::RefCell<Both> = const {
+            core::cell::RefCell::new((Vec::new(), Vec::new()))
+        };
+    }
+    WS.with(|ws| match ws.try_borrow_mut() {
+        Ok(mut ws) => {
+            let (w32, w64) = &mut *ws;
+            let w32: &mut dyn core::any::Any = w32;
+            let w64: &mut dyn core::any::Any = w64;
+            if let Some(w) = w32.downcast_mut::<Vec<Workspace<T>>>() {
+                f(w)
+            } else if let Some(w) = w64.downcast_mut::<Vec<Workspace<T>>>() {
+                f(w)
+            } else {
+                f(&mut Vec::new())
+            }
+        }
+        // Re-entered (cannot happen today): use fresh buffers rather than panic.
+        Err(_) => f(&mut Vec::new()),
+    })
+}
+
 /// Runs the product with micro-kernel `K`, on several threads if allowed and worth it.
 /// Dimensions are checked, non-zero, `alpha != 0`.
 pub(super) fn gemm_with<T: GemmScalar, K: Kernel<T>>(
@@ -104,7 +148,7 @@ pub(super) fn gemm_with<T: GemmScalar, K: Kernel<T>>(
     } else {
         1
     };
-    T::with_workspaces(|wss| {
+    with_workspaces(|wss: &mut Vec<Workspace<T>>| {
         if wss.len() < parts {
             wss.resize_with(parts, Workspace::default);
         }
