@@ -156,9 +156,13 @@ pub fn gemm<T: GemmScalar>(
         return;
     };
     let (m, n) = (c.rows, c.cols);
-    // Work on C^T = B^T A^T when that makes C row-major (the kernels' preferred layout) or
-    // turns a column (n == 1) into a row for the vector-matrix path.
-    let (a, b, c) = if (n == 1 && m > 1) || (m > 1 && n > 1 && c.rs < c.cs) {
+    // Work on C^T = B^T A^T when that turns a column (n == 1) into a row for the
+    // vector-matrix path, or makes C row-major (the cheapest store), or pads the product
+    // clearly less to whole tiles (e.g. 3200 x 65 with 12 x 32 tiles computes 3204 x 96,
+    // 48 % waste; 65 x 3200 computes 72 x 3200, 11 %). Either way each element of C is the
+    // same chain of fused multiply-adds over the same `k` blocks: the result is identical.
+    let flip = n == 1 && m > 1 || m > 1 && n > 1 && prefer_transposed::<T>(m, n, c.rs < c.cs);
+    let (a, b, c) = if flip {
         (b.t(), a.t(), c.t())
     } else {
         (a, b, c)
@@ -179,6 +183,20 @@ pub fn gemm<T: GemmScalar>(
             beta,
             c,
         });
+    }
+}
+
+/// Whether an `m x n` product (both > 1) should be computed as its transpose `n x m`:
+/// when that pads clearly less (by more than 10 %) to whole `MR x NR` tiles, or when C is
+/// column-major (`col_major`) and it pads no more than 10 % more.
+fn prefer_transposed<T: GemmScalar>(m: usize, n: usize, col_major: bool) -> bool {
+    let (mr, nr) = tile::<T>();
+    let padded = |m: usize, n: usize| (m.div_ceil(mr) * mr * n.div_ceil(nr) * nr) as f64;
+    let (keep, turn) = (padded(m, n), padded(n, m));
+    if col_major {
+        turn <= 1.1 * keep
+    } else {
+        1.1 * turn < keep
     }
 }
 
