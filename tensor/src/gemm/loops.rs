@@ -334,10 +334,25 @@ fn serial<T: GemmScalar, K: Kernel<T>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gemm::gemm_naive;
     use crate::gemm::kernel::Portable;
     #[cfg(target_arch = "x86_64")]
     use crate::gemm::kernel::{Avx2, Avx512};
+
+    /// `C = alpha * A * B + beta * C`, the plain triple loop (each sum in `k` order).
+    fn naive(alpha: f64, a: MatRef<'_, f64>, b: MatRef<'_, f64>, beta: f64, c: &mut [f64]) {
+        let n = b.cols;
+        for i in 0..a.rows {
+            for j in 0..n {
+                let s: f64 = (0..a.cols)
+                    .map(|p| {
+                        a.data[a.offset + i * a.rs + p * a.cs]
+                            * b.data[b.offset + p * b.rs + j * b.cs]
+                    })
+                    .sum();
+                c[i * n + j] = alpha * s + beta * c[i * n + j];
+            }
+        }
+    }
 
     /// The full loop nest (packed and in-place A, several blocks, threads) with kernel `K`,
     /// against the naive product, for row-major and transposed operands.
@@ -362,7 +377,7 @@ mod tests {
                     (MatRef::row_major(&a, m, k), MatRef::row_major(&b, k, n))
                 };
                 let mut want = vec![0.5; m * n];
-                gemm_naive(2.0, av, bv, -1.0, MatMut::row_major(&mut want, m, n));
+                naive(2.0, av, bv, -1.0, &mut want);
                 let mut got = vec![0.5; m * n];
                 gemm_with(
                     kern,

@@ -13,10 +13,11 @@
 //! of a row-major C are updated with vector loads/stores, edge tiles through a local buffer.
 
 //!
-//! This folder is the bottom layer of the GEMM: it imports nothing from the files above it
-//! except the plain view types of `mat.rs`. It holds the CPU detection (`isa.rs`), the
-//! portable packing (`pack.rs`), the kernels of each instruction set, and the one dispatch
-//! ([`Sealed::visit_kernel`]) that hands the selected kernel to a [`KernelVisitor`].
+//! This folder is the bottom layer of the GEMM: nothing above it (`loops.rs`, `gemv.rs`,
+//! `mod.rs`) is imported here; from outside the folder it uses only the view types of the
+//! leaf `mat.rs`. It holds the CPU detection (`isa.rs`), the portable packing (`pack.rs`),
+//! the kernels of each instruction set, and the one dispatch
+//! ([`sealed::Sealed::visit_kernel`]) that hands the selected kernel to a [`KernelVisitor`].
 
 use super::mat::MatRef;
 
@@ -759,7 +760,6 @@ pub(super) fn check_tile(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gemm::GemmScalar;
 
     /// Test-only conversions.
     trait Sc: GemmScalar {
