@@ -201,8 +201,17 @@ unsafe fn pack_a_panel(dst: *mut f32, src: *const f32, rs: usize, h: usize, kc: 
             }
         });
         for (kk, &col) in transpose16(&r).iter().enumerate().take(n) {
-            // SAFETY: packed column p + kk < kc, 12 lanes: inside dst by contract.
-            unsafe { _mm512_mask_storeu_ps(dst.add((p + kk) * 12), m12, col) };
+            let d = dst.wrapping_add((p + kk) * 12);
+            // SAFETY: packed column p + kk < kc: its 12 lanes are inside dst by contract;
+            // before the last column, the 4 lanes after them are the next column's (written
+            // next, in order), so a full store stays inside dst too.
+            unsafe {
+                if p + kk + 1 < kc {
+                    _mm512_storeu_ps(d, col);
+                } else {
+                    _mm512_mask_storeu_ps(d, m12, col);
+                }
+            }
         }
     }
 }
