@@ -56,8 +56,8 @@ pub(crate) mod sealed {
     }
 }
 
-/// A computation generic over the kernel, run by [`Sealed::visit_kernel`] with the kernel
-/// the detection selected.
+/// A computation generic over the kernel, run by [`sealed::Sealed::visit_kernel`] with the
+/// kernel the detection selected.
 pub trait KernelVisitor<T> {
     /// The result.
     type Out;
