@@ -3,7 +3,9 @@
 //! libm's scalar `tanhf`/`expf` cost 5-10 ns an element; the RNN applies `tanh` to every
 //! hidden unit of every step. Here each function is one branch-free loop the compiler
 //! vectorises; it is compiled three times (AVX-512F, AVX2+FMA, and the portable baseline) and
-//! the widest the CPU supports is chosen at run time. `f64` keeps the exact libm functions
+//! the instruction set the GEMM uses is chosen at run time ([`gemm::isa`](crate::gemm::isa):
+//! the widest the CPU supports, capped by `RECUR_GEMM_ISA` and
+//! [`gemm::with_isa_cap`](crate::gemm::with_isa_cap)). `f64` keeps the exact libm functions
 //! (f64 is what the PyTorch fixtures and gradient checks run in).
 //!
 //! Accuracy (checked by the tests against `f64` math over dense grids): `tanh` within 4 ulp
@@ -94,7 +96,7 @@ macro_rules! dispatch {
         }
 
         #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx512f")]
+        #[target_feature(enable = "avx512f,avx2,fma")]
         fn $avx512(v: &mut [f32]) {
             $body(v)
         }
@@ -108,17 +110,12 @@ macro_rules! dispatch {
         $(#[$doc])*
         pub fn $name(v: &mut [f32]) {
             #[cfg(target_arch = "x86_64")]
-            {
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the CPU supports AVX-512F (checked just above).
-                    unsafe { $avx512(v) };
-                    return;
-                }
-                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-                    // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-                    unsafe { $avx2(v) };
-                    return;
-                }
+            match crate::gemm::isa() {
+                // SAFETY: `isa()` selects only instruction sets the CPU supports.
+                crate::gemm::Isa::Avx512 => return unsafe { $avx512(v) },
+                // SAFETY: as above.
+                crate::gemm::Isa::Avx2 => return unsafe { $avx2(v) },
+                crate::gemm::Isa::Portable => {}
             }
             $portable(v)
         }
@@ -216,22 +213,35 @@ mod tests {
         assert!(special[0].is_nan() && special[1] == f32::INFINITY && special[2] == 0.0);
     }
 
+    /// Every instruction set's loop gives the portable loop's results bit for bit (they are
+    /// the same code; only the vector width differs).
     #[test]
     fn simd_paths_equal_the_portable_path() {
-        // Odd lengths exercise the vector loops' tails.
-        for n in [0usize, 1, 7, 15, 16, 17, 33, 1001] {
-            let xs: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin() * 9.0).collect();
-            for (fast, portable) in [
-                (
-                    tanh_f32 as fn(&mut [f32]),
-                    tanh_f32_portable as fn(&mut [f32]),
-                ),
-                (exp_f32, exp_f32_portable),
-            ] {
-                let (mut a, mut b) = (xs.clone(), xs.clone());
-                fast(&mut a);
-                portable(&mut b);
-                assert_eq!(a, b, "n = {n}");
+        use crate::gemm::{Isa, with_isa_cap};
+        for isa in [Isa::Avx2, Isa::Avx512] {
+            if !isa.is_supported() {
+                eprintln!("skipped: no {isa}");
+                continue;
+            }
+            // Odd lengths exercise the vector loops' tails.
+            for n in [0usize, 1, 7, 15, 16, 17, 31, 33, 63, 65, 1001] {
+                let xs: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin() * 9.0).collect();
+                for (fast, portable) in [
+                    (
+                        tanh_f32 as fn(&mut [f32]),
+                        tanh_f32_portable as fn(&mut [f32]),
+                    ),
+                    (exp_f32, exp_f32_portable),
+                ] {
+                    let (mut a, mut b) = (xs.clone(), xs.clone());
+                    with_isa_cap(isa, || {
+                        assert!(crate::gemm::isa() <= isa);
+                        fast(&mut a)
+                    });
+                    portable(&mut b);
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&a), bits(&b), "{isa} n = {n}");
+                }
             }
         }
     }

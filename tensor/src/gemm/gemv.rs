@@ -7,8 +7,26 @@
 //! - column-major B (`rs == 1`): dot products, up to eight columns per call streamed
 //!   together (one load of A shared by the eight), their sums reduced together in registers.
 
-use super::kernel::{DOTS_W, GEMV_W, RowKernel};
-use super::{GemmScalar, MatMut, MatRef};
+use super::kernel::{DOTS_W, GEMV_W, GemmScalar, Kernel, KernelVisitor, RowKernel};
+use super::mat::{MatMut, MatRef};
+
+/// A vector-matrix product for [`with_kernel`](super::kernel::with_kernel): runs
+/// [`gemv_with`] with the selected kernel's helpers.
+pub(super) struct Gemv<'a, T> {
+    pub alpha: T,
+    pub a: MatRef<'a, T>,
+    pub b: MatRef<'a, T>,
+    pub beta: T,
+    pub c: MatMut<'a, T>,
+}
+
+impl<T: GemmScalar> KernelVisitor<T> for Gemv<'_, T> {
+    type Out = ();
+
+    fn visit<K: Kernel<T> + RowKernel<T>>(self, k: K) {
+        gemv_with(k, self.alpha, self.a, self.b, self.beta, self.c)
+    }
+}
 
 /// Computes `c = alpha * a * b + beta * c` for a `1 × k` A and a `k × n` B with
 /// `b.cs == 1 || b.rs == 1`. Dimensions are checked, non-zero, `alpha != 0`.

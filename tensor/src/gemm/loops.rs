@@ -1,9 +1,9 @@
 //! The BLIS loop nest around a micro-kernel, the small-problem variant and the thread split.
 
 use super::blocking::blocking;
-use super::kernel::Kernel;
+use super::kernel::{GemmScalar, Kernel, KernelVisitor, RowKernel};
+use super::mat::{MatMut, MatRef};
 use super::threads::num_threads;
-use super::{GemmScalar, MatMut, MatRef};
 
 /// Products with at least this many multiply-adds (`m * n * k`) are split over threads
 /// (when [`num_threads`] > 1). Below it, spawning costs more than it saves: a scoped thread
@@ -84,6 +84,50 @@ fn aligned<T: GemmScalar>(v: &mut Vec<T>, len: usize) -> &mut [T] {
     &mut v[off..off + len]
 }
 
+/// A product for [`with_kernel`](super::kernel::with_kernel): runs [`gemm_with`] with the
+/// selected kernel.
+pub(super) struct Gemm<'a, T> {
+    pub alpha: T,
+    pub a: Lhs<'a, T>,
+    pub b: MatRef<'a, T>,
+    pub beta: T,
+    pub c: MatMut<'a, T>,
+}
+
+impl<T: GemmScalar> KernelVisitor<T> for Gemm<'_, T> {
+    type Out = ();
+
+    fn visit<K: Kernel<T> + RowKernel<T>>(self, k: K) {
+        gemm_with(k, self.alpha, self.a, self.b, self.beta, self.c)
+    }
+}
+
+/// Runs `f` with this thread's reusable packing buffers for `T`.
+fn with_workspaces<T: GemmScalar, R>(f: impl FnOnce(&mut Vec<Workspace<T>>) -> R) -> R {
+    type Both = (Vec<Workspace<f32>>, Vec<Workspace<f64>>);
+    thread_local! {
+        static WS: core::cell::RefCell<Both> = const {
+            core::cell::RefCell::new((Vec::new(), Vec::new()))
+        };
+    }
+    WS.with(|ws| match ws.try_borrow_mut() {
+        Ok(mut ws) => {
+            let (w32, w64) = &mut *ws;
+            let w32: &mut dyn core::any::Any = w32;
+            let w64: &mut dyn core::any::Any = w64;
+            if let Some(w) = w32.downcast_mut::<Vec<Workspace<T>>>() {
+                f(w)
+            } else if let Some(w) = w64.downcast_mut::<Vec<Workspace<T>>>() {
+                f(w)
+            } else {
+                f(&mut Vec::new())
+            }
+        }
+        // Re-entered (cannot happen today): use fresh buffers rather than panic.
+        Err(_) => f(&mut Vec::new()),
+    })
+}
+
 /// Runs the product with micro-kernel `K`, on several threads if allowed and worth it.
 /// Dimensions are checked, non-zero, `alpha != 0`.
 pub(super) fn gemm_with<T: GemmScalar, K: Kernel<T>>(
@@ -104,7 +148,7 @@ pub(super) fn gemm_with<T: GemmScalar, K: Kernel<T>>(
     } else {
         1
     };
-    T::with_workspaces(|wss| {
+    with_workspaces(|wss: &mut Vec<Workspace<T>>| {
         if wss.len() < parts {
             wss.resize_with(parts, Workspace::default);
         }
@@ -290,10 +334,25 @@ fn serial<T: GemmScalar, K: Kernel<T>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gemm::gemm_naive;
     use crate::gemm::kernel::Portable;
     #[cfg(target_arch = "x86_64")]
     use crate::gemm::kernel::{Avx2, Avx512};
+
+    /// `C = alpha * A * B + beta * C`, the plain triple loop (each sum in `k` order).
+    fn naive(alpha: f64, a: MatRef<'_, f64>, b: MatRef<'_, f64>, beta: f64, c: &mut [f64]) {
+        let n = b.cols;
+        for i in 0..a.rows {
+            for j in 0..n {
+                let s: f64 = (0..a.cols)
+                    .map(|p| {
+                        a.data[a.offset + i * a.rs + p * a.cs]
+                            * b.data[b.offset + p * b.rs + j * b.cs]
+                    })
+                    .sum();
+                c[i * n + j] = alpha * s + beta * c[i * n + j];
+            }
+        }
+    }
 
     /// The full loop nest (packed and in-place A, several blocks, threads) with kernel `K`,
     /// against the naive product, for row-major and transposed operands.
@@ -318,7 +377,7 @@ mod tests {
                     (MatRef::row_major(&a, m, k), MatRef::row_major(&b, k, n))
                 };
                 let mut want = vec![0.5; m * n];
-                gemm_naive(2.0, av, bv, -1.0, MatMut::row_major(&mut want, m, n));
+                naive(2.0, av, bv, -1.0, &mut want);
                 let mut got = vec![0.5; m * n];
                 gemm_with(
                     kern,

@@ -4,169 +4,43 @@
 //! micro-kernel, with the operands copied ("packed") into cache-friendly contiguous panels on the
 //! way in. The pieces live in their own files:
 //!
+//! - `mat.rs`: the strided views [`MatRef`] and [`MatMut`];
 //! - `loops.rs`: the five loops (`jc`/`pc`/`ic`/`jr`/`ir`), the small-problem path and the
 //!   thread split;
-//! - `pack.rs`: packing of A into `MR`-tall and of B into `NR`-wide micro-panels. This is where
-//!   strided, transposed and broadcast (stride 0) operands are handled: callers never copy;
-//! - `kernel/`: the micro-kernels: a portable one (plain Rust, autovectorisable, correct
-//!   everywhere), AVX2+FMA and AVX-512F ones for `f32` and `f64`, chosen once at run time;
 //! - `gemv.rs`: the `m == 1` (or `n == 1`) vector-matrix product, which reads B in place;
+//! - `kernel/`: the bottom layer: the CPU detection (`isa.rs`, also used by
+//!   [`vmath`](crate::vmath)), the one dispatch to the selected kernel, the portable packing
+//!   of A into `MR`-tall and of B into `NR`-wide micro-panels (`pack.rs`: strided, transposed
+//!   and broadcast operands are handled there, callers never copy), and the micro-kernels: a
+//!   portable one (plain Rust, autovectorisable, correct everywhere), AVX2+FMA and AVX-512F
+//!   ones for `f32` and `f64`, with SIMD packing and vector-matrix helpers;
 //! - `blocking.rs`: the cache sizes (from sysfs, read once) and the `MC`/`KC`/`NC` block sizes;
 //! - `threads.rs`: the thread-count setting.
 //!
+//! Each file imports only from files below it: `mod.rs` → `loops.rs`, `gemv.rs` →
+//! `kernel/` → `mat.rs`; `blocking.rs` and `threads.rs` import nothing.
+//!
 //! Environment variables, each read once:
 //! - `RECUR_NUM_THREADS`: default thread count (see [`num_threads`]);
-//! - `RECUR_GEMM_ISA`: `portable`, `avx2` or `avx512` caps the micro-kernel used (benchmarks and
-//!   debugging; a kernel the CPU lacks is never used).
+//! - `RECUR_GEMM_ISA`: `portable`, `avx2` or `avx512` caps the instruction set used by the
+//!   GEMM and by [`vmath`](crate::vmath) (benchmarks and debugging; a kernel the CPU lacks is
+//!   never used). [`with_isa_cap`] does the same for one thread, and [`kernel_name`] says
+//!   which kernel runs.
 
 mod blocking;
 mod gemv;
 mod kernel;
 mod loops;
-mod pack;
+mod mat;
 mod threads;
 
+pub use kernel::{GemmScalar, Isa, isa, with_isa_cap};
 pub use loops::PARALLEL_MIN_WORK;
+pub use mat::{MatMut, MatRef};
 pub use threads::{num_threads, serial, set_num_threads};
 
-use loops::{Lhs, PackedRef, Workspace};
-
-mod sealed {
-    use super::{Lhs, MatMut, MatRef, Workspace};
-
-    /// Per-type hooks of [`GemmScalar`](super::GemmScalar); private, so the trait is sealed.
-    pub trait Sealed: Sized + 'static {
-        /// Runs `f` with this thread's reusable packing buffers.
-        fn with_workspaces<R>(f: impl FnOnce(&mut Vec<Workspace<Self>>) -> R) -> R;
-        /// `(MR, NR)` of the micro-kernel `gemm_packed` uses on this CPU.
-        fn tile() -> (usize, usize);
-        /// The packed (BLIS) path with the best micro-kernel for this CPU.
-        fn gemm_packed(
-            alpha: Self,
-            a: Lhs<'_, Self>,
-            b: MatRef<'_, Self>,
-            beta: Self,
-            c: MatMut<'_, Self>,
-        );
-        /// The vector-matrix path (`c` is a single row).
-        fn gemv(
-            alpha: Self,
-            a: MatRef<'_, Self>,
-            b: MatRef<'_, Self>,
-            beta: Self,
-            c: MatMut<'_, Self>,
-        );
-    }
-}
-
-/// Scalar types the GEMM supports: `f32` and `f64`. The trait is sealed.
-pub trait GemmScalar:
-    Copy
-    + Send
-    + Sync
-    + 'static
-    + sealed::Sealed
-    + core::ops::Add<Output = Self>
-    + core::ops::Mul<Output = Self>
-    + PartialEq
-    + Default
-{
-    /// The additive identity.
-    const ZERO: Self;
-    /// The multiplicative identity.
-    const ONE: Self;
-}
-
-/// A read-only strided matrix view: element `(i, j)` is `data[offset + i * rs + j * cs]`.
-///
-/// Strides may be anything, including 0 (a broadcast operand) and transposed layouts
-/// (`rs == 1`, `cs == rows`).
-#[derive(Clone, Copy, Debug)]
-pub struct MatRef<'a, T> {
-    /// The backing slice.
-    pub data: &'a [T],
-    /// Index of element `(0, 0)` in `data`.
-    pub offset: usize,
-    /// Number of rows.
-    pub rows: usize,
-    /// Number of columns.
-    pub cols: usize,
-    /// Row stride (distance in elements between `(i, j)` and `(i + 1, j)`).
-    pub rs: usize,
-    /// Column stride (distance in elements between `(i, j)` and `(i, j + 1)`).
-    pub cs: usize,
-}
-
-/// A mutable strided matrix view, addressed like [`MatRef`].
-///
-/// `rs`/`cs` must not make two distinct elements share a slot (unless the matrix is empty); if
-/// they do, the result is unspecified (but still memory-safe).
-#[derive(Debug)]
-pub struct MatMut<'a, T> {
-    /// The backing slice.
-    pub data: &'a mut [T],
-    /// Index of element `(0, 0)` in `data`.
-    pub offset: usize,
-    /// Number of rows.
-    pub rows: usize,
-    /// Number of columns.
-    pub cols: usize,
-    /// Row stride.
-    pub rs: usize,
-    /// Column stride.
-    pub cs: usize,
-}
-
-impl<'a, T> MatRef<'a, T> {
-    /// A dense row-major `rows × cols` view of `data` (`rs = cols`, `cs = 1`).
-    pub fn row_major(data: &'a [T], rows: usize, cols: usize) -> Self {
-        MatRef {
-            data,
-            offset: 0,
-            rows,
-            cols,
-            rs: cols,
-            cs: 1,
-        }
-    }
-
-    /// The transposed view (no copy).
-    pub fn t(self) -> Self {
-        MatRef {
-            rows: self.cols,
-            cols: self.rows,
-            rs: self.cs,
-            cs: self.rs,
-            ..self
-        }
-    }
-}
-
-impl<'a, T> MatMut<'a, T> {
-    /// A dense row-major `rows × cols` view of `data` (`rs = cols`, `cs = 1`).
-    pub fn row_major(data: &'a mut [T], rows: usize, cols: usize) -> Self {
-        MatMut {
-            data,
-            offset: 0,
-            rows,
-            cols,
-            rs: cols,
-            cs: 1,
-        }
-    }
-
-    /// The transposed view (no copy).
-    pub fn t(self) -> Self {
-        MatMut {
-            data: self.data,
-            offset: self.offset,
-            rows: self.cols,
-            cols: self.rows,
-            rs: self.cs,
-            cs: self.rs,
-        }
-    }
-}
+use kernel::{Kernel, KernelVisitor, RowKernel};
+use loops::{Lhs, PackedRef};
 
 /// Panics unless every element of the `rows × cols` view lies inside a slice of `len` elements.
 fn check_view(
@@ -282,17 +156,47 @@ pub fn gemm<T: GemmScalar>(
         return;
     };
     let (m, n) = (c.rows, c.cols);
-    // Work on C^T = B^T A^T when that makes C row-major (the kernels' preferred layout) or
-    // turns a column (n == 1) into a row for the vector-matrix path.
-    let (a, b, c) = if (n == 1 && m > 1) || (m > 1 && n > 1 && c.rs < c.cs) {
+    // Work on C^T = B^T A^T when that turns a column (n == 1) into a row for the
+    // vector-matrix path, or makes C row-major (the cheapest store), or pads the product
+    // clearly less to whole tiles (e.g. 3200 x 65 with 12 x 32 tiles computes 3204 x 96,
+    // 48 % waste; 65 x 3200 computes 72 x 3200, 11 %). Either way each element of C is the
+    // same chain of fused multiply-adds over the same `k` blocks: the result is identical.
+    let flip = n == 1 && m > 1 || m > 1 && n > 1 && prefer_transposed::<T>(m, n, c.rs < c.cs);
+    let (a, b, c) = if flip {
         (b.t(), a.t(), c.t())
     } else {
         (a, b, c)
     };
     if c.rows == 1 && (b.cs == 1 || b.rs == 1) {
-        T::gemv(alpha, a, b, beta, c);
+        kernel::with_kernel(gemv::Gemv {
+            alpha,
+            a,
+            b,
+            beta,
+            c,
+        });
     } else {
-        T::gemm_packed(alpha, Lhs::View(a), b, beta, c);
+        kernel::with_kernel(loops::Gemm {
+            alpha,
+            a: Lhs::View(a),
+            b,
+            beta,
+            c,
+        });
+    }
+}
+
+/// Whether an `m x n` product (both > 1) should be computed as its transpose `n x m`:
+/// when that pads clearly less (by more than 10 %) to whole `MR x NR` tiles, or when C is
+/// column-major (`col_major`) and it pads no more than 10 % more.
+fn prefer_transposed<T: GemmScalar>(m: usize, n: usize, col_major: bool) -> bool {
+    let (mr, nr) = tile::<T>();
+    let padded = |m: usize, n: usize| (m.div_ceil(mr) * mr * n.div_ceil(nr) * nr) as f64;
+    let (keep, turn) = (padded(m, n), padded(n, m));
+    if col_major {
+        turn <= 1.1 * keep
+    } else {
+        1.1 * turn < keep
     }
 }
 
@@ -333,6 +237,44 @@ pub struct PackedLhs<T> {
     padded_rows: usize,
     kc: usize,
     mr: usize,
+    /// The instruction set whose kernel the layout is for (used by every product with it).
+    isa: Isa,
+}
+
+/// Packs a whole A for [`PackedLhs`] with the kernel's own packing routine.
+struct PackLhs<'a, T>(MatRef<'a, T>);
+
+impl<T: GemmScalar> KernelVisitor<T> for PackLhs<'_, T> {
+    type Out = (Vec<T>, usize, usize);
+
+    /// The panels, `kc` and `MR`.
+    fn visit<K: Kernel<T> + RowKernel<T>>(self, k: K) -> Self::Out {
+        let a = self.0;
+        let (mr, nr) = (K::MR, K::NR);
+        let (rows, cols) = (a.rows, a.cols);
+        let kc = blocking::blocking(mr, nr, core::mem::size_of::<T>(), rows, nr, cols).kc;
+        let padded_rows = rows.div_ceil(mr) * mr;
+        let mut data = vec![T::ZERO; padded_rows * cols];
+        if rows > 0 {
+            for pc in (0..cols).step_by(kc) {
+                let kcb = kc.min(cols - pc);
+                let dst = &mut data[pc * padded_rows..(pc + kcb) * padded_rows];
+                k.pack_a(dst, &a, 0, rows, pc, kcb);
+            }
+        }
+        (data, kc, mr)
+    }
+}
+
+/// `(MR, NR)` of the selected kernel.
+struct Tile;
+
+impl<T: GemmScalar> KernelVisitor<T> for Tile {
+    type Out = (usize, usize);
+
+    fn visit<K: Kernel<T> + RowKernel<T>>(self, _k: K) -> Self::Out {
+        (K::MR, K::NR)
+    }
 }
 
 impl<T: GemmScalar> PackedLhs<T> {
@@ -342,25 +284,16 @@ impl<T: GemmScalar> PackedLhs<T> {
     /// If the view addresses an element past the end of its slice.
     pub fn new(a: MatRef<'_, T>) -> Self {
         check_view("A", a.data.len(), a.offset, a.rows, a.cols, a.rs, a.cs);
-        let (mr, nr) = T::tile();
-        let (rows, cols) = (a.rows, a.cols);
-        let kc = blocking::blocking(mr, nr, core::mem::size_of::<T>(), rows, nr, cols).kc;
-        let padded_rows = rows.div_ceil(mr) * mr;
-        let mut data = vec![T::ZERO; padded_rows * cols];
-        if rows > 0 {
-            for pc in (0..cols).step_by(kc) {
-                let kcb = kc.min(cols - pc);
-                let dst = &mut data[pc * padded_rows..(pc + kcb) * padded_rows];
-                pack::pack_a(mr, dst, &a, 0, rows, pc, kcb);
-            }
-        }
+        let isa = isa();
+        let (data, kc, mr) = T::visit_kernel(isa, PackLhs(a));
         PackedLhs {
             data,
-            rows,
-            cols,
-            padded_rows,
+            rows: a.rows,
+            cols: a.cols,
+            padded_rows: a.rows.div_ceil(mr) * mr,
             kc,
             mr,
+            isa,
         }
     }
 
@@ -386,7 +319,21 @@ impl<T: GemmScalar> PackedLhs<T> {
 /// assert!(mr >= 1 && nr >= 1);
 /// ```
 pub fn tile<T: GemmScalar>() -> (usize, usize) {
-    T::tile()
+    kernel::with_kernel::<T, _>(Tile)
+}
+
+/// The kernel [`gemm`] uses on this thread now, e.g. `"avx512 f32 12x32 f64 12x16"`: the
+/// instruction set ([`isa`]), then the register tile (`MR x NR`) of each element type. For
+/// benchmarks, so that every figure says what ran.
+///
+/// # Example
+/// ```
+/// use recur_tensor::gemm::{Isa, kernel_name, with_isa_cap};
+/// assert_eq!(with_isa_cap(Isa::Portable, kernel_name), "portable f32 4x8 f64 4x8");
+/// ```
+pub fn kernel_name() -> String {
+    let ((m32, n32), (m64, n64)) = (tile::<f32>(), tile::<f64>());
+    format!("{} f32 {m32}x{n32} f64 {m64}x{n64}", isa())
 }
 
 /// `C = alpha * A * B + beta * C` like [`gemm`], with `A` packed beforehand.
@@ -418,7 +365,16 @@ pub fn gemm_packed_lhs<T: GemmScalar>(
         mr: a.mr,
         row0: 0,
     });
-    T::gemm_packed(alpha, lhs, b, beta, c);
+    T::visit_kernel(
+        a.isa,
+        loops::Gemm {
+            alpha,
+            a: lhs,
+            b,
+            beta,
+            c,
+        },
+    );
 }
 
 /// The naive triple loop, kept as the reference for tests. Same contract as [`gemm`]; each
@@ -454,53 +410,3 @@ pub fn gemm_naive<T: GemmScalar>(
         }
     }
 }
-
-macro_rules! impl_scalar {
-    ($t:ty, $kernel_fn:ident, $gemv_fn:ident, $tile_fn:ident) => {
-        impl GemmScalar for $t {
-            const ZERO: Self = 0.0;
-            const ONE: Self = 1.0;
-        }
-
-        impl sealed::Sealed for $t {
-            fn with_workspaces<R>(f: impl FnOnce(&mut Vec<Workspace<Self>>) -> R) -> R {
-                thread_local! {
-                    static WS: core::cell::RefCell<Vec<Workspace<$t>>> =
-                        const { core::cell::RefCell::new(Vec::new()) };
-                }
-                WS.with(|ws| match ws.try_borrow_mut() {
-                    Ok(mut ws) => f(&mut ws),
-                    // Re-entered (cannot happen today): use fresh buffers rather than panic.
-                    Err(_) => f(&mut Vec::new()),
-                })
-            }
-
-            fn tile() -> (usize, usize) {
-                kernel::$tile_fn()
-            }
-
-            fn gemm_packed(
-                alpha: Self,
-                a: Lhs<'_, Self>,
-                b: MatRef<'_, Self>,
-                beta: Self,
-                c: MatMut<'_, Self>,
-            ) {
-                kernel::$kernel_fn(alpha, a, b, beta, c)
-            }
-
-            fn gemv(
-                alpha: Self,
-                a: MatRef<'_, Self>,
-                b: MatRef<'_, Self>,
-                beta: Self,
-                c: MatMut<'_, Self>,
-            ) {
-                kernel::$gemv_fn(alpha, a, b, beta, c)
-            }
-        }
-    };
-}
-
-impl_scalar!(f32, dispatch_f32, gemv_f32, tile_f32);
-impl_scalar!(f64, dispatch_f64, gemv_f64, tile_f64);

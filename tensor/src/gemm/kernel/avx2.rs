@@ -8,8 +8,7 @@
 //! chunks of 64 (f32) / 32 (f64) columns accumulate in eight registers; for a column-major B,
 //! dot products of eight columns at a time, sharing the loads of A.
 
-use super::{DOTS_W, GEMV_W, Kernel, RowKernel, check_dots, check_tile};
-use crate::gemm::MatRef;
+use super::{DOTS_W, GEMV_W, Kernel, MatRef, RowKernel, check_dots, check_gemv, check_tile};
 use core::arch::x86_64::{
     __m256, __m256d, _mm_castps_si128, _mm_castsi128_ps, _mm_cvtsi64_si128, _mm_cvtsi128_si64,
     _mm_fmadd_ps, _mm_loadu_ps, _mm_movehl_ps, _mm_set1_ps, _mm_storeu_ps, _mm256_add_pd,
@@ -59,7 +58,7 @@ fn spack_b(
     const NR: usize = 16;
     let full = nc / NR;
     if b.rs != 1 || kc < 8 || full == 0 {
-        return crate::gemm::pack::pack_b(NR, dst, b, p0, kc, j0, nc);
+        return super::pack::pack_b(NR, dst, b, p0, kc, j0, nc);
     }
     let kc8 = kc / 8 * 8;
     // Every element read below: rows p0 .. p0 + kc8 of columns j0 .. j0 + full * NR.
@@ -83,7 +82,7 @@ fn spack_b(
         }
     }
     if full * NR < nc {
-        crate::gemm::pack::pack_b(
+        super::pack::pack_b(
             NR,
             &mut dst[full * kc * NR..],
             b,
@@ -269,7 +268,7 @@ fn spack_a(
     const MR: usize = 6;
     let full = mc / MR;
     if a.cs != 1 || kc < 8 || full == 0 {
-        return crate::gemm::pack::pack_a(MR, dst, a, i0, mc, p0, kc);
+        return super::pack::pack_a(MR, dst, a, i0, mc, p0, kc);
     }
     let kc8 = kc / 8 * 8;
     // Every element read below: columns p0 .. p0 + kc8 of rows i0 .. i0 + full * MR.
@@ -293,7 +292,7 @@ fn spack_a(
         }
     }
     if full * MR < mc {
-        crate::gemm::pack::pack_a(
+        super::pack::pack_a(
             MR,
             &mut dst[full * kc * MR..],
             a,
@@ -323,155 +322,6 @@ impl_simd_kernel!(
 );
 impl_simd_kernel!(Avx2, f64, 6, 8, dgemm_6x8);
 
-/// Generates the AVX2+FMA vector-matrix helpers for one element type (used by `gemv.rs`).
-macro_rules! gemv_kernels {
-    (
-        $t:ty, $v:ty, lanes = $lanes:literal, chunk = $chunk:literal, rows = $rows:ident, cols = $cols:ident,
-        setzero = $setzero:path, set1 = $set1:path, loadu = $loadu:path, storeu = $storeu:path,
-        fmadd = $fmadd:path, mul = $mul:path, add = $add:path, maskload = $maskload:path,
-        mask = $mask:expr, reduce = $reduce:path $(,)?
-    ) => {
-        /// `out[j] = sum_p a[p * inc_a] * b[p * rs_b + j]` for `j < w <= chunk`: a chunk of
-        /// the product of a row vector with a row-major B, read in place.
-        ///
-        /// # Safety
-        /// AVX2 and FMA must be available; `a` readable at `p * inc_a` and `b` at
-        /// `p * rs_b + j` for `p < k`, `j < w`; `w <= chunk`.
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn $rows(
-            k: usize,
-            a: *const $t,
-            inc_a: usize,
-            b: *const $t,
-            rs_b: usize,
-            w: usize,
-            out: &mut [$t; GEMV_W],
-        ) {
-            const L: usize = $lanes;
-            const NV: usize = $chunk / L;
-            if w == $chunk {
-                // Full chunk: NV accumulators, one broadcast of a[p] per row of B.
-                let mut acc = [$setzero(); NV];
-                for p in 0..k {
-                    // SAFETY: p < k: a[p * inc_a] and b[p * rs_b .. + chunk] are readable.
-                    unsafe {
-                        let ap = $set1(*a.add(p * inc_a));
-                        let row = b.add(p * rs_b);
-                        for (v, x) in acc.iter_mut().enumerate() {
-                            *x = $fmadd(ap, $loadu(row.add(v * L)), *x);
-                        }
-                    }
-                }
-                for (v, x) in acc.iter().enumerate() {
-                    // SAFETY: v * L + L <= chunk <= GEMV_W.
-                    unsafe { $storeu(out.as_mut_ptr().add(v * L), *x) };
-                }
-                return;
-            }
-            // Partial chunk: `full` whole vectors and one masked vector of `rem` lanes, in
-            // one pass over B (the branches on v are loop-invariant and predict perfectly).
-            let (full, rem) = (w / L, w % L);
-            let lane = |i: usize| if i < rem { -1 } else { 0 };
-            let mask = $mask(core::array::from_fn(lane));
-            let mut acc = [$setzero(); NV];
-            for p in 0..k {
-                // SAFETY: p < k; whole vectors end at or before w, and the masked load reads
-                // only the first `rem` lanes after them: all inside the readable part of b.
-                unsafe {
-                    let ap = $set1(*a.add(p * inc_a));
-                    let row = b.add(p * rs_b);
-                    for (v, x) in acc.iter_mut().enumerate() {
-                        if v < full {
-                            *x = $fmadd(ap, $loadu(row.add(v * L)), *x);
-                        } else if v == full && rem > 0 {
-                            *x = $fmadd(ap, $maskload(row.add(v * L), mask), *x);
-                        }
-                    }
-                }
-            }
-            for (v, x) in acc.iter().enumerate() {
-                // SAFETY: v * L + L <= chunk <= GEMV_W.
-                unsafe { $storeu(out.as_mut_ptr().add(v * L), *x) };
-            }
-        }
-
-        /// `c[j] = beta * c[j] + alpha * sum_p a[p] * b[j][p]` for `j < w`: up to eight dot
-        /// products over `k` contiguous elements, the eight columns streamed together (one
-        /// accumulator each, one load of `a` shared by the eight; the missing columns of a
-        /// short block repeat its last one and are dropped), their sums reduced together in
-        /// registers (`$reduce`) and written as vectors where `w` allows.
-        ///
-        /// # Safety
-        /// AVX2 and FMA must be available; `a` and each `b[j]` readable at `0..k`; `c`
-        /// readable and writable at `0..w`, `w <= DOTS_W`.
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn $cols(
-            k: usize,
-            a: *const $t,
-            b: [*const $t; DOTS_W],
-            alpha: $t,
-            beta: $t,
-            c: *mut $t,
-            w: usize,
-        ) {
-            const L: usize = $lanes;
-            let mut acc = [$setzero(); DOTS_W];
-            let mut p = 0;
-            while p + L <= k {
-                // SAFETY: p + L <= k: inside `a` and every column.
-                unsafe {
-                    let ap = $loadu(a.add(p));
-                    for (x, bc) in acc.iter_mut().zip(b) {
-                        *x = $fmadd(ap, $loadu(bc.add(p)), *x);
-                    }
-                }
-                p += L;
-            }
-            let rem = k - p;
-            if rem > 0 {
-                let lane = |i: usize| if i < rem { -1 } else { 0 };
-                let mask = $mask(core::array::from_fn(lane));
-                // SAFETY: the masked loads read only elements p .. k.
-                unsafe {
-                    let ap = $maskload(a.add(p), mask);
-                    for (x, bc) in acc.iter_mut().zip(b) {
-                        *x = $fmadd(ap, $maskload(bc.add(p), mask), *x);
-                    }
-                }
-            }
-            // SAFETY: AVX2 is available (this function's contract).
-            let sums = unsafe { $reduce(acc) };
-            let (alpha_v, beta_v) = ($set1(alpha), $set1(beta));
-            for (v, &x) in sums.iter().enumerate() {
-                let ab = $mul(alpha_v, x);
-                if (v + 1) * L <= w {
-                    // SAFETY: columns v*L .. v*L + L < w of C: valid by contract.
-                    unsafe {
-                        let cp = c.add(v * L);
-                        let out = if beta == 0.0 {
-                            ab
-                        } else {
-                            $add($mul(beta_v, $loadu(cp)), ab)
-                        };
-                        $storeu(cp, out);
-                    }
-                } else if v * L < w {
-                    let mut lanes = [0.0 as $t; L];
-                    // SAFETY: `lanes` holds L elements.
-                    unsafe { $storeu(lanes.as_mut_ptr(), ab) };
-                    for (j, &y) in lanes.iter().enumerate().take(w - v * L) {
-                        // SAFETY: v*L + j < w: valid by contract.
-                        unsafe {
-                            let cp = c.add(v * L + j);
-                            *cp = if beta == 0.0 { y } else { beta * *cp + y };
-                        }
-                    }
-                }
-            }
-        }
-    };
-}
-
 /// The lane sums of eight f32 vectors, in order (lane `c` of the result: the sum of `v[c]`'s
 /// lanes), as
 /// `((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))` (a tree of horizontal adds).
@@ -479,7 +329,7 @@ macro_rules! gemv_kernels {
 /// # Safety
 /// AVX2 must be available.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn sreduce8(v: [__m256; 8]) -> [__m256; 1] {
+pub(super) unsafe fn sreduce8(v: [__m256; 8]) -> [__m256; 1] {
     // t[i] lane-wise: pair sums of v[2i] and v[2i + 1]; u: quad sums of four vectors, the
     // low halves' quads (lanes 0-3) in the low 128 bits, the high halves' in the high 128.
     let t = [
@@ -501,7 +351,7 @@ unsafe fn sreduce8(v: [__m256; 8]) -> [__m256; 1] {
 /// # Safety
 /// AVX2 must be available.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn dreduce8(v: [__m256d; 8]) -> [__m256d; 2] {
+pub(super) unsafe fn dreduce8(v: [__m256d; 8]) -> [__m256d; 2] {
     core::array::from_fn(|g| {
         let t0 = _mm256_hadd_pd(v[4 * g], v[4 * g + 1]);
         let t1 = _mm256_hadd_pd(v[4 * g + 2], v[4 * g + 3]);
@@ -512,102 +362,26 @@ unsafe fn dreduce8(v: [__m256d; 8]) -> [__m256d; 2] {
 }
 
 gemv_kernels! {
-    f32, __m256, lanes = 8, chunk = 64, rows = sgemv_rows, cols = sdot,
+    f32, __m256, features = "avx2,fma", lanes = 8, chunk = 64, rows = sgemv_rows, cols = sdot,
     setzero = _mm256_setzero_ps, set1 = _mm256_set1_ps, loadu = _mm256_loadu_ps,
     storeu = _mm256_storeu_ps, fmadd = _mm256_fmadd_ps, mul = _mm256_mul_ps, add = _mm256_add_ps,
-    maskload = _mm256_maskload_ps, mask = |m: [i32; 8]| _mm256_setr_epi32(m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7]),
+    maskload = _mm256_maskload_ps, mask = |rem: usize| {
+        let m: [i32; 8] = core::array::from_fn(|i| if i < rem { -1 } else { 0 });
+        _mm256_setr_epi32(m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7])
+    },
     reduce = sreduce8,
 }
 
 gemv_kernels! {
-    f64, __m256d, lanes = 4, chunk = 32, rows = dgemv_rows, cols = ddot,
+    f64, __m256d, features = "avx2,fma", lanes = 4, chunk = 32, rows = dgemv_rows, cols = ddot,
     setzero = _mm256_setzero_pd, set1 = _mm256_set1_pd, loadu = _mm256_loadu_pd,
     storeu = _mm256_storeu_pd, fmadd = _mm256_fmadd_pd, mul = _mm256_mul_pd, add = _mm256_add_pd,
-    maskload = _mm256_maskload_pd, mask = |m: [i64; 4]| _mm256_setr_epi64x(m[0], m[1], m[2], m[3]),
+    maskload = _mm256_maskload_pd, mask = |rem: usize| {
+        let m: [i64; 4] = core::array::from_fn(|i| if i < rem { -1 } else { 0 });
+        _mm256_setr_epi64x(m[0], m[1], m[2], m[3])
+    },
     reduce = dreduce8,
 }
 
-/// Panics unless `k` rows of width `w` at stride `rs` (and `k` strided elements of `a`) fit.
-fn check_gemv(
-    chunk: usize,
-    k: usize,
-    a_len: usize,
-    inc_a: usize,
-    b_len: usize,
-    rs_b: usize,
-    w: usize,
-) {
-    assert!(w <= chunk, "gemv chunk too wide");
-    if k > 0 {
-        let last = |n: usize, s: usize, extra: usize| {
-            (n - 1).checked_mul(s).and_then(|x| x.checked_add(extra))
-        };
-        // The kernel reads a[p * inc_a] for every p < k, whatever w is.
-        assert!(
-            last(k, inc_a, 0).is_some_and(|l| l < a_len),
-            "gemv: a out of bounds"
-        );
-        assert!(
-            w == 0 || last(k, rs_b, w).is_some_and(|l| l <= b_len),
-            "gemv: b out of bounds"
-        );
-    }
-}
-
-macro_rules! impl_gemv {
-    ($t:ty, $chunk:literal, $rows:ident, $dot:ident) => {
-        impl RowKernel<$t> for Avx2 {
-            const CHUNK: usize = $chunk;
-
-            #[inline]
-            fn rows(
-                self,
-                k: usize,
-                a: &[$t],
-                inc_a: usize,
-                b: &[$t],
-                rs_b: usize,
-                w: usize,
-                out: &mut [$t; GEMV_W],
-            ) {
-                check_gemv($chunk, k, a.len(), inc_a, b.len(), rs_b, w);
-                // SAFETY: `self` proves AVX2+FMA; `check_gemv` proved the reads in bounds.
-                unsafe { $rows(k, a.as_ptr(), inc_a, b.as_ptr(), rs_b, w, out) }
-            }
-
-            #[inline]
-            fn dots(
-                self,
-                k: usize,
-                a: &[$t],
-                b: &[$t],
-                cs: usize,
-                j0: usize,
-                alpha: $t,
-                beta: $t,
-                c: &mut [$t],
-            ) {
-                let w = c.len();
-                check_dots(k, a.len(), b.len(), cs, j0, w);
-                let col = |jj: usize| b.as_ptr().wrapping_add((j0 + jj) * cs);
-                // SAFETY: `self` proves AVX2+FMA; `check_dots` proved columns j0 .. j0 + w
-                // readable at 0..k (the last one stands in for the missing ones), and `a` too;
-                // `c` holds w elements.
-                unsafe {
-                    $dot(
-                        k,
-                        a.as_ptr(),
-                        core::array::from_fn(|jj| col(jj.min(w - 1))),
-                        alpha,
-                        beta,
-                        c.as_mut_ptr(),
-                        w,
-                    )
-                }
-            }
-        }
-    };
-}
-
-impl_gemv!(f32, 64, sgemv_rows, sdot);
-impl_gemv!(f64, 32, dgemv_rows, ddot);
+impl_gemv!(Avx2, f32, 64, sgemv_rows, sdot);
+impl_gemv!(Avx2, f64, 32, dgemv_rows, ddot);

@@ -12,10 +12,96 @@
 //! The kernels hold the whole tile in registers while they stream through `kc`; full tiles
 //! of a row-major C are updated with vector loads/stores, edge tiles through a local buffer.
 
-use super::gemv::gemv_with;
-use super::loops::{Lhs, gemm_with};
-use super::{MatMut, MatRef};
-use std::sync::OnceLock;
+//!
+//! This folder is the bottom layer of the GEMM: nothing above it (`loops.rs`, `gemv.rs`,
+//! `mod.rs`) is imported here; from outside the folder it uses only the view types of the
+//! leaf `mat.rs`. It holds the CPU detection (`isa.rs`), the portable packing (`pack.rs`),
+//! the kernels of each instruction set, and the one dispatch
+//! ([`sealed::Sealed::visit_kernel`]) that hands the selected kernel to a [`KernelVisitor`].
+
+use super::mat::MatRef;
+
+mod isa;
+pub(super) mod pack;
+
+pub use isa::{Isa, isa, with_isa_cap};
+
+/// Scalar types the GEMM supports: `f32` and `f64`. The trait is sealed.
+pub trait GemmScalar:
+    Copy
+    + Send
+    + Sync
+    + 'static
+    + sealed::Sealed
+    + core::ops::Add<Output = Self>
+    + core::ops::Mul<Output = Self>
+    + PartialEq
+    + Default
+{
+    /// The additive identity.
+    const ZERO: Self;
+    /// The multiplicative identity.
+    const ONE: Self;
+}
+
+pub(crate) mod sealed {
+    use super::{Isa, KernelVisitor};
+
+    /// Per-type hook of [`GemmScalar`](super::GemmScalar); not nameable outside the crate, so
+    /// the trait is sealed.
+    pub trait Sealed: Sized + 'static {
+        /// The one dispatch: calls `v.visit` with this type's kernel for `isa` (the portable
+        /// one if the CPU lacks `isa`).
+        fn visit_kernel<V: KernelVisitor<Self>>(isa: Isa, v: V) -> V::Out;
+    }
+}
+
+/// A computation generic over the kernel, run by [`sealed::Sealed::visit_kernel`] with the
+/// kernel the detection selected.
+pub trait KernelVisitor<T> {
+    /// The result.
+    type Out;
+    /// Runs with kernel `k`.
+    fn visit<K: Kernel<T> + RowKernel<T>>(self, k: K) -> Self::Out;
+}
+
+/// Runs `v` with `T`'s kernel for the instruction set [`isa`] selects on this thread.
+pub(super) fn with_kernel<T: GemmScalar, V: KernelVisitor<T>>(v: V) -> V::Out {
+    T::visit_kernel(isa(), v)
+}
+
+macro_rules! impl_scalar {
+    ($($t:ty),*) => {$(
+        impl GemmScalar for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+        }
+
+        impl sealed::Sealed for $t {
+            fn visit_kernel<V: KernelVisitor<Self>>(isa: Isa, v: V) -> V::Out {
+                #[cfg(target_arch = "x86_64")]
+                match isa {
+                    Isa::Avx512 => {
+                        if let Some(k) = Avx512::detect() {
+                            return v.visit(k);
+                        }
+                    }
+                    Isa::Avx2 => {
+                        if let Some(k) = Avx2::detect() {
+                            return v.visit(k);
+                        }
+                    }
+                    Isa::Portable => {}
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                let _ = isa;
+                v.visit(Portable)
+            }
+        }
+    )*};
+}
+
+impl_scalar!(f32, f64);
 
 /// Generates an `unsafe` SIMD micro-kernel for one ISA and element type. Used by `avx2.rs`
 /// and `avx512.rs` so that both share one (tested) body.
@@ -26,7 +112,8 @@ macro_rules! simd_kernel {
         fn $name:ident: $t:ty, features = $feat:literal, mr = $mr:literal, nv = $nv:literal,
         lanes = $lanes:literal, vec = $v:ty, setzero = $setzero:path, set1 = $set1:path,
         loadu = $loadu:path, storeu = $storeu:path, fmadd = $fmadd:path, mul = $mul:path
-        $(, colmajor = $colmajor:path)? $(,)?
+        $(, colmajor = $colmajor:path)?
+        $(, masked = ($mask:path, $maskload:path, $maskstore:path))? $(,)?
     ) => {
         $(#[$doc])*
         ///
@@ -143,6 +230,31 @@ macro_rules! simd_kernel {
                     }
                 }
             } else {
+                $(
+                    if cs_c == 1 {
+                        // Edge tile of a row-major C: masked vector accesses of the valid
+                        // lanes of each row (the same roundings as the full-tile path).
+                        let beta_v = $set1(beta);
+                        for (i, row) in acc.iter().enumerate().take(rows) {
+                            for (v, x) in row.iter().enumerate().take(cols.div_ceil(L)) {
+                                let m = $mask((cols - v * L).min(L));
+                                // SAFETY: C(i, v*L + j) for i < rows and v*L + j < cols (the
+                                // mask), cs_c == 1: valid by contract.
+                                unsafe {
+                                    let cp = c.add(i * rs_c + v * L);
+                                    let ab = $mul(alpha_v, *x);
+                                    let out = if beta == 0.0 {
+                                        ab
+                                    } else {
+                                        $fmadd(beta_v, $maskload(cp, m), ab)
+                                    };
+                                    $maskstore(cp, m, out);
+                                }
+                            }
+                        }
+                        return;
+                    }
+                )?
                 // Edge tile or strided C: spill the tile, then update the valid corner.
                 let mut buf = [0.0 as $t; MR * NR];
                 for (i, row) in acc.iter().enumerate() {
@@ -262,6 +374,212 @@ macro_rules! impl_simd_kernel {
     };
 }
 
+/// Generates the SIMD vector-matrix helpers of one ISA for one element type (used by
+/// `gemv.rs` through [`RowKernel`]); the AVX2 and AVX-512 helpers share this body.
+#[cfg(target_arch = "x86_64")]
+macro_rules! gemv_kernels {
+    (
+        $t:ty, $v:ty, features = $feat:literal, lanes = $lanes:literal, chunk = $chunk:literal, rows = $rows:ident, cols = $cols:ident,
+        setzero = $setzero:path, set1 = $set1:path, loadu = $loadu:path, storeu = $storeu:path,
+        fmadd = $fmadd:path, mul = $mul:path, add = $add:path, maskload = $maskload:path,
+        mask = $mask:expr, reduce = $reduce:path $(,)?
+    ) => {
+        /// `out[j] = sum_p a[p * inc_a] * b[p * rs_b + j]` for `j < w <= chunk`: a chunk of
+        /// the product of a row vector with a row-major B, read in place.
+        ///
+        /// # Safety
+        /// The CPU must support the enabled target features; `a` readable at `p * inc_a` and `b` at
+        /// `p * rs_b + j` for `p < k`, `j < w`; `w <= chunk`.
+        #[target_feature(enable = $feat)]
+        unsafe fn $rows(
+            k: usize,
+            a: *const $t,
+            inc_a: usize,
+            b: *const $t,
+            rs_b: usize,
+            w: usize,
+            out: &mut [$t; GEMV_W],
+        ) {
+            const L: usize = $lanes;
+            const NV: usize = $chunk / L;
+            if w == $chunk {
+                // Full chunk: NV accumulators, one broadcast of a[p] per row of B.
+                let mut acc = [$setzero(); NV];
+                for p in 0..k {
+                    // SAFETY: p < k: a[p * inc_a] and b[p * rs_b .. + chunk] are readable.
+                    unsafe {
+                        let ap = $set1(*a.add(p * inc_a));
+                        let row = b.add(p * rs_b);
+                        for (v, x) in acc.iter_mut().enumerate() {
+                            *x = $fmadd(ap, $loadu(row.add(v * L)), *x);
+                        }
+                    }
+                }
+                for (v, x) in acc.iter().enumerate() {
+                    // SAFETY: v * L + L <= chunk <= GEMV_W.
+                    unsafe { $storeu(out.as_mut_ptr().add(v * L), *x) };
+                }
+                return;
+            }
+            // Partial chunk: `full` whole vectors and one masked vector of `rem` lanes, in
+            // one pass over B (the branches on v are loop-invariant and predict perfectly).
+            let (full, rem) = (w / L, w % L);
+            let mask = $mask(rem);
+            let mut acc = [$setzero(); NV];
+            for p in 0..k {
+                // SAFETY: p < k; whole vectors end at or before w, and the masked load reads
+                // only the first `rem` lanes after them: all inside the readable part of b.
+                unsafe {
+                    let ap = $set1(*a.add(p * inc_a));
+                    let row = b.add(p * rs_b);
+                    for (v, x) in acc.iter_mut().enumerate() {
+                        if v < full {
+                            *x = $fmadd(ap, $loadu(row.add(v * L)), *x);
+                        } else if v == full && rem > 0 {
+                            *x = $fmadd(ap, $maskload(row.add(v * L), mask), *x);
+                        }
+                    }
+                }
+            }
+            for (v, x) in acc.iter().enumerate() {
+                // SAFETY: v * L + L <= chunk <= GEMV_W.
+                unsafe { $storeu(out.as_mut_ptr().add(v * L), *x) };
+            }
+        }
+
+        /// `c[j] = beta * c[j] + alpha * sum_p a[p] * b[j][p]` for `j < w`: up to eight dot
+        /// products over `k` contiguous elements, the eight columns streamed together (one
+        /// accumulator each, one load of `a` shared by the eight; the missing columns of a
+        /// short block repeat its last one and are dropped), their sums reduced together in
+        /// registers (`$reduce`) and written as vectors where `w` allows.
+        ///
+        /// # Safety
+        /// The CPU must support the enabled target features; `a` and each `b[j]` readable at `0..k`; `c`
+        /// readable and writable at `0..w`, `w <= DOTS_W`.
+        #[target_feature(enable = $feat)]
+        unsafe fn $cols(
+            k: usize,
+            a: *const $t,
+            b: [*const $t; DOTS_W],
+            alpha: $t,
+            beta: $t,
+            c: *mut $t,
+            w: usize,
+        ) {
+            const L: usize = $lanes;
+            let mut acc = [$setzero(); DOTS_W];
+            let mut p = 0;
+            while p + L <= k {
+                // SAFETY: p + L <= k: inside `a` and every column.
+                unsafe {
+                    let ap = $loadu(a.add(p));
+                    for (x, bc) in acc.iter_mut().zip(b) {
+                        *x = $fmadd(ap, $loadu(bc.add(p)), *x);
+                    }
+                }
+                p += L;
+            }
+            let rem = k - p;
+            if rem > 0 {
+                let mask = $mask(rem);
+                // SAFETY: the masked loads read only elements p .. k.
+                unsafe {
+                    let ap = $maskload(a.add(p), mask);
+                    for (x, bc) in acc.iter_mut().zip(b) {
+                        *x = $fmadd(ap, $maskload(bc.add(p), mask), *x);
+                    }
+                }
+            }
+            // SAFETY: the target features are available (this function's contract).
+            let sums = unsafe { $reduce(acc) };
+            let (alpha_v, beta_v) = ($set1(alpha), $set1(beta));
+            for (v, &x) in sums.iter().enumerate() {
+                let ab = $mul(alpha_v, x);
+                if (v + 1) * L <= w {
+                    // SAFETY: columns v*L .. v*L + L < w of C: valid by contract.
+                    unsafe {
+                        let cp = c.add(v * L);
+                        let out = if beta == 0.0 {
+                            ab
+                        } else {
+                            $add($mul(beta_v, $loadu(cp)), ab)
+                        };
+                        $storeu(cp, out);
+                    }
+                } else if v * L < w {
+                    let mut lanes = [0.0 as $t; L];
+                    // SAFETY: `lanes` holds L elements.
+                    unsafe { $storeu(lanes.as_mut_ptr(), ab) };
+                    for (j, &y) in lanes.iter().enumerate().take(w - v * L) {
+                        // SAFETY: v*L + j < w: valid by contract.
+                        unsafe {
+                            let cp = c.add(v * L + j);
+                            *cp = if beta == 0.0 { y } else { beta * *cp + y };
+                        }
+                    }
+                }
+            }
+        }
+    };
+}
+
+/// Implements [`RowKernel`] for an ISA token with helpers generated by `gemv_kernels!`.
+#[cfg(target_arch = "x86_64")]
+macro_rules! impl_gemv {
+    ($tok:ty, $t:ty, $chunk:literal, $rows:ident, $dot:ident) => {
+        impl RowKernel<$t> for $tok {
+            const CHUNK: usize = $chunk;
+
+            #[inline]
+            fn rows(
+                self,
+                k: usize,
+                a: &[$t],
+                inc_a: usize,
+                b: &[$t],
+                rs_b: usize,
+                w: usize,
+                out: &mut [$t; GEMV_W],
+            ) {
+                check_gemv($chunk, k, a.len(), inc_a, b.len(), rs_b, w);
+                // SAFETY: `self` proves the target features; `check_gemv` proved the reads in bounds.
+                unsafe { $rows(k, a.as_ptr(), inc_a, b.as_ptr(), rs_b, w, out) }
+            }
+
+            #[inline]
+            fn dots(
+                self,
+                k: usize,
+                a: &[$t],
+                b: &[$t],
+                cs: usize,
+                j0: usize,
+                alpha: $t,
+                beta: $t,
+                c: &mut [$t],
+            ) {
+                let w = c.len();
+                check_dots(k, a.len(), b.len(), cs, j0, w);
+                let col = |jj: usize| b.as_ptr().wrapping_add((j0 + jj) * cs);
+                // SAFETY: `self` proves the target features; `check_dots` proved columns j0 .. j0 + w
+                // readable at 0..k (the last one stands in for the missing ones), and `a` too;
+                // `c` holds w elements.
+                unsafe {
+                    $dot(
+                        k,
+                        a.as_ptr(),
+                        core::array::from_fn(|jj| col(jj.min(w - 1))),
+                        alpha,
+                        beta,
+                        c.as_mut_ptr(),
+                        w,
+                    )
+                }
+            }
+        }
+    };
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 // The AVX-512 intrinsics are stable since Rust 1.89, the workspace's `rust-version`.
@@ -277,7 +595,7 @@ pub(super) use portable::Portable;
 
 /// A micro-kernel for element type `T`. Values of a kernel type are proofs that the CPU can
 /// run it (SIMD kernels are only constructed after feature detection).
-pub(crate) trait Kernel<T>: Copy + Send + Sync {
+pub trait Kernel<T>: Copy + Send + Sync {
     /// Rows of a tile.
     const MR: usize;
     /// Columns of a tile.
@@ -308,9 +626,9 @@ pub(crate) trait Kernel<T>: Copy + Send + Sync {
     /// where a SIMD version of a layout pays.
     fn pack_a(self, dst: &mut [T], a: &MatRef<'_, T>, i0: usize, mc: usize, p0: usize, kc: usize)
     where
-        T: super::GemmScalar,
+        T: GemmScalar,
     {
-        super::pack::pack_a(Self::MR, dst, a, i0, mc, p0, kc);
+        pack::pack_a(Self::MR, dst, a, i0, mc, p0, kc);
     }
 
     /// Packs `B[p0 .. p0 + kc, j0 .. j0 + nc]` into `NR`-wide micro-panels (the layout of
@@ -318,17 +636,17 @@ pub(crate) trait Kernel<T>: Copy + Send + Sync {
     /// where a SIMD version of a layout pays.
     fn pack_b(self, dst: &mut [T], b: &MatRef<'_, T>, p0: usize, kc: usize, j0: usize, nc: usize)
     where
-        T: super::GemmScalar,
+        T: GemmScalar,
     {
-        super::pack::pack_b(Self::NR, dst, b, p0, kc, j0, nc);
+        pack::pack_b(Self::NR, dst, b, p0, kc, j0, nc);
     }
 }
 
 /// Width of the output buffer of [`RowKernel::rows`] (the widest chunk of any kernel).
-pub(crate) const GEMV_W: usize = 64;
+pub(crate) const GEMV_W: usize = 128;
 
 /// Vector-matrix helpers (the `m == 1` path), which read B in place.
-pub(crate) trait RowKernel<T>: Copy {
+pub trait RowKernel<T>: Copy {
     /// Columns per chunk (at most [`GEMV_W`]).
     const CHUNK: usize;
 
@@ -364,6 +682,33 @@ pub(super) fn check_dots(k: usize, a_len: usize, b_len: usize, cs: usize, j0: us
     assert!(k <= a_len, "dots: a out of bounds");
     let end = (j0 + w - 1).checked_mul(cs).and_then(|x| x.checked_add(k));
     assert!(end.is_some_and(|e| e <= b_len), "dots: b out of bounds");
+}
+
+/// Panics unless `k` rows of width `w` at stride `rs` (and `k` strided elements of `a`) fit.
+pub(super) fn check_gemv(
+    chunk: usize,
+    k: usize,
+    a_len: usize,
+    inc_a: usize,
+    b_len: usize,
+    rs_b: usize,
+    w: usize,
+) {
+    assert!(w <= chunk, "gemv chunk too wide");
+    if k > 0 {
+        let last = |n: usize, s: usize, extra: usize| {
+            (n - 1).checked_mul(s).and_then(|x| x.checked_add(extra))
+        };
+        // The kernel reads a[p * inc_a] for every p < k, whatever w is.
+        assert!(
+            last(k, inc_a, 0).is_some_and(|l| l < a_len),
+            "gemv: a out of bounds"
+        );
+        assert!(
+            w == 0 || last(k, rs_b, w).is_some_and(|l| l <= b_len),
+            "gemv: b out of bounds"
+        );
+    }
 }
 
 /// Checks the bounds a micro-kernel relies on; panics on a violation (a bug in the loops).
@@ -412,121 +757,9 @@ pub(super) fn check_tile(
     }
 }
 
-/// Instruction sets with a micro-kernel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Isa {
-    Portable,
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    Avx2,
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    Avx512,
-}
-
-/// The best instruction set this CPU supports, capped by `RECUR_GEMM_ISA`; detected once.
-pub(crate) fn isa() -> Isa {
-    static ISA: OnceLock<Isa> = OnceLock::new();
-    *ISA.get_or_init(|| {
-        #[allow(unused_mut)]
-        let mut best = Isa::Portable;
-        #[cfg(target_arch = "x86_64")]
-        {
-            if Avx512::detect().is_some() {
-                best = Isa::Avx512;
-            } else if Avx2::detect().is_some() {
-                best = Isa::Avx2;
-            }
-        }
-        let cap = match std::env::var("RECUR_GEMM_ISA").as_deref().map(str::trim) {
-            Ok("portable") => Isa::Portable,
-            Ok("avx2") => Isa::Avx2,
-            _ => Isa::Avx512,
-        };
-        best.min(cap)
-    })
-}
-
-macro_rules! dispatch {
-    ($name:ident, $t:ty) => {
-        /// Runs the packed GEMM with the selected micro-kernel.
-        pub(super) fn $name(
-            alpha: $t,
-            a: Lhs<'_, $t>,
-            b: MatRef<'_, $t>,
-            beta: $t,
-            c: MatMut<'_, $t>,
-        ) {
-            #[cfg(target_arch = "x86_64")]
-            match isa() {
-                Isa::Avx512 => {
-                    if let Some(k) = Avx512::detect() {
-                        return gemm_with(k, alpha, a, b, beta, c);
-                    }
-                }
-                Isa::Avx2 => {
-                    if let Some(k) = Avx2::detect() {
-                        return gemm_with(k, alpha, a, b, beta, c);
-                    }
-                }
-                Isa::Portable => {}
-            }
-            gemm_with(Portable, alpha, a, b, beta, c)
-        }
-    };
-}
-
-dispatch!(dispatch_f32, f32);
-dispatch!(dispatch_f64, f64);
-
-macro_rules! tile {
-    ($name:ident, $t:ty) => {
-        /// `(MR, NR)` of the micro-kernel [`dispatch!`] selects on this CPU.
-        pub(super) fn $name() -> (usize, usize) {
-            #[cfg(target_arch = "x86_64")]
-            match isa() {
-                Isa::Avx512 if Avx512::detect().is_some() => {
-                    return (<Avx512 as Kernel<$t>>::MR, <Avx512 as Kernel<$t>>::NR);
-                }
-                Isa::Avx2 if Avx2::detect().is_some() => {
-                    return (<Avx2 as Kernel<$t>>::MR, <Avx2 as Kernel<$t>>::NR);
-                }
-                _ => {}
-            }
-            (<Portable as Kernel<$t>>::MR, <Portable as Kernel<$t>>::NR)
-        }
-    };
-}
-
-tile!(tile_f32, f32);
-tile!(tile_f64, f64);
-
-macro_rules! dispatch_gemv {
-    ($name:ident, $t:ty) => {
-        /// Runs the vector-matrix path with the best helpers for this CPU.
-        pub(super) fn $name(
-            alpha: $t,
-            a: MatRef<'_, $t>,
-            b: MatRef<'_, $t>,
-            beta: $t,
-            c: MatMut<'_, $t>,
-        ) {
-            #[cfg(target_arch = "x86_64")]
-            if isa() >= Isa::Avx2 {
-                if let Some(k) = Avx2::detect() {
-                    return gemv_with(k, alpha, a, b, beta, c);
-                }
-            }
-            gemv_with(Portable, alpha, a, b, beta, c)
-        }
-    };
-}
-
-dispatch_gemv!(gemv_f32, f32);
-dispatch_gemv!(gemv_f64, f64);
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gemm::GemmScalar;
 
     /// Test-only conversions.
     trait Sc: GemmScalar {
@@ -653,34 +886,20 @@ mod tests {
         check_kernel::<f64, _>(Portable, 1e-14);
     }
 
-    #[cfg(target_arch = "x86_64")]
-    #[test]
-    fn avx2_kernels() {
-        let Some(k) = Avx2::detect() else {
-            eprintln!("skipped: this CPU has no AVX2+FMA");
-            return;
-        };
-        check_kernel::<f32, _>(k, 1e-6);
-        check_kernel::<f64, _>(k, 1e-14);
-    }
-
-    /// Each ISA's `pack_a` and `pack_b` write exactly what the portable packing writes, for every
-    /// layout (the SIMD column-major path included: whole and ragged panels, `kc` not a
-    /// multiple of 8, offsets).
-    #[cfg(target_arch = "x86_64")]
-    #[test]
-    fn simd_packing_equals_portable() {
-        let Some(k) = Avx2::detect() else {
-            eprintln!("skipped: this CPU has no AVX2+FMA");
-            return;
-        };
-        let data: Vec<f32> = fill(40 * 50 + 64, 9);
+    /// Kernel `K`'s `pack_a` and `pack_b` write exactly what the portable packing writes, for
+    /// every layout (the SIMD paths included: whole and ragged panels, `kc` not a multiple of
+    /// the vector width, offsets).
+    fn check_packing<K: Kernel<f32>>(k: K) {
+        let (mr, nr) = (K::MR, K::NR);
+        let data: Vec<f32> = fill(80 * 90 + 64, 9);
         for (off, rows, cols, rs, cs) in [
             (0usize, 37usize, 45usize, 1usize, 37usize),
             (5, 33, 40, 1, 41),
             (3, 16, 32, 1, 16),
             (1, 20, 33, 33, 1),
             (2, 9, 17, 1, 0),
+            (4, 50, 77, 1, 53),
+            (6, 77, 50, 51, 1),
         ] {
             let m = MatRef {
                 data: &data,
@@ -695,6 +914,9 @@ mod tests {
                 (3, rows - 3, 1, cols - 1),
                 (1, 8, 16, cols - 16),
                 (0, 7, 0, 16),
+                (2, 1, 3, 1),
+                (0, 16, 0, 12),
+                (1, 15, 0, 13),
             ] {
                 // The same view and ranges as A (i0 = j0, mc = nc, p0, kc: rows and columns
                 // swapped, so every case reads inside the view).
@@ -706,19 +928,19 @@ mod tests {
                     ..m
                 };
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                let mut want = vec![f32::NAN; nc.div_ceil(6) * 6 * kc];
+                let mut want = vec![f32::NAN; nc.div_ceil(mr) * mr * kc];
                 let mut got = vec![f32::NAN; want.len()];
-                crate::gemm::pack::pack_a(6, &mut want, &at, j0, nc, p0, kc);
-                Kernel::<f32>::pack_a(k, &mut got, &at, j0, nc, p0, kc);
+                pack::pack_a(mr, &mut want, &at, j0, nc, p0, kc);
+                k.pack_a(&mut got, &at, j0, nc, p0, kc);
                 assert_eq!(
                     bits(&got),
                     bits(&want),
                     "A: off={off} rs={cs} cs={rs} i0={j0} mc={nc} p0={p0} kc={kc}"
                 );
-                let mut want = vec![f32::NAN; nc.div_ceil(16) * 16 * kc];
+                let mut want = vec![f32::NAN; nc.div_ceil(nr) * nr * kc];
                 let mut got = vec![f32::NAN; want.len()];
-                crate::gemm::pack::pack_b(16, &mut want, &m, p0, kc, j0, nc);
-                Kernel::<f32>::pack_b(k, &mut got, &m, p0, kc, j0, nc);
+                pack::pack_b(nr, &mut want, &m, p0, kc, j0, nc);
+                k.pack_b(&mut got, &m, p0, kc, j0, nc);
                 assert_eq!(
                     bits(&got),
                     bits(&want),
@@ -728,15 +950,47 @@ mod tests {
         }
     }
 
-    #[cfg(target_arch = "x86_64")]
-    #[test]
-    fn avx512_kernels() {
-        let Some(k) = Avx512::detect() else {
-            eprintln!("skipped: this CPU has no AVX-512F");
-            return;
-        };
-        check_kernel::<f32, _>(k, 1e-6);
-        check_kernel::<f64, _>(k, 1e-14);
+    /// A full tile into a column-major C (the register-transpose epilogue) gives the scalar
+    /// update's result bit for bit: the portable kernel's `alpha * acc` then one fused
+    /// `beta * C + that`, checked against the same kernel writing a row-major C.
+    fn check_colmajor_epilogue<K: Kernel<f32>>(k: K) {
+        let (mr, nr) = (K::MR, K::NR);
+        for kc in [1usize, 5, 64] {
+            let a: Vec<f32> = fill(mr * kc, 11);
+            let b: Vec<f32> = fill(kc * nr, 12);
+            for (alpha, beta) in [(1.0f32, 0.0f32), (0.5, 1.0), (-2.0, 0.75)] {
+                let c0: Vec<f32> = fill(mr * nr, 13);
+                // Row-major C (vector path) and column-major C (transposed epilogue).
+                let mut row = c0.clone();
+                k.run(kc, alpha, &a, 1, mr, &b, nr, beta, &mut row, nr, 1, mr, nr);
+                let cs = mr + 3;
+                let mut col = vec![f32::NAN; cs * nr];
+                for i in 0..mr {
+                    for j in 0..nr {
+                        col[i + j * cs] = c0[i * nr + j];
+                    }
+                }
+                let before = col.clone();
+                k.run(kc, alpha, &a, 1, mr, &b, nr, beta, &mut col, 1, cs, mr, nr);
+                for i in 0..cs {
+                    for j in 0..nr {
+                        let (got, idx) = (col[i + j * cs], i + j * cs);
+                        if i < mr {
+                            assert_eq!(
+                                got.to_bits(),
+                                row[i * nr + j].to_bits(),
+                                "kc={kc} ({i},{j})"
+                            );
+                        } else {
+                            assert!(
+                                got.is_nan() && before[idx].is_nan(),
+                                "wrote outside the tile"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// The vector-matrix helpers of `G` against the portable ones, on every chunk width.
@@ -800,16 +1054,57 @@ mod tests {
         }
     }
 
-    #[cfg(target_arch = "x86_64")]
-    #[test]
-    fn avx2_row_kernels() {
-        let Some(g) = Avx2::detect() else {
-            eprintln!("skipped: this CPU has no AVX2+FMA");
-            return;
+    /// The tests of one SIMD instruction set against the portable code; they run where the
+    /// CPU has it and say "skipped" elsewhere.
+    macro_rules! simd_isa_tests {
+        ($module:ident, $tok:ident, $what:literal) => {
+            #[cfg(target_arch = "x86_64")]
+            mod $module {
+                use super::*;
+
+                fn token() -> Option<$tok> {
+                    let k = $tok::detect();
+                    if k.is_none() {
+                        eprintln!(concat!("skipped: no ", $what));
+                    }
+                    k
+                }
+
+                #[test]
+                fn kernels() {
+                    if let Some(k) = token() {
+                        check_kernel::<f32, _>(k, 1e-6);
+                        check_kernel::<f64, _>(k, 1e-14);
+                    }
+                }
+
+                #[test]
+                fn row_kernels() {
+                    if let Some(g) = token() {
+                        check_row_kernel::<f32, _>(g, 1e-6);
+                        check_row_kernel::<f64, _>(g, 1e-14);
+                    }
+                }
+
+                #[test]
+                fn packing_equals_portable() {
+                    if let Some(k) = token() {
+                        check_packing(k);
+                    }
+                }
+
+                #[test]
+                fn colmajor_epilogue() {
+                    if let Some(k) = token() {
+                        check_colmajor_epilogue(k);
+                    }
+                }
+            }
         };
-        check_row_kernel::<f32, _>(g, 1e-6);
-        check_row_kernel::<f64, _>(g, 1e-14);
     }
+
+    simd_isa_tests!(avx2, Avx2, "AVX2");
+    simd_isa_tests!(avx512, Avx512, "AVX-512");
 
     #[test]
     #[should_panic(expected = "C out of bounds")]

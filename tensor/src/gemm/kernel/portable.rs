@@ -2,8 +2,7 @@
 //! compiler can keep the `MR × NR` accumulator tile in vector registers (the `j` loop over a
 //! packed B row autovectorises).
 
-use super::{GEMV_W, Kernel, RowKernel, check_dots, check_tile};
-use crate::gemm::GemmScalar;
+use super::{GEMV_W, GemmScalar, Kernel, RowKernel, check_dots, check_tile};
 
 /// The portable kernel: `4 × 8` tiles for both `f32` and `f64`.
 #[derive(Clone, Copy, Debug)]
