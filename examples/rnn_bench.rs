@@ -5,6 +5,8 @@
 //! small threads=1 ms/step=20.537 GFLOP/s=48.1 sample_us/char=109.0
 //! ```
 //!
+//! after a first line naming the GEMM kernel that runs (`recur kernel: avx512 f32 12x32 ...`).
+//!
 //! Model: one-hot(vocab) -> RNN(vocab, hidden, layers, tanh) -> Linear(hidden, vocab) ->
 //! cross-entropy (mean over T*B) -> backward -> clip_grad_norm 5 -> optimizer step.
 //! Configs (vocab, hidden, layers, seq, batch, optimizer): tiny (65, 100, 1, 25, 1, Adagrad 0.1),
@@ -397,6 +399,8 @@ fn main() -> std::process::ExitCode {
         }
     };
     let selected = || CONFIGS.iter().filter(|c| names.iter().any(|n| n == c.name));
+    // Every figure says what ran (`RECUR_GEMM_ISA` can cap it).
+    println!("recur kernel: {}", recur::tensor::gemm::kernel_name());
     let result = match cell.as_str() {
         "lstm" => bench_all(
             LstmMath,
