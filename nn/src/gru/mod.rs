@@ -96,7 +96,7 @@ impl<T: Float> Gru<T> {
     /// ```
     pub fn new<R: rand::Rng + ?Sized>(config: GruConfig, rng: &mut R) -> Result<Self> {
         config.validate()?;
-        let cells = LayerParams::stack(3, &config.geometry(), rng);
+        let cells = LayerParams::stack(3, &config.geometry(), rng)?;
         Ok(Gru {
             config,
             cells,
@@ -509,7 +509,7 @@ impl<T: Float> GruCell<T> {
         Ok(GruCell {
             input_size,
             hidden_size,
-            params: LayerParams::init(3, input_size, hidden_size, bias, rng),
+            params: LayerParams::init(3, input_size, hidden_size, bias, rng)?,
         })
     }
 

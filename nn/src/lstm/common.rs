@@ -383,32 +383,39 @@ impl<T: Float> LayerParams<T> {
         hidden: usize,
         bias: bool,
         rng: &mut R,
-    ) -> Self {
+    ) -> Result<Self> {
         let k = if hidden > 0 {
             1.0 / (hidden as f64).sqrt()
         } else {
             0.0
         };
-        let w_ih = uniform_param(&[gates * hidden, input], k, rng);
-        let w_hh = uniform_param(&[gates * hidden, hidden], k, rng);
+        let rows = gates.checked_mul(hidden).ok_or_else(|| {
+            NnError::Config(format!("hidden_size {hidden} x {gates} gates overflows"))
+        })?;
+        let w_ih = uniform_param(&[rows, input], k, rng)?;
+        let w_hh = uniform_param(&[rows, hidden], k, rng)?;
         let (b_ih, b_hh) = if bias {
             (
-                Some(uniform_param(&[gates * hidden], k, rng)),
-                Some(uniform_param(&[gates * hidden], k, rng)),
+                Some(uniform_param(&[rows], k, rng)?),
+                Some(uniform_param(&[rows], k, rng)?),
             )
         } else {
             (None, None)
         };
-        LayerParams {
+        Ok(LayerParams {
             w_ih,
             w_hh,
             b_ih,
             b_hh,
-        }
+        })
     }
 
     /// All layers and directions of a stack, in PyTorch's order.
-    pub fn stack<R: rand::Rng + ?Sized>(gates: usize, g: &Geometry, rng: &mut R) -> Vec<Self> {
+    pub fn stack<R: rand::Rng + ?Sized>(
+        gates: usize,
+        g: &Geometry,
+        rng: &mut R,
+    ) -> Result<Vec<Self>> {
         let mut out = Vec::with_capacity(g.stacked());
         for layer in 0..g.num_layers {
             let input = if layer == 0 {
@@ -417,10 +424,10 @@ impl<T: Float> LayerParams<T> {
                 g.hidden_size * g.directions
             };
             for _ in 0..g.directions {
-                out.push(Self::init(gates, input, g.hidden_size, g.bias, rng));
+                out.push(Self::init(gates, input, g.hidden_size, g.bias, rng)?);
             }
         }
-        out
+        Ok(out)
     }
 }
 

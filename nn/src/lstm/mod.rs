@@ -116,7 +116,7 @@ impl<T: Float> Lstm<T> {
     /// ```
     pub fn new<R: rand::Rng + ?Sized>(config: LstmConfig, rng: &mut R) -> Result<Self> {
         config.validate()?;
-        let cells = LayerParams::stack(4, &config.geometry(), rng);
+        let cells = LayerParams::stack(4, &config.geometry(), rng)?;
         Ok(Lstm {
             config,
             cells,
@@ -574,7 +574,7 @@ impl<T: Float> LstmCell<T> {
         Ok(LstmCell {
             input_size,
             hidden_size,
-            params: LayerParams::init(4, input_size, hidden_size, bias, rng),
+            params: LayerParams::init(4, input_size, hidden_size, bias, rng)?,
         })
     }
 

@@ -51,12 +51,12 @@ impl<T: Float> RnnCell<T> {
             }
         }
         let k = 1.0 / (hidden_size as f64).sqrt();
-        let w_ih = uniform_param(&[hidden_size, input_size], k, rng);
-        let w_hh = uniform_param(&[hidden_size, hidden_size], k, rng);
+        let w_ih = uniform_param(&[hidden_size, input_size], k, rng)?;
+        let w_hh = uniform_param(&[hidden_size, hidden_size], k, rng)?;
         let (b_ih, b_hh) = if bias {
             (
-                Some(uniform_param(&[hidden_size], k, rng)),
-                Some(uniform_param(&[hidden_size], k, rng)),
+                Some(uniform_param(&[hidden_size], k, rng)?),
+                Some(uniform_param(&[hidden_size], k, rng)?),
             )
         } else {
             (None, None)

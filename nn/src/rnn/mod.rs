@@ -220,12 +220,12 @@ impl<T: Float> Rnn<T> {
                 h * config.directions()
             };
             for _ in 0..config.directions() {
-                let w_ih = uniform_param(&[h, in_k], k, rng);
-                let w_hh = uniform_param(&[h, h], k, rng);
+                let w_ih = uniform_param(&[h, in_k], k, rng)?;
+                let w_hh = uniform_param(&[h, h], k, rng)?;
                 let (b_ih, b_hh) = if config.bias {
                     (
-                        Some(uniform_param(&[h], k, rng)),
-                        Some(uniform_param(&[h], k, rng)),
+                        Some(uniform_param(&[h], k, rng)?),
+                        Some(uniform_param(&[h], k, rng)?),
                     )
                 } else {
                     (None, None)
