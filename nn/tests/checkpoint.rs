@@ -134,7 +134,12 @@ fn layout_is_plain_little_endian_row_major() {
         header.contains(r#""weight":{"dtype":"F32","shape":[3,2],"data_offsets":[0,24]}"#),
         "{header}"
     );
-    assert!(!header.contains("__metadata__"));
+    // The metadata holds a checksum of each tensor and of the metadata.
+    assert!(header.contains(r#""recur.crc32.weight":""#), "{header}");
+    assert!(
+        header.contains(r#""recur.crc32.__metadata__":""#),
+        "{header}"
+    );
     let data: Vec<f32> = bytes[8 + n..]
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
