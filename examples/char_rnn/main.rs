@@ -217,8 +217,8 @@ fn load_text(path: Option<&Path>) -> Result<String, Error> {
 fn load_corpus(a: &Args, s: &Settings) -> Result<Corpus, Error> {
     let text = load_text(a.data.as_deref())?;
     let corpus = Corpus::new(&text);
-    let need = s.seq.saturating_add(2);
-    if corpus.train.len() < need || corpus.val.len() < 2 {
+    let need = s.seq as u128 + 2;
+    if (corpus.train.len() as u128) < need || corpus.val.len() < 2 {
         return Err(format!(
             "the corpus is too short: {} characters give a training split of {} (need at least --seq + 2 = {need}) and a validation split of {}",
             text.chars().count(),

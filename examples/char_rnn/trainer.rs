@@ -411,7 +411,7 @@ impl Trainer {
         let next = self.step + 1;
         if !loss.is_finite() || !grad_norm.is_finite() {
             return Err(format!(
-                "step {next}: the training loss is {loss} and the gradient norm {grad_norm}: training diverged (try a lower --lr or a --clip). Stopped; the last checkpoint is kept"
+                "step {next}: the training loss is {loss:.4e} and the gradient norm {grad_norm:.4e}: training diverged (try a lower --lr or a --clip). Stopped; the last checkpoint is kept"
             )
             .into());
         }
