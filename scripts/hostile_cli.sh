@@ -44,8 +44,16 @@ expect_error "--data directory" --data "$out" --steps 1 --out "$out/dir_run"
 
 # An output directory that cannot be created: refused before the first step.
 touch "$out/a_file"
-expect_error "--out not writable" "${small[@]}" --steps 100000 --save-every 100000 \
+expect_error "--out not writable" "${small[@]}" --steps 100000000 --save-every 100000000 \
     --out "$out/a_file/run"
+
+# An output directory where loss.csv or the checkpoint cannot be written: refused at once,
+# not after the steps before the first evaluation or save.
+mkdir -p "$out/blocked/loss.csv" "$out/blocked2/checkpoint.safetensors"
+for d in blocked blocked2; do
+    expect_error "--out $d" "${small[@]}" --steps 100000000 --eval-every 100000000 \
+        --save-every 100000000 --out "$out/$d"
+done
 
 # Diverging: a NaN loss is an error, and no non-finite checkpoint is written.
 expect_error "--lr 1e30 diverges" "${small[@]}" --lr 1e30 --steps 50 --save-every 1 \

@@ -377,6 +377,10 @@ impl Trainer {
     /// directory is writable, before any step is taken.
     pub fn start_log(&mut self) -> Result<(), Error> {
         self.log = Some(LossLog::start(&self.settings.out, &self.history)?);
+        let ck = self.checkpoint_path();
+        if std::fs::symlink_metadata(&ck).is_ok_and(|m| m.is_dir()) {
+            return Err(format!("{} is a directory: cannot save there", ck.display()).into());
+        }
         self.started = Instant::now();
         Ok(())
     }

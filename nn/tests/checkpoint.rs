@@ -487,7 +487,11 @@ fn temporaries_of_a_killed_writer_neither_block_nor_stay() {
     let path = dir.join("ck.safetensors");
     let pid = std::process::id();
     for n in 0..256 {
-        std::fs::write(dir.join(format!(".ck.safetensors.tmp-{pid}-{n}")), b"partial").unwrap();
+        std::fs::write(
+            dir.join(format!(".ck.safetensors.tmp-{pid}-{n}")),
+            b"partial",
+        )
+        .unwrap();
     }
     std::fs::write(dir.join(".ck.safetensors.tmp-1-0"), b"partial").unwrap();
     // Another file's temporaries are not this path's business.
@@ -496,7 +500,10 @@ fn temporaries_of_a_killed_writer_neither_block_nor_stay() {
         let t = [("x", Tensor::<f32>::full(&[2], step as f32))];
         save_tensors(&path, &t, &BTreeMap::new()).unwrap();
     }
-    assert_eq!(load_tensors::<f32>(&path).unwrap().0[0].1.to_vec(), vec![2.0, 2.0]);
+    assert_eq!(
+        load_tensors::<f32>(&path).unwrap().0[0].1.to_vec(),
+        vec![2.0, 2.0]
+    );
     let left: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(|e| e.ok())
