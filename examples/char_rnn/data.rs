@@ -75,8 +75,8 @@ pub const DEFAULT_CORPUS: &[(&str, &str)] = &[
     ),
     ("nn/src/rnn/mod.rs", include_str!("../../nn/src/rnn/mod.rs")),
     (
-        "nn/src/rnn/fused.rs",
-        include_str!("../../nn/src/rnn/fused.rs"),
+        "nn/src/recurrent/layer.rs",
+        include_str!("../../nn/src/recurrent/layer.rs"),
     ),
     (
         "nn/src/rnn/cell.rs",

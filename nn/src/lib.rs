@@ -18,6 +18,7 @@ pub mod loss;
 pub mod lstm;
 mod module;
 pub mod optim;
+pub mod recurrent;
 pub mod rnn;
 
 pub use activation::{ReLU, Sigmoid, Tanh, relu, sigmoid, tanh};

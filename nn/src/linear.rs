@@ -117,7 +117,7 @@ impl<T: Float> Linear<T> {
             Some(b) => out.copy_from_slice(b.value().contiguous().as_slice().expect("contiguous")),
             None => out.fill(T::ZERO),
         }
-        crate::rnn::gemv_into(x, self.weight.value(), out);
+        self.weight.value().matvec_acc(x, out)?;
         Ok(())
     }
 

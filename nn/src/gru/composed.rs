@@ -3,12 +3,10 @@
 //! Slow by design: it exists so tests can prove the fused op right, and so every per-step
 //! state is a var whose gradient can be retained (dL/dh_t).
 
-use super::{Gru, step_composed};
+use super::Gru;
 use crate::error::Result;
-use crate::lstm::common::{check_forward, check_lengths, check_params, run_stack};
-use crate::module::Module;
 use recur_autograd::{Tape, Var};
-use recur_tensor::{Float, Tensor};
+use recur_tensor::Float;
 
 /// What [`forward_composed`] returns: the outputs of [`Gru::forward`] and every per-step
 /// state as its own var.
@@ -86,66 +84,12 @@ pub fn forward_composed_with_params<'t, T: Float>(
     lengths: Option<&[usize]>,
     params: &[Var<'t, T>],
 ) -> Result<ComposedGru<'t, T>> {
-    check_params("GRU", &gru.named_parameters(), params)?;
-    let g = gru.config.geometry();
-    let shapes: Vec<&[usize]> = h0.map(|h| h.dims()).into_iter().collect();
-    let n = check_forward(&g, input.dims(), &shapes)?;
-    if let Some(l) = lengths {
-        check_lengths(l, n.steps, n.batch)?;
-    }
-    let active = |t: usize| -> Result<Tensor<T>> {
-        let v: Vec<T> = (0..n.batch)
-            .map(|b| {
-                if lengths.is_none_or(|l| t < l[b]) {
-                    T::ONE
-                } else {
-                    T::ZERO
-                }
-            })
-            .collect();
-        Ok(Tensor::from_vec(v, &[n.batch, 1])?)
-    };
-    let mut all = Vec::new();
-    let (output, mut states) = run_stack(
-        &g,
-        n,
-        tape,
-        input,
-        &[h0],
-        params,
-        None,
-        |_, dir, x, s0, p| {
-            let bias = (p.len() == 4).then(|| (&p[2], &p[3]));
-            let mut h = s0[0].clone();
-            let mut hs: Vec<Option<Var<'t, T>>> = vec![None; n.steps];
-            let mut outs: Vec<Option<Var<'t, T>>> = vec![None; n.steps];
-            for s in 0..n.steps {
-                let t = if dir == 1 { n.steps - 1 - s } else { s };
-                let h1 = step_composed(&x.select(0usize, t)?, &h, &p[0], &p[1], bias)?;
-                let (h1, out) = if lengths.is_some() {
-                    let m = active(t)?;
-                    let h1 = Var::where_cond(&m, &h1, &h)?;
-                    let out = h1.mul(&tape.constant(m))?;
-                    (h1, out)
-                } else {
-                    (h1.clone(), h1)
-                };
-                h = h1;
-                hs[t] = Some(h.clone());
-                outs[t] = Some(out);
-            }
-            let outs: Vec<Var<'t, T>> = outs
-                .into_iter()
-                .map(|o| o.expect("every step ran"))
-                .collect();
-            let refs: Vec<&Var<'t, T>> = outs.iter().collect();
-            all.push(hs.into_iter().map(|s| s.expect("every step ran")).collect());
-            Ok((Var::stack(&refs, 0usize)?, vec![h]))
-        },
-    )?;
+    let s = h0.as_ref().map(std::slice::from_ref);
+    let c = crate::recurrent::forward_composed(gru.engine(), tape, input, s, lengths, params)?;
+    let mut finals = c.finals;
     Ok(ComposedGru {
-        output,
-        h_n: states.pop().expect("one state"),
-        states: all,
+        output: c.output,
+        h_n: finals.pop().expect("one state part"),
+        states: c.states.into_iter().next().expect("one state part"),
     })
 }

@@ -3,12 +3,10 @@
 //! Slow by design: it exists so tests can prove the fused op right, and so every per-step
 //! state is a var whose gradient can be retained (dL/dh_t, dL/dc_t).
 
-use super::{Lstm, step_composed};
+use super::Lstm;
 use crate::error::Result;
-use crate::lstm::common::{check_forward, check_lengths, check_params, run_stack};
-use crate::module::Module;
 use recur_autograd::{Tape, Var};
-use recur_tensor::{Float, Tensor};
+use recur_tensor::Float;
 
 /// What [`forward_composed`] returns: the outputs of [`Lstm::forward`] and every per-step
 /// state as its own var.
@@ -94,76 +92,18 @@ pub fn forward_composed_with_params<'t, T: Float>(
     lengths: Option<&[usize]>,
     params: &[Var<'t, T>],
 ) -> Result<ComposedLstm<'t, T>> {
-    check_params("LSTM", &lstm.named_parameters(), params)?;
-    let g = lstm.config.geometry();
-    let shapes: Vec<&[usize]> = hx.map_or_else(Vec::new, |(h, c)| vec![h.dims(), c.dims()]);
-    let n = check_forward(&g, input.dims(), &shapes)?;
-    if let Some(l) = lengths {
-        check_lengths(l, n.steps, n.batch)?;
-    }
-    // active(t): (B, 1) mask, 1 where item b is within its length at step t.
-    let active = |t: usize| -> Result<Tensor<T>> {
-        let v: Vec<T> = (0..n.batch)
-            .map(|b| {
-                if lengths.is_none_or(|l| t < l[b]) {
-                    T::ONE
-                } else {
-                    T::ZERO
-                }
-            })
-            .collect();
-        Ok(Tensor::from_vec(v, &[n.batch, 1])?)
-    };
-    let mut all_h = Vec::new();
-    let mut all_c = Vec::new();
-    let (output, mut states) = run_stack(
-        &g,
-        n,
-        tape,
-        input,
-        &[hx.map(|h| h.0), hx.map(|h| h.1)],
-        params,
-        None,
-        |_, dir, x, s0, p| {
-            let bias = (p.len() == 4).then(|| (&p[2], &p[3]));
-            let (mut h, mut c) = (s0[0].clone(), s0[1].clone());
-            let mut hs: Vec<Option<Var<'t, T>>> = vec![None; n.steps];
-            let mut cs: Vec<Option<Var<'t, T>>> = vec![None; n.steps];
-            let mut outs: Vec<Option<Var<'t, T>>> = vec![None; n.steps];
-            for s in 0..n.steps {
-                let t = if dir == 1 { n.steps - 1 - s } else { s };
-                let (h1, c1) = step_composed(&x.select(0usize, t)?, &h, &c, &p[0], &p[1], bias)?;
-                let (h1, c1, out) = if lengths.is_some() {
-                    let m = active(t)?;
-                    let h1 = Var::where_cond(&m, &h1, &h)?;
-                    let c1 = Var::where_cond(&m, &c1, &c)?;
-                    let out = h1.mul(&tape.constant(m))?;
-                    (h1, c1, out)
-                } else {
-                    (h1.clone(), c1, h1)
-                };
-                (h, c) = (h1, c1);
-                hs[t] = Some(h.clone());
-                cs[t] = Some(c.clone());
-                outs[t] = Some(out);
-            }
-            let outs: Vec<Var<'t, T>> = outs
-                .into_iter()
-                .map(|o| o.expect("every step ran"))
-                .collect();
-            let refs: Vec<&Var<'t, T>> = outs.iter().collect();
-            all_h.push(hs.into_iter().map(|s| s.expect("every step ran")).collect());
-            all_c.push(cs.into_iter().map(|s| s.expect("every step ran")).collect());
-            Ok((Var::stack(&refs, 0usize)?, vec![h, c]))
-        },
-    )?;
-    let c_n = states.pop().expect("two states");
-    let h_n = states.pop().expect("two states");
+    let s = hx.map(|(h, c)| [h, c]);
+    let s = s.as_ref().map(|s| &s[..]);
+    let c = crate::recurrent::forward_composed(lstm.engine(), tape, input, s, lengths, params)?;
+    let mut finals = c.finals;
+    let mut states = c.states;
+    let c_n = finals.pop().expect("two state parts");
+    let cells = states.pop().expect("two state parts");
     Ok(ComposedLstm {
-        output,
-        h_n,
+        output: c.output,
+        h_n: finals.pop().expect("two state parts"),
         c_n,
-        states: all_h,
-        cells: all_c,
+        states: states.pop().expect("two state parts"),
+        cells,
     })
 }

@@ -32,6 +32,78 @@ impl<T: Float> Tensor<T> {
         self.matmul_with(other, gemm::gemm::<T>)
     }
 
+    /// This 2-D tensor as a GEMM operand: a strided view of its storage, no copy (transposed
+    /// and narrowed views included).
+    ///
+    /// # Errors
+    /// When the tensor is not 2-D.
+    ///
+    /// ```
+    /// use recur_tensor::Tensor;
+    /// let w = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3])?;
+    /// let m = w.t()?.as_mat()?;
+    /// assert_eq!((m.rows, m.cols, m.rs, m.cs), (3, 2, 1, 3));
+    /// # Ok::<(), recur_tensor::TensorError>(())
+    /// ```
+    pub fn as_mat(&self) -> Result<MatRef<'_, T>> {
+        if self.rank() != 2 {
+            return Err(TensorError::Rank {
+                op: "as_mat",
+                expected: "a 2-D tensor",
+                shape: self.shape().clone(),
+            });
+        }
+        let l = self.layout();
+        Ok(MatRef {
+            data: self.storage(),
+            offset: l.offset,
+            rows: l.dims()[0],
+            cols: l.dims()[1],
+            rs: l.strides[0],
+            cs: l.strides[1],
+        })
+    }
+
+    /// `z += x W^T` for this 2-D tensor `W` of shape `(out, in)`, `x` of `in` values and `z`
+    /// of `out`: one matrix-vector product reading `W` in place (a linear layer's or a
+    /// recurrent step's product at batch 1).
+    ///
+    /// # Errors
+    /// When `W` is not 2-D or the lengths do not fit (`matvec_acc: [4, 3] with x of 2 and z
+    /// of 4`).
+    ///
+    /// ```
+    /// use recur_tensor::Tensor;
+    /// let w = Tensor::from_vec(vec![1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3])?;
+    /// let mut z = vec![1.0, 1.0];
+    /// w.matvec_acc(&[1.0, 0.0, 1.0], &mut z)?;
+    /// assert_eq!(z, vec![5.0, 11.0]);
+    /// # Ok::<(), recur_tensor::TensorError>(())
+    /// ```
+    pub fn matvec_acc(&self, x: &[T], z: &mut [T]) -> Result<()> {
+        let w = self.as_mat()?;
+        if x.len() != w.cols || z.len() != w.rows {
+            return Err(TensorError::InvalidArgument {
+                op: "matvec_acc",
+                msg: format!(
+                    "{} with x of {} and z of {}",
+                    self.shape(),
+                    x.len(),
+                    z.len()
+                ),
+            });
+        }
+        let (out, inp) = (w.rows, w.cols);
+        gemm::gemm(
+            T::ONE,
+            MatRef::row_major(x, 1, inp),
+            w.t(),
+            T::ONE,
+            MatMut::row_major(z, 1, out),
+        );
+        Ok(())
+    }
+
     /// The same product through the naive triple loop: the reference the tests compare the
     /// fast kernels against.
     ///

@@ -1,4 +1,4 @@
-//! The recurrent weight, prepared once for the `T` per-step products of a fused layer.
+//! The recurrent weight, prepared once for the `T` per-step products of a layer run.
 //!
 //! Every step of a recurrence computes `out = x · M` for a batch of row vectors `x`
 //! (`[B, K]`) and the same matrix `M` (`[K, N]`: `W_hh^T` forward, `W_hh` in backward). Two ways
@@ -80,33 +80,47 @@ impl<'a, T: Float> StepWeight<'a, T> {
         }
     }
 
-    /// `out = x · M + beta · out`, with `x` `[batch, K]` and `out` `[batch, N]` row-major.
-    pub(crate) fn apply(&self, x: &[T], batch: usize, beta: T, out: &mut [T]) {
+    /// `out = x · M + beta · out`, with `x` `[batch, K]` and `out` `[batch, N]` row-major with
+    /// row strides `x_rs` and `out_rs` (a part of wider rows, such as the `h` of `[h | c]`).
+    pub(crate) fn apply(
+        &self,
+        x: &[T],
+        x_rs: usize,
+        batch: usize,
+        beta: T,
+        out: &mut [T],
+        out_rs: usize,
+    ) {
+        let (k, n) = self.dims();
+        let xm = MatRef {
+            data: x,
+            offset: 0,
+            rows: batch,
+            cols: k,
+            rs: x_rs,
+            cs: 1,
+        };
+        let om = MatMut {
+            data: out,
+            offset: 0,
+            rows: batch,
+            cols: n,
+            rs: out_rs,
+            cs: 1,
+        };
         match self {
-            StepWeight::Borrowed(m) => gemm(
-                T::ONE,
-                MatRef::row_major(x, batch, m.rows),
-                *m,
-                beta,
-                MatMut::row_major(out, batch, m.cols),
-            ),
-            StepWeight::Plain { m, k, n } => gemm(
-                T::ONE,
-                MatRef::row_major(x, batch, *k),
-                MatRef::row_major(m, *k, *n),
-                beta,
-                MatMut::row_major(out, batch, *n),
-            ),
-            StepWeight::Packed(mt) => {
-                let (n, k) = (mt.rows(), mt.cols());
-                gemm_packed_lhs(
-                    T::ONE,
-                    mt,
-                    MatRef::row_major(x, batch, k).t(),
-                    beta,
-                    MatMut::row_major(out, batch, n).t(),
-                )
-            }
+            StepWeight::Borrowed(m) => gemm(T::ONE, xm, *m, beta, om),
+            StepWeight::Plain { m, .. } => gemm(T::ONE, xm, MatRef::row_major(m, k, n), beta, om),
+            StepWeight::Packed(mt) => gemm_packed_lhs(T::ONE, mt, xm.t(), beta, om.t()),
+        }
+    }
+
+    /// `(K, N)`.
+    fn dims(&self) -> (usize, usize) {
+        match self {
+            StepWeight::Borrowed(m) => (m.rows, m.cols),
+            StepWeight::Plain { k, n, .. } => (*k, *n),
+            StepWeight::Packed(mt) => (mt.cols(), mt.rows()),
         }
     }
 }
@@ -145,7 +159,7 @@ mod tests {
                         beta,
                         MatMut::row_major(&mut want, batch, n),
                     );
-                    w.apply(&x, batch, beta, &mut got);
+                    w.apply(&x, k, batch, beta, &mut got, n);
                     for (g, e) in got.iter().zip(&want) {
                         assert!(
                             (g - e).abs() <= 1e-12 * k as f64,

@@ -1,5 +1,4 @@
-//! A recurrence split over threads by batch items (used by the fused RNN, LSTM and GRU
-//! layers).
+//! A recurrence split over threads by batch items.
 //!
 //! The items of a batch never meet inside a recurrent layer: row `b` of `h_t` depends only on
 //! row `b` of `h_{t-1}` (and the shared weights). So the `T` sequential step products of a
@@ -10,7 +9,7 @@
 //!
 //! Each element is computed as the serial code computes it, whatever the thread count.
 
-use crate::rnn::step_weight::StepWeight;
+use super::step_weight::StepWeight;
 use core::ops::Range;
 use recur_tensor::Float;
 use recur_tensor::gemm::{MatRef, num_threads, serial};
@@ -34,22 +33,26 @@ pub(crate) fn batch_groups(batch: usize, work: usize) -> Vec<Range<usize>> {
         .collect()
 }
 
-/// The split of a layer run over `steps` steps of `batch` rows, and its recurrent matrix `m`
-/// (`[K, N]`, any strides) prepared for each group's per-step products (for single-threaded
+/// The split of a layer run over `steps` steps of `batch` rows whose per-step work is
+/// `row_work` multiply-adds a row, and its recurrent matrix `m` (`[K, N]`, any strides; none
+/// for a cell without one) prepared for each group's per-step products (for single-threaded
 /// products when there are several groups).
 pub(crate) fn plan<T: Float>(
-    m: MatRef<'_, T>,
+    m: Option<MatRef<'_, T>>,
     steps: usize,
     batch: usize,
-) -> (Vec<Range<usize>>, StepWeight<'_, T>) {
-    let work = steps * batch * m.rows * m.cols;
+    row_work: usize,
+) -> (Vec<Range<usize>>, Option<StepWeight<'_, T>>) {
+    let work = steps.saturating_mul(batch).saturating_mul(row_work);
     let groups = batch_groups(batch, work);
-    let weight = if groups.len() > 1 {
-        let rows = groups.iter().map(|g| g.len()).max().unwrap_or(0);
-        serial(|| StepWeight::new(m, rows))
-    } else {
-        StepWeight::new(m, batch)
-    };
+    let weight = m.map(|m| {
+        if groups.len() > 1 {
+            let rows = groups.iter().map(|g| g.len()).max().unwrap_or(0);
+            serial(|| StepWeight::new(m, rows))
+        } else {
+            StepWeight::new(m, batch)
+        }
+    });
     (groups, weight)
 }
 

@@ -1,0 +1,102 @@
+//! The GRU's cell math: the gates `r, z, n` and their backward.
+
+use crate::error::Result;
+use crate::lstm::sigmoid_in_place;
+use crate::recurrent::{Backward, Cell, Forward, Recurrence};
+use recur_autograd::Var;
+use recur_tensor::Float;
+
+/// The GRU cell as a [`Cell`]: three gate blocks `r, z, n` (PyTorch's order) whose hidden
+/// side stays apart (`r` multiplies `h W_hn^T + b_hn`), the state `h`, and `h W_hn^T + b_hn`
+/// kept for the backward.
+///
+/// ```text
+/// r = σ(P_r + Q_r)    z = σ(P_z + Q_z)    n = tanh(P_n + r ⊙ Q_n)    h' = (1 - z) ⊙ n + z ⊙ h
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GruMath;
+
+impl Cell for GruMath {
+    fn name(&self) -> &'static str {
+        "GRU"
+    }
+    fn gates(&self) -> usize {
+        3
+    }
+    fn recurrence(&self) -> Recurrence {
+        Recurrence::Separate
+    }
+    fn saved(&self) -> usize {
+        1
+    }
+    fn forward<T: Float>(&self, f: Forward<'_, T>) {
+        let h = f.hidden;
+        let rows = f
+            .gates
+            .chunks_exact_mut(3 * h)
+            .zip(f.hidden_gates.chunks_exact(3 * h))
+            .zip(f.prev.chunks_exact(h))
+            .zip(f.next.chunks_exact_mut(h))
+            .zip(f.saved.chunks_exact_mut(h));
+        for ((((row, q), prev), next), qn) in rows {
+            // r and z: σ(P + Q) in one pass over both blocks.
+            for (p, &qv) in row[..2 * h].iter_mut().zip(&q[..2 * h]) {
+                *p += qv;
+            }
+            sigmoid_in_place(&mut row[..2 * h]);
+            // n = tanh(P_n + r Q_n).
+            qn.copy_from_slice(&q[2 * h..]);
+            let (rz, rn) = row.split_at_mut(2 * h);
+            for j in 0..h {
+                rn[j] += rz[j] * qn[j];
+            }
+            T::tanh_slice(rn);
+            for j in 0..h {
+                next[j] = rn[j] + rz[h + j] * (prev[j] - rn[j]);
+            }
+        }
+    }
+    fn backward<T: Float>(&self, b: Backward<'_, T>) {
+        let h = b.hidden;
+        let rows = b
+            .gates
+            .chunks_exact(3 * h)
+            .zip(b.saved.chunks_exact(h))
+            .zip(b.prev.chunks_exact(h))
+            .zip(b.d_state.chunks_exact_mut(h))
+            .zip(b.d_gates.chunks_exact_mut(3 * h))
+            .zip(b.d_hidden_gates.chunks_exact_mut(3 * h));
+        for (((((gate, qn), prev), dh), prow), qrow) in rows {
+            for j in 0..h {
+                let (rj, zj, nj) = (gate[j], gate[h + j], gate[2 * h + j]);
+                let d = dh[j];
+                let dn = d * (T::ONE - zj) * (T::ONE - nj * nj);
+                let dz = d * (prev[j] - nj) * zj * (T::ONE - zj);
+                let dr = dn * qn[j] * rj * (T::ONE - rj);
+                (prow[j], prow[h + j], prow[2 * h + j]) = (dr, dz, dn);
+                (qrow[j], qrow[h + j], qrow[2 * h + j]) = (dr, dz, dn * rj);
+                // h_{t-1} reaches h_t directly through z (and through W_hh, added by the engine).
+                dh[j] = d * zj;
+            }
+        }
+    }
+    fn forward_composed<'t, T: Float>(
+        &self,
+        gates: &Var<'t, T>,
+        hidden_gates: Option<&Var<'t, T>>,
+        prev: &[Var<'t, T>],
+    ) -> Result<Vec<Var<'t, T>>> {
+        let h = prev[0].dims()[1];
+        let p = |k: usize| gates.narrow(1usize, k * h, h);
+        let q = hidden_gates.ok_or_else(|| {
+            crate::error::NnError::Input("GRU: the hidden-side gates are missing".into())
+        })?;
+        let qg = |k: usize| q.narrow(1usize, k * h, h);
+        let r = p(0)?.add(&qg(0)?)?.sigmoid()?;
+        let z = p(1)?.add(&qg(1)?)?.sigmoid()?;
+        let n = p(2)?.add(&r.mul(&qg(2)?)?)?.tanh()?;
+        // h' = n + z (h - n) = (1 - z) n + z h.
+        let h1 = n.add(&z.mul(&prev[0].sub(&n)?)?)?;
+        Ok(vec![h1])
+    }
+}

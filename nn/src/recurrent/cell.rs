@@ -1,0 +1,158 @@
+//! The [`Cell`] trait: what a recurrent cell is to the engine — only its math.
+
+use crate::error::Result;
+use recur_autograd::Var;
+use recur_tensor::Float;
+
+/// How the previous hidden state `h_{t-1}` enters a cell's gates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recurrence {
+    /// `h_{t-1} W_hh^T + b_hh` is added to the input side before the cell sees the gates
+    /// (RNN, LSTM): the engine writes the per-step product straight into the gate buffer.
+    Joined,
+    /// The hidden side reaches the cell on its own (GRU, whose `r ⊙ (W_hn h + b_hn)` must not
+    /// be summed with the input side first); its gradient comes back on its own too.
+    Separate,
+    /// No recurrent weight at all: the state enters only through the cell's element-wise
+    /// math (minGRU, quasi-recurrent cells). The layer has no `weight_hh` / `bias_hh`.
+    None,
+}
+
+/// One forward step of a cell on a block of batch rows, as the engine hands it over.
+///
+/// Every buffer is row-major with `rows` rows; widths are in units of `hidden` (`H`):
+/// `gates` is `rows × G·H`, states are `rows × P·H` with the parts side by side (`h` first,
+/// then e.g. `c`), `saved` is `rows × S·H` (`G`, `P`, `S` from [`Cell::gates`],
+/// [`Cell::state_parts`], [`Cell::saved`]).
+pub struct Forward<'a, T> {
+    /// The hidden size `H`.
+    pub hidden: usize,
+    /// The number of rows in this block.
+    pub rows: usize,
+    /// In: the gate pre-activations `x W_ih^T + b_ih` (plus `h_{t-1} W_hh^T + b_hh` for
+    /// [`Recurrence::Joined`]). The cell may overwrite it with whatever its backward needs
+    /// (the activated gates, usually): [`Backward::gates`] is this buffer as left here.
+    pub gates: &'a mut [T],
+    /// For [`Recurrence::Separate`]: `h_{t-1} W_hh^T + b_hh`, `rows × G·H`; empty otherwise.
+    pub hidden_gates: &'a [T],
+    /// The state before the step.
+    pub prev: &'a [T],
+    /// Out: the state after the step (every element must be written).
+    pub next: &'a mut [T],
+    /// Out: values kept for the backward beside `gates` (`rows × S·H`).
+    pub saved: &'a mut [T],
+}
+
+/// One backward step of a cell on a block of batch rows (see [`Forward`] for the layouts).
+pub struct Backward<'a, T> {
+    /// The hidden size `H`.
+    pub hidden: usize,
+    /// The number of rows in this block.
+    pub rows: usize,
+    /// The gate buffer as the forward step left it.
+    pub gates: &'a [T],
+    /// The values the forward step saved.
+    pub saved: &'a [T],
+    /// The state before the step.
+    pub prev: &'a [T],
+    /// The state after the step.
+    pub next: &'a [T],
+    /// In: `dL/d next` (the output's gradient already added to the `h` part). Out: the part
+    /// of `dL/d prev` that does not pass through `W_hh` (zeros where there is none); the
+    /// engine adds `d(hidden gates) · W_hh` to the `h` part afterwards.
+    pub d_state: &'a mut [T],
+    /// Out: `dL/d` of the input-side pre-activations (`rows × G·H`; every element written).
+    /// For [`Recurrence::Joined`] this is also the hidden side's gradient.
+    pub d_gates: &'a mut [T],
+    /// Out, for [`Recurrence::Separate`] only: `dL/d hidden_gates` (`rows × G·H`); empty
+    /// otherwise.
+    pub d_hidden_gates: &'a mut [T],
+}
+
+/// A recurrent cell's math, and nothing else: the engine ([`Recurrent`](super::Recurrent))
+/// owns the input projection, the per-step recurrent product, the loops over steps and
+/// rows, threads, layers, directions, dropout, variable lengths, the tape node, the weight
+/// and bias gradients and the one-step sampler.
+///
+/// A cell with `G` gates, `P` state parts and `S` saved blocks has, per layer and direction,
+/// `weight_ih (G·H, in)`, `weight_hh (G·H, H)` (unless [`Recurrence::None`]) and, with
+/// biases, `bias_ih (G·H)` and `bias_hh (G·H)` (unless [`Recurrence::None`]).
+///
+/// [`Cell::forward`] and [`Cell::backward`] work on plain slices (see [`Forward`],
+/// [`Backward`]); [`Cell::forward_composed`] is the same math in `Var` ops — the reference
+/// the fused path is tested against ([`forward_composed`](super::forward_composed)).
+///
+/// ```
+/// use recur_nn::recurrent::{Backward, Cell, Forward, Recurrence, Recurrent, RecurrentConfig};
+/// use recur_nn::{Result, Var};
+/// use recur_tensor::Float;
+///
+/// /// h_t = relu(x W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh): a ReLU RNN, written by hand.
+/// #[derive(Clone, Debug)]
+/// struct MyRelu;
+///
+/// impl Cell for MyRelu {
+///     fn name(&self) -> &'static str { "MyRelu" }
+///     fn gates(&self) -> usize { 1 }
+///     fn recurrence(&self) -> Recurrence { Recurrence::Joined }
+///     fn forward<T: Float>(&self, s: Forward<'_, T>) {
+///         for (h, &z) in s.next.iter_mut().zip(s.gates.iter()) {
+///             *h = if z > T::ZERO { z } else { T::ZERO };
+///         }
+///     }
+///     fn backward<T: Float>(&self, s: Backward<'_, T>) {
+///         for ((dz, dh), &h) in s.d_gates.iter_mut().zip(s.d_state.iter_mut()).zip(s.next) {
+///             *dz = if h > T::ZERO { *dh } else { T::ZERO };
+///             *dh = T::ZERO; // no path to h_{t-1} but through W_hh
+///         }
+///     }
+///     fn forward_composed<'t, T: Float>(
+///         &self, gates: &Var<'t, T>, _: Option<&Var<'t, T>>, _: &[Var<'t, T>],
+///     ) -> Result<Vec<Var<'t, T>>> {
+///         Ok(vec![gates.relu()?])
+///     }
+/// }
+///
+/// let rnn = Recurrent::<MyRelu, f64>::new(MyRelu, RecurrentConfig::new(3, 4), &mut recur_nn::seeded_rng(0))?;
+/// let (out, state) = rnn.forward_tensor(&recur_tensor::Tensor::ones(&[5, 2, 3]), None)?;
+/// assert_eq!((out.dims(), state[0].dims()), (&[5, 2, 4][..], &[1, 2, 4][..]));
+/// assert!(out.to_vec().iter().all(|&v| v >= 0.0));
+/// # Ok::<(), recur_nn::NnError>(())
+/// ```
+pub trait Cell: Clone + Send + Sync + 'static {
+    /// The name in messages and the printed form (`"LSTM"`).
+    fn name(&self) -> &'static str;
+    /// `G`: gate blocks of width `H` in the input projection (RNN 1, GRU 3, LSTM 4).
+    fn gates(&self) -> usize;
+    /// How `h_{t-1}` enters the gates.
+    fn recurrence(&self) -> Recurrence;
+    /// `P`: state parts carried from step to step, `h` first (LSTM: `h`, `c`). Default 1.
+    fn state_parts(&self) -> usize {
+        1
+    }
+    /// `S`: blocks of width `H` per row that the forward keeps for the backward beside the
+    /// gate buffer (LSTM: `tanh(c_t)`). Default 0.
+    fn saved(&self) -> usize {
+        0
+    }
+    /// Extra words for this cell's printed form (`nonlinearity=relu`), if any.
+    fn describe(&self) -> Option<String> {
+        None
+    }
+    /// One step forward (see [`Forward`]).
+    fn forward<T: Float>(&self, s: Forward<'_, T>);
+    /// One step backward (see [`Backward`]).
+    fn backward<T: Float>(&self, s: Backward<'_, T>);
+    /// The same step in `Var` ops: `gates` is `(rows, G·H)` as [`Forward::gates`] comes in,
+    /// `hidden_gates` is [`Forward::hidden_gates`] (for [`Recurrence::Separate`]), `prev` the
+    /// state parts `(rows, H)` each; returns the new state parts.
+    ///
+    /// # Errors
+    /// When an op fails (it should not for the engine's shapes).
+    fn forward_composed<'t, T: Float>(
+        &self,
+        gates: &Var<'t, T>,
+        hidden_gates: Option<&Var<'t, T>>,
+        prev: &[Var<'t, T>],
+    ) -> Result<Vec<Var<'t, T>>>;
+}

@@ -1,0 +1,165 @@
+//! One step of any cell on the tape, with PyTorch's `*Cell` parameters and checks: what
+//! `LSTMCell` and `GRUCell` share.
+
+use super::cell::{Cell, Recurrence};
+use super::config::check_cell;
+use crate::error::{NnError, Result};
+use crate::init::uniform_param;
+use recur_autograd::{Param, Tape, Var};
+use recur_tensor::{Float, Tensor};
+use std::fmt;
+
+/// A single cell's parameters: `weight_ih (G*H, in)`, `weight_hh (G*H, H)`, `bias_ih`,
+/// `bias_hh (G*H)`.
+#[derive(Debug)]
+pub(crate) struct SingleStep<C: Cell, T: Float> {
+    cell: C,
+    input_size: usize,
+    hidden_size: usize,
+    w_ih: Param<T>,
+    w_hh: Option<Param<T>>,
+    b_ih: Option<Param<T>>,
+    b_hh: Option<Param<T>>,
+}
+
+impl<C: Cell, T: Float> SingleStep<C, T> {
+    /// PyTorch's init: every parameter from U(-1/sqrt(H), 1/sqrt(H)) in parameter order
+    /// (zero sizes accepted, as PyTorch does).
+    ///
+    /// # Errors
+    /// When the parameters cannot be allocated (sizes that overflow or do not fit).
+    pub fn new<R: rand::Rng + ?Sized>(
+        cell: C,
+        input_size: usize,
+        hidden_size: usize,
+        bias: bool,
+        rng: &mut R,
+    ) -> Result<Self> {
+        let k = if hidden_size > 0 {
+            1.0 / (hidden_size as f64).sqrt()
+        } else {
+            0.0
+        };
+        let gw = cell.gates().checked_mul(hidden_size).ok_or_else(|| {
+            NnError::Config(format!(
+                "{}: {} gates x hidden_size {hidden_size} overflows",
+                cell.name(),
+                cell.gates()
+            ))
+        })?;
+        let hh = cell.recurrence() != Recurrence::None;
+        let w_ih = uniform_param(&[gw, input_size], k, rng)?;
+        let w_hh = hh
+            .then(|| uniform_param(&[gw, hidden_size], k, rng))
+            .transpose()?;
+        let b_ih = bias.then(|| uniform_param(&[gw], k, rng)).transpose()?;
+        let b_hh = (bias && hh)
+            .then(|| uniform_param(&[gw], k, rng))
+            .transpose()?;
+        Ok(SingleStep {
+            cell,
+            input_size,
+            hidden_size,
+            w_ih,
+            w_hh,
+            b_ih,
+            b_hh,
+        })
+    }
+
+    /// One step: `input` `(N, in)` or `(in)`, the state parts `(N, H)` or `(H)` (zeros if
+    /// `None`); returns the new state parts with the input's batchedness. PyTorch's checks
+    /// and messages, as `name` (`"LSTMCell"`).
+    pub fn forward<'t>(
+        &self,
+        name: &str,
+        tape: &'t Tape<T>,
+        input: &Var<'t, T>,
+        hx: Option<&[&Var<'t, T>]>,
+    ) -> Result<Vec<Var<'t, T>>> {
+        let shapes: Vec<&[usize]> =
+            hx.map_or_else(Vec::new, |s| s.iter().map(|v| v.dims()).collect());
+        let (batched, batch) = check_cell(
+            name,
+            self.input_size,
+            self.hidden_size,
+            input.dims(),
+            &shapes,
+        )?;
+        let lift = |v: &Var<'t, T>| -> Result<Var<'t, T>> {
+            Ok(if batched {
+                v.clone()
+            } else {
+                v.unsqueeze(0usize)?
+            })
+        };
+        let x = lift(input)?;
+        let state: Vec<Var<'t, T>> = match hx {
+            Some(s) => s.iter().map(|v| lift(v)).collect::<Result<_>>()?,
+            None => {
+                let z = tape.constant(Tensor::zeros(&[batch, self.hidden_size]));
+                vec![z; self.cell.state_parts()]
+            }
+        };
+        let mut gates = x.matmul(&tape.param(&self.w_ih).t()?)?;
+        if let Some(b) = &self.b_ih {
+            gates = gates.add(&tape.param(b))?;
+        }
+        let mut hidden = None;
+        if let Some(w) = &self.w_hh {
+            let mut q = state[0].matmul(&tape.param(w).t()?)?;
+            if let Some(b) = &self.b_hh {
+                q = q.add(&tape.param(b))?;
+            }
+            match self.cell.recurrence() {
+                Recurrence::Joined => gates = gates.add(&q)?,
+                _ => hidden = Some(q),
+            }
+        }
+        let new = self
+            .cell
+            .forward_composed(&gates, hidden.as_ref(), &state)?;
+        if batched {
+            Ok(new)
+        } else {
+            new.iter()
+                .map(|v| Ok(v.squeeze(0usize)?))
+                .collect::<Result<_>>()
+        }
+    }
+
+    /// PyTorch's names: `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`.
+    pub fn named_parameters(&self) -> Vec<(String, &Param<T>)> {
+        [
+            ("weight_ih", Some(&self.w_ih)),
+            ("weight_hh", self.w_hh.as_ref()),
+            ("bias_ih", self.b_ih.as_ref()),
+            ("bias_hh", self.b_hh.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(n, p)| p.map(|p| (n.to_string(), p)))
+        .collect()
+    }
+
+    /// Mutable form of [`SingleStep::named_parameters`].
+    pub fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
+        [
+            ("weight_ih", Some(&mut self.w_ih)),
+            ("weight_hh", self.w_hh.as_mut()),
+            ("bias_ih", self.b_ih.as_mut()),
+            ("bias_hh", self.b_hh.as_mut()),
+        ]
+        .into_iter()
+        .filter_map(|(n, p)| p.map(|p| (n.to_string(), p)))
+        .collect()
+    }
+
+    /// PyTorch's printed form: `LSTMCell(3, 4, bias=False)`.
+    pub fn fmt_as(&self, f: &mut fmt::Formatter<'_>, name: &str) -> fmt::Result {
+        write!(f, "{name}({}, {}", self.input_size, self.hidden_size)?;
+        if self.b_ih.is_none() {
+            f.write_str(", bias=False")?;
+        }
+        f.write_str(")")
+    }
+}

@@ -1,0 +1,338 @@
+//! The public face of a built-in stack (`Rnn`, `Lstm`, `Gru`): its own config type and
+//! PyTorch's state forms (`h` or `(h, c)`) over the engine, written once.
+
+/// Declares a recurrent module type over [`Recurrent`](crate::recurrent::Recurrent): the
+/// struct, its constructor, and the forward family in PyTorch's state form — `one` (`h0`,
+/// returning `(output, h_n)`) or `two` (`(h0, c0)`, returning `(output, (h_n, c_n))`).
+macro_rules! recurrent_module {
+    ($(#[$doc:meta])* $name:ident, $config:ident, $cell:ty, $torch:literal, $form:ident) => {
+        $(#[$doc])*
+        pub struct $name<T: Float = f32> {
+            config: $config,
+            engine: $crate::recurrent::Recurrent<$cell, T>,
+        }
+
+        impl<T: Float> std::fmt::Debug for $name<T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}", self.config)
+            }
+        }
+
+        impl<T: Float> $name<T> {
+            #[doc = concat!("A new ", $torch, " with PyTorch's initialisation: every parameter, biases")]
+            /// included, from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), drawn in parameter
+            /// order from `rng`.
+            ///
+            /// # Errors
+            /// When the config is invalid (`validate`) or its parameters cannot be allocated.
+            pub fn new<R: rand::Rng + ?Sized>(config: $config, rng: &mut R) -> $crate::error::Result<Self> {
+                let engine =
+                    $crate::recurrent::Recurrent::new(<$cell>::from(&config), config.recurrent(), rng)?;
+                Ok($name { config, engine })
+            }
+
+            /// The settings.
+            pub fn config(&self) -> &$config {
+                &self.config
+            }
+
+            /// The engine running this stack (the form every cell shares: state parts as
+            /// slices).
+            pub fn engine(&self) -> &$crate::recurrent::Recurrent<$cell, T> {
+                &self.engine
+            }
+
+            /// How many times dropout masks have been drawn: one per layer boundary per
+            /// training forward (saved in checkpoints so a resumed run draws the same masks as
+            /// an uninterrupted one).
+            pub fn dropout_calls(&self) -> u64 {
+                self.engine.dropout_calls()
+            }
+
+            /// Restores the dropout draw counter (see `dropout_calls`).
+            pub fn set_dropout_calls(&self, n: u64) {
+                self.engine.set_dropout_calls(n);
+            }
+
+            /// The parameters registered on `tape`, in `named_parameters` order.
+            pub fn param_vars<'t>(&self, tape: &'t Tape<T>) -> Vec<Var<'t, T>> {
+                self.engine.param_vars(tape)
+            }
+
+            /// A one-step sampler starting from a zero state (batch 1, unidirectional): the
+            /// engine's [`Stepper`](crate::recurrent::Stepper).
+            ///
+            /// # Errors
+            /// When the stack is bidirectional (a reverse direction needs the whole sequence).
+            pub fn stepper(&self) -> $crate::error::Result<$crate::recurrent::Stepper<'_, $cell, T>> {
+                self.engine.stepper()
+            }
+
+            $crate::recurrent::wrapper::recurrent_module!(@$form $torch);
+        }
+
+        impl<T: Float> $crate::module::Module<T> for $name<T> {
+            fn named_parameters(&self) -> Vec<(String, &Param<T>)> {
+                self.engine.named_parameters()
+            }
+            fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
+                self.engine.named_parameters_mut()
+            }
+            fn set_training(&mut self, training: bool) {
+                self.engine.set_training(training);
+            }
+            fn is_training(&self) -> bool {
+                self.engine.is_training()
+            }
+        }
+    };
+
+    (@one $torch:literal) => {
+        #[doc = concat!("The training-path forward of `torch.nn.", $torch, "`: `input` is `(L, N, in)`")]
+        /// (`(N, L, in)` with `batch_first`, `(L, in)` unbatched), `h0` is
+        /// `(layers * D, N, H)` (`(layers * D, H)` unbatched), zeros if `None`. Returns
+        /// `(output, h_n)` with PyTorch's shapes. Dropout applies between layers in train mode.
+        ///
+        /// # Errors
+        /// PyTorch's messages, in its order (`Expected input to be 2D or 3D ...`,
+        /// `input.size(-1) must be equal to input_size. Expected 5, got 7`, ...).
+        pub fn forward<'t>(
+            &self,
+            tape: &'t Tape<T>,
+            input: &Var<'t, T>,
+            h0: Option<&Var<'t, T>>,
+        ) -> $crate::error::Result<(Var<'t, T>, Var<'t, T>)> {
+            let s = h0.as_ref().map(std::slice::from_ref);
+            $crate::recurrent::wrapper::one(self.engine.forward(tape, input, s))
+        }
+
+        /// Forward over a padded batch of variable-length sequences (what PyTorch does with
+        /// a `PackedSequence`): item `b` runs only over its first `lengths[b]` steps; `h_n`
+        /// holds each item's state at its own last valid step; padded outputs are zero.
+        ///
+        /// # Errors
+        /// As `forward`, plus PyTorch's checks on the lengths.
+        pub fn forward_padded<'t>(
+            &self,
+            tape: &'t Tape<T>,
+            input: &Var<'t, T>,
+            lengths: &[usize],
+            h0: Option<&Var<'t, T>>,
+        ) -> $crate::error::Result<(Var<'t, T>, Var<'t, T>)> {
+            let s = h0.as_ref().map(std::slice::from_ref);
+            $crate::recurrent::wrapper::one(self.engine.forward_padded(tape, input, lengths, s))
+        }
+
+        /// `forward` on the one-hot vectors of `tokens` (`(L, N)`, `(N, L)` with
+        /// `batch_first`, `(L)` unbatched) without building them: the first layer's input
+        /// projection reads the tokens' columns of `W_ih` (see
+        /// [`Recurrent::forward_tokens`](crate::recurrent::Recurrent::forward_tokens)).
+        ///
+        /// # Errors
+        /// A token out of `0..input_size`; otherwise as `forward`.
+        pub fn forward_tokens<'t>(
+            &self,
+            tape: &'t Tape<T>,
+            tokens: &recur_tensor::IndexTensor,
+            h0: Option<&Var<'t, T>>,
+        ) -> $crate::error::Result<(Var<'t, T>, Var<'t, T>)> {
+            let s = h0.as_ref().map(std::slice::from_ref);
+            $crate::recurrent::wrapper::one(self.engine.forward_tokens(tape, tokens, s))
+        }
+
+        /// `forward` (or `forward_padded` with `lengths`) with the parameters given as vars
+        /// in `named_parameters` order: the functional form, used to gradient-check with
+        /// respect to the weights.
+        ///
+        /// # Errors
+        /// As `forward`, or when `params` does not match the parameter shapes.
+        pub fn forward_with_params<'t>(
+            &self,
+            tape: &'t Tape<T>,
+            input: &Var<'t, T>,
+            h0: Option<&Var<'t, T>>,
+            lengths: Option<&[usize]>,
+            params: &[Var<'t, T>],
+        ) -> $crate::error::Result<(Var<'t, T>, Var<'t, T>)> {
+            let s = h0.as_ref().map(std::slice::from_ref);
+            $crate::recurrent::wrapper::one(
+                self.engine.forward_with_params(tape, input, s, lengths, params),
+            )
+        }
+
+        /// No-tape inference on plain tensors (eval semantics: no dropout); same shapes and
+        /// errors as `forward`.
+        ///
+        /// # Errors
+        /// As `forward`.
+        pub fn forward_tensor(
+            &self,
+            input: &Tensor<T>,
+            h0: Option<&Tensor<T>>,
+        ) -> $crate::error::Result<(Tensor<T>, Tensor<T>)> {
+            let s = h0.as_ref().map(std::slice::from_ref);
+            let (out, mut finals) = self.engine.forward_tensor(input, s)?;
+            Ok((out, finals.pop().expect("one state part")))
+        }
+
+        /// A zero hidden state for `batch` items: `(layers * D, batch, H)`.
+        pub fn zero_state(&self, batch: usize) -> Tensor<T> {
+            self.engine.zero_state(batch).pop().expect("one state part")
+        }
+
+        /// One time step of every layer, for generation: `x` is `(batch, input_size)`,
+        /// `state` is `(layers, batch, H)` and is updated in place; returns the last layer's
+        /// new state `(batch, H)`. Unidirectional stacks only.
+        ///
+        /// # Errors
+        /// When the stack is bidirectional or the shapes do not fit.
+        pub fn step(&self, x: &Tensor<T>, state: &mut Tensor<T>) -> $crate::error::Result<Tensor<T>> {
+            self.engine.step(x, std::slice::from_mut(state))
+        }
+    };
+
+    (@two $torch:literal) => {
+        #[doc = concat!("The training-path forward of `torch.nn.", $torch, "`: `input` is `(L, N, in)`")]
+        /// (`(N, L, in)` with `batch_first`, `(L, in)` unbatched); `hx` is `(h0, c0)`, each
+        /// `(layers * D, N, H)` (`(layers * D, H)` unbatched), zeros if `None`. Returns
+        /// `(output, (h_n, c_n))` with PyTorch's shapes. Dropout applies between layers in
+        /// train mode.
+        ///
+        /// # Errors
+        /// PyTorch's messages, in its order (`LSTM: Expected input to be 2D or 3D, got 4D
+        /// instead`, `For batched 3-D input, hx and cx should also be 3-D but got (2-D, 3-D)
+        /// tensors`, `Expected hidden[0] size (2, 3, 20), got [2, 1, 20]`, ...).
+        pub fn forward<'t>(
+            &self,
+            tape: &'t Tape<T>,
+            input: &Var<'t, T>,
+            hx: Option<(&Var<'t, T>, &Var<'t, T>)>,
+        ) -> $crate::error::Result<(Var<'t, T>, (Var<'t, T>, Var<'t, T>))> {
+            let s = hx.map(|(h, c)| [h, c]);
+            $crate::recurrent::wrapper::two(self.engine.forward(tape, input, s.as_ref().map(|s| &s[..])))
+        }
+
+        /// Forward over a padded batch of variable-length sequences (what PyTorch does with
+        /// a `PackedSequence`): item `b` runs only over its first `lengths[b]` steps; `h_n`
+        /// and `c_n` hold each item's states at its own last valid step; padded outputs are
+        /// zero.
+        ///
+        /// # Errors
+        /// As `forward`, plus PyTorch's checks on the lengths.
+        pub fn forward_padded<'t>(
+            &self,
+            tape: &'t Tape<T>,
+            input: &Var<'t, T>,
+            lengths: &[usize],
+            hx: Option<(&Var<'t, T>, &Var<'t, T>)>,
+        ) -> $crate::error::Result<(Var<'t, T>, (Var<'t, T>, Var<'t, T>))> {
+            let s = hx.map(|(h, c)| [h, c]);
+            let s = s.as_ref().map(|s| &s[..]);
+            $crate::recurrent::wrapper::two(self.engine.forward_padded(tape, input, lengths, s))
+        }
+
+        /// `forward` on the one-hot vectors of `tokens` without building them (see
+        /// [`Recurrent::forward_tokens`](crate::recurrent::Recurrent::forward_tokens)).
+        ///
+        /// # Errors
+        /// A token out of `0..input_size`; otherwise as `forward`.
+        pub fn forward_tokens<'t>(
+            &self,
+            tape: &'t Tape<T>,
+            tokens: &recur_tensor::IndexTensor,
+            hx: Option<(&Var<'t, T>, &Var<'t, T>)>,
+        ) -> $crate::error::Result<(Var<'t, T>, (Var<'t, T>, Var<'t, T>))> {
+            let s = hx.map(|(h, c)| [h, c]);
+            let s = s.as_ref().map(|s| &s[..]);
+            $crate::recurrent::wrapper::two(self.engine.forward_tokens(tape, tokens, s))
+        }
+
+        /// `forward` (or `forward_padded` with `lengths`) with the parameters given as vars
+        /// in `named_parameters` order: the functional form, used to gradient-check with
+        /// respect to the weights.
+        ///
+        /// # Errors
+        /// As `forward`, or when `params` does not match the parameter shapes.
+        pub fn forward_with_params<'t>(
+            &self,
+            tape: &'t Tape<T>,
+            input: &Var<'t, T>,
+            hx: Option<(&Var<'t, T>, &Var<'t, T>)>,
+            lengths: Option<&[usize]>,
+            params: &[Var<'t, T>],
+        ) -> $crate::error::Result<(Var<'t, T>, (Var<'t, T>, Var<'t, T>))> {
+            let s = hx.map(|(h, c)| [h, c]);
+            let s = s.as_ref().map(|s| &s[..]);
+            $crate::recurrent::wrapper::two(
+                self.engine.forward_with_params(tape, input, s, lengths, params),
+            )
+        }
+
+        /// No-tape inference on plain tensors (eval semantics: no dropout); same shapes and
+        /// errors as `forward`; returns `(output, (h_n, c_n))`.
+        ///
+        /// # Errors
+        /// As `forward`.
+        #[allow(clippy::type_complexity)]
+        pub fn forward_tensor(
+            &self,
+            input: &Tensor<T>,
+            hx: Option<(&Tensor<T>, &Tensor<T>)>,
+        ) -> $crate::error::Result<(Tensor<T>, (Tensor<T>, Tensor<T>))> {
+            let s = hx.map(|(h, c)| [h, c]);
+            let (out, mut finals) = self.engine.forward_tensor(input, s.as_ref().map(|s| &s[..]))?;
+            let c = finals.pop().expect("two state parts");
+            let h = finals.pop().expect("two state parts");
+            Ok((out, (h, c)))
+        }
+
+        /// A zero state `(h, c)` for `batch` items, each `(layers * D, batch, H)`.
+        pub fn zero_state(&self, batch: usize) -> (Tensor<T>, Tensor<T>) {
+            let mut z = self.engine.zero_state(batch);
+            let c = z.pop().expect("two state parts");
+            (z.pop().expect("two state parts"), c)
+        }
+
+        /// One time step of every layer, for generation: `x` is `(batch, input_size)`,
+        /// `state` is `(h, c)`, each `(layers, batch, H)`, updated in place; returns the last
+        /// layer's new `h` `(batch, H)`. Unidirectional stacks only.
+        ///
+        /// # Errors
+        /// When the stack is bidirectional or the shapes do not fit.
+        pub fn step(
+            &self,
+            x: &Tensor<T>,
+            state: &mut (Tensor<T>, Tensor<T>),
+        ) -> $crate::error::Result<Tensor<T>> {
+            let mut parts = [state.0.clone(), state.1.clone()];
+            let y = self.engine.step(x, &mut parts)?;
+            let [h, c] = parts;
+            *state = (h, c);
+            Ok(y)
+        }
+    };
+}
+pub(crate) use recurrent_module;
+
+use crate::error::Result;
+use recur_autograd::Var;
+use recur_tensor::Float;
+
+/// `(output, [h_n])` as `(output, h_n)`.
+pub(crate) fn one<'t, T: Float>(
+    r: Result<super::RecurrentOutput<'t, T>>,
+) -> Result<(Var<'t, T>, Var<'t, T>)> {
+    let (out, mut finals) = r?;
+    Ok((out, finals.pop().expect("one state part")))
+}
+
+/// `(output, [h_n, c_n])` as `(output, (h_n, c_n))`.
+#[allow(clippy::type_complexity)]
+pub(crate) fn two<'t, T: Float>(
+    r: Result<super::RecurrentOutput<'t, T>>,
+) -> Result<(Var<'t, T>, (Var<'t, T>, Var<'t, T>))> {
+    let (out, mut finals) = r?;
+    let c = finals.pop().expect("two state parts");
+    let h = finals.pop().expect("two state parts");
+    Ok((out, (h, c)))
+}

@@ -1,0 +1,58 @@
+//! The RNN's cell math: `h_t = act(z_t)`, its backward from the output.
+
+use super::Nonlinearity;
+use crate::error::Result;
+use crate::recurrent::{Backward, Cell, Forward, Recurrence};
+use recur_autograd::Var;
+use recur_tensor::Float;
+
+/// The Elman cell `h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)` as a [`Cell`]: one
+/// gate block, the recurrent product joined with the input side, `act` = tanh or relu.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RnnMath {
+    /// The activation.
+    pub nonlinearity: Nonlinearity,
+}
+
+impl RnnMath {
+    /// The cell with activation `nonlinearity`.
+    pub fn new(nonlinearity: Nonlinearity) -> Self {
+        RnnMath { nonlinearity }
+    }
+}
+
+impl Cell for RnnMath {
+    fn name(&self) -> &'static str {
+        "RNN"
+    }
+    fn gates(&self) -> usize {
+        1
+    }
+    fn recurrence(&self) -> Recurrence {
+        Recurrence::Joined
+    }
+    fn describe(&self) -> Option<String> {
+        (self.nonlinearity != Nonlinearity::Tanh)
+            .then(|| format!("nonlinearity={}", self.nonlinearity))
+    }
+    fn forward<T: Float>(&self, s: Forward<'_, T>) {
+        s.next.copy_from_slice(s.gates);
+        self.nonlinearity.apply(s.next);
+    }
+    fn backward<T: Float>(&self, s: Backward<'_, T>) {
+        // dz = dh * act'(z), from the output h = act(z); h_{t-1} is reached only through W_hh.
+        self.nonlinearity.backward(s.next, s.d_state, s.d_gates);
+        s.d_state.fill(T::ZERO);
+    }
+    fn forward_composed<'t, T: Float>(
+        &self,
+        gates: &Var<'t, T>,
+        _: Option<&Var<'t, T>>,
+        _: &[Var<'t, T>],
+    ) -> Result<Vec<Var<'t, T>>> {
+        Ok(vec![match self.nonlinearity {
+            Nonlinearity::Tanh => gates.tanh()?,
+            Nonlinearity::Relu => gates.relu()?,
+        }])
+    }
+}
