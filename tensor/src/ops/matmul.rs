@@ -41,7 +41,8 @@ impl<T: Float> Tensor<T> {
     /// ```
     /// use recur_tensor::Tensor;
     /// let w = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3])?;
-    /// let m = w.t()?.as_mat()?;
+    /// let wt = w.t()?;
+    /// let m = wt.as_mat()?;
     /// assert_eq!((m.rows, m.cols, m.rs, m.cs), (3, 2, 1, 3));
     /// # Ok::<(), recur_tensor::TensorError>(())
     /// ```
