@@ -11,7 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-target/release/examples/char_rnn}
 kills=${KILLS:-5}
-RANDOM=${RANDOM_SEED:-$$}
+seed=${RANDOM_SEED:-$$}
+RANDOM=$seed
+echo "kill times from RANDOM_SEED=$seed"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 # Truncated BPTT, two layers with dropout: the carried state, the dropout stream, the
