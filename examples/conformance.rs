@@ -10,7 +10,7 @@
 //!
 //! Usage: `cargo run --release --example conformance -- FILE...`
 
-use recur::nn::conformance::{Tolerance, run_file};
+use recur_conformance::{Tolerance, run_file};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

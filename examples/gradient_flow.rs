@@ -25,7 +25,6 @@ use recur::plot;
 
 use clap::Parser;
 use recur::nn::optim::{Optimizer, Sgd};
-use recur::nn::rnn::composed::forward_composed;
 use recur::nn::{Module, Nonlinearity, Rnn, RnnConfig, Tape, clip_grad_norm};
 use recur::tensor::Tensor;
 use std::fmt::Write as _;
@@ -159,9 +158,12 @@ fn measure(args: &Args, act: Nonlinearity, q: &[f64], s: f64) -> Row {
     );
     let v = Tensor::<f32>::uniform(&[1, h], -1.0, 1.0, &mut recur::seeded_rng(args.seed + 2));
     let tape = Tape::new();
-    let c = forward_composed(&rnn, &tape, &tape.constant(x), None, None).expect("shapes fit");
+    let params = rnn.param_vars(&tape);
+    let c = rnn
+        .forward_composed(&tape, &tape.constant(x), None, None, &params)
+        .expect("shapes fit");
     // The retained-gradient API: mark every h_t, then read dL/dh_t from the gradient store.
-    let states: Vec<_> = c.states[0]
+    let states: Vec<_> = c.states[0][0]
         .iter()
         .map(|s| s.clone().retain_grad())
         .collect();

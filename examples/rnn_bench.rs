@@ -13,8 +13,10 @@
 //! Sampling: batch 1, one character at a time, 200 characters; the input character's column of
 //! W_ih is read instead of multiplying by a one-hot vector.
 //!
-//! Usage: `cargo run --release --example rnn_bench -- [tiny|small|large]... [--threads N[,N...]]
-//! [--interleave] [--bandwidth] [--quick]` (no config: all three; no --threads: 1 then 2, as
+//! Usage: `cargo run --release --example rnn_bench -- [tiny|small|large]... [--cell rnn|lstm|gru]
+//! [--threads N[,N...]] [--interleave] [--bandwidth] [--quick]`. With `--cell lstm|gru` the
+//! lines are labelled `lstm-small` and GFLOP/s counts the gate products (4 or 3 per step), as
+//! the anchor's `--cell` does. (no config: all three; no --threads: 1 then 2, as
 //! the anchor does).
 //! `--interleave` times the thread counts' steps in turn on one model (one step with each
 //! count, repeated), so that their ratio is measured under the same machine load.
@@ -28,9 +30,13 @@ use bench_common::{bad_argument, median, threads_arg};
 use rand::{RngExt, SeedableRng};
 use recur::autograd::Tape;
 use recur::nn::clip::clip_grad_norm;
+use recur::nn::gru::GruMath;
 use recur::nn::loss::{CrossEntropyOptions, cross_entropy};
+use recur::nn::lstm::LstmMath;
 use recur::nn::optim::{Adagrad, Adam, Optimizer};
-use recur::nn::{Layer, Linear, Module, Rnn, RnnConfig};
+use recur::nn::recurrent::{Cell, Recurrent, RecurrentConfig};
+use recur::nn::rnn::RnnMath;
+use recur::nn::{Layer, Linear, Module, Nonlinearity};
 use recur::tensor::{IndexTensor, Tensor};
 use std::time::Instant;
 
@@ -74,7 +80,7 @@ const CONFIGS: [Config; 3] = [
     },
 ];
 
-fn flops(c: &Config) -> f64 {
+fn flops(c: &Config, gates: usize) -> f64 {
     let (v, h, t, b) = (
         c.vocab as f64,
         c.hidden as f64,
@@ -84,32 +90,30 @@ fn flops(c: &Config) -> f64 {
     let mut f = 0.0;
     for l in 0..c.layers {
         let i = if l == 0 { v } else { h };
-        f += 2.0 * t * b * h * (i + h);
+        f += 2.0 * t * b * gates as f64 * h * (i + h);
     }
     f += 2.0 * t * b * h * v;
     3.0 * f
 }
 
 /// One config's model, optimizer and batch, ready to time.
-struct Bench<'c> {
+struct Bench<'c, C: Cell> {
     c: &'c Config,
-    rnn: Rnn<f32>,
+    rnn: Recurrent<C, f32>,
     head: Linear<f32>,
     opt: Box<dyn Optimizer<f32>>,
     x: Tensor<f32>,
     y: IndexTensor,
-    h0: Tensor<f32>,
+    h0: Vec<Tensor<f32>>,
 }
 
 type BoxResult<T> = Result<T, Box<dyn std::error::Error>>;
 
-impl<'c> Bench<'c> {
-    fn new(c: &'c Config) -> BoxResult<Self> {
+impl<'c, C: Cell> Bench<'c, C> {
+    fn new(c: &'c Config, cell: C) -> BoxResult<Self> {
         let mut rng = recur::seeded_rng(0);
-        let rnn = Rnn::<f32>::new(
-            RnnConfig::new(c.vocab, c.hidden).num_layers(c.layers),
-            &mut rng,
-        )?;
+        let config = RecurrentConfig::new(c.vocab, c.hidden).num_layers(c.layers);
+        let rnn = Recurrent::new(cell, config, &mut rng)?;
         let head = Linear::<f32>::new(c.hidden, c.vocab, &mut rng)?;
         let opt: Box<dyn Optimizer<f32>> = if c.adagrad {
             Box::new(Adagrad::new(0.1)?)
@@ -125,7 +129,7 @@ impl<'c> Bench<'c> {
             onehot[i * v + x] = 1.0;
         }
         let x = Tensor::from_vec(onehot, &[t, b, v])?;
-        let h0 = Tensor::<f32>::zeros(&[c.layers, b, c.hidden]);
+        let h0 = rnn.zero_state(b);
         Ok(Bench {
             c,
             rnn,
@@ -143,11 +147,11 @@ impl<'c> Bench<'c> {
         let s = Instant::now();
         let mut grads = {
             let tape = Tape::new();
-            let (out, _) = self.rnn.forward(
-                &tape,
-                &tape.constant(self.x.clone()),
-                Some(&tape.constant(self.h0.clone())),
-            )?;
+            let h0: Vec<_> = self.h0.iter().map(|h| tape.constant(h.clone())).collect();
+            let h0: Vec<_> = h0.iter().collect();
+            let (out, _) = self
+                .rnn
+                .forward(&tape, &tape.constant(self.x.clone()), Some(&h0))?;
             let logits = self.head.forward(&tape, &out)?.reshape(&[t * b, v])?;
             let loss = cross_entropy(&logits, &self.y, CrossEntropyOptions::default())?;
             tape.backward(&loss)?
@@ -215,18 +219,26 @@ impl<'c> Bench<'c> {
         let (sample, stream) = (median(sample) / 1e9, median(stream) / 1e9);
         println!(
             "{} bandwidth: weights_MB/char={:.2} sample_GB/s={sample:.1} stream_GB/s={stream:.1} ratio={:.2}",
-            self.c.name,
+            self.label(),
             bytes / 1e6,
             sample / stream
         );
         Ok(())
     }
 
+    /// `small`, or `lstm-small` for a gated cell, as the anchor labels its lines.
+    fn label(&self) -> String {
+        match C::NAME {
+            "RNN" => self.c.name.to_string(),
+            other => format!("{}-{}", other.to_lowercase(), self.c.name),
+        }
+    }
+
     fn report(&self, threads: usize, ms: f64, us: f64) {
         println!(
             "{} threads={threads} ms/step={ms:.3} GFLOP/s={:.1} sample_us/char={us:.1}",
-            self.c.name,
-            flops(self.c) / ms / 1e6
+            self.label(),
+            flops(self.c, C::GATES) / ms / 1e6
         );
     }
 }
@@ -258,9 +270,15 @@ fn sum(w: &[f32]) -> f32 {
 
 /// Times `steps` training steps (after 3 warm-up steps) and the sampling with `threads`
 /// threads, as the anchor does.
-fn run(c: &Config, threads: usize, steps: usize, bandwidth: bool) -> BoxResult<()> {
+fn run<C: Cell>(
+    cell: C,
+    c: &Config,
+    threads: usize,
+    steps: usize,
+    bandwidth: bool,
+) -> BoxResult<()> {
     recur::tensor::gemm::set_num_threads(threads);
-    let mut bench = Bench::new(c)?;
+    let mut bench = Bench::new(c, cell)?;
     for _ in 0..3 {
         bench.step()?;
     }
@@ -278,9 +296,15 @@ fn run(c: &Config, threads: usize, steps: usize, bandwidth: bool) -> BoxResult<(
 /// Like [`run`] for several thread counts at once, their timed steps interleaved (one step
 /// with each count in turn), so that every count meets the same machine load: on a shared,
 /// noisy machine the ratio between the counts is then measured, not the load's drift.
-fn run_interleaved(c: &Config, counts: &[usize], steps: usize, bandwidth: bool) -> BoxResult<()> {
+fn run_interleaved<C: Cell>(
+    cell: C,
+    c: &Config,
+    counts: &[usize],
+    steps: usize,
+    bandwidth: bool,
+) -> BoxResult<()> {
     let set = recur::tensor::gemm::set_num_threads;
-    let mut bench = Bench::new(c)?;
+    let mut bench = Bench::new(c, cell)?;
     for &th in counts {
         set(th);
         for _ in 0..3 {
@@ -305,18 +329,47 @@ fn run_interleaved(c: &Config, counts: &[usize], steps: usize, bandwidth: bool) 
     Ok(())
 }
 
+/// Every selected config with cell `cell`: interleaved thread counts, or (as the anchor)
+/// every config with one thread count, then with the next.
+fn bench_all<'a, C: Cell, I: Iterator<Item = &'a Config>>(
+    cell: C,
+    selected: &impl Fn() -> I,
+    counts: &[usize],
+    steps: &impl Fn(&Config) -> usize,
+    interleave: bool,
+    bandwidth: bool,
+) -> BoxResult<()> {
+    if interleave {
+        selected().try_for_each(|c| run_interleaved(cell.clone(), c, counts, steps(c), bandwidth))
+    } else {
+        counts.iter().try_for_each(|&th| {
+            selected().try_for_each(|c| run(cell.clone(), c, th, steps(c), bandwidth))
+        })
+    }
+}
+
 fn main() -> std::process::ExitCode {
     let mut names = Vec::new();
     let mut threads: Option<Vec<usize>> = None;
     let mut quick = false;
     let mut interleave = false;
     let mut bandwidth = false;
+    let mut cell = "rnn".to_string();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--threads" => match threads_arg(args.next()) {
                 Ok(n) => threads = Some(n),
                 Err(code) => return code,
+            },
+            "--cell" => match args.next() {
+                Some(c) if ["rnn", "lstm", "gru"].contains(&c.as_str()) => cell = c,
+                other => {
+                    return bad_argument(
+                        &format!("--cell {}", other.unwrap_or_default()),
+                        "--cell rnn|lstm|gru",
+                    );
+                }
             },
             "--quick" => quick = true,
             "--interleave" => interleave = true,
@@ -325,7 +378,7 @@ fn main() -> std::process::ExitCode {
             other => {
                 return bad_argument(
                     other,
-                    "rnn_bench [tiny|small|large]... [--threads N[,N...]] [--interleave] [--bandwidth] [--quick]",
+                    "rnn_bench [tiny|small|large]... [--threads N[,N...]] [--cell rnn|lstm|gru] [--interleave] [--bandwidth] [--quick]",
                 );
             }
         }
@@ -344,13 +397,31 @@ fn main() -> std::process::ExitCode {
         }
     };
     let selected = || CONFIGS.iter().filter(|c| names.iter().any(|n| n == c.name));
-    let result = if interleave {
-        selected().try_for_each(|c| run_interleaved(c, &thread_counts, steps(c), bandwidth))
-    } else {
-        // As the anchor: every config with one thread count, then with the next.
-        thread_counts
-            .iter()
-            .try_for_each(|&th| selected().try_for_each(|c| run(c, th, steps(c), bandwidth)))
+    let result = match cell.as_str() {
+        "lstm" => bench_all(
+            LstmMath,
+            &selected,
+            &thread_counts,
+            &steps,
+            interleave,
+            bandwidth,
+        ),
+        "gru" => bench_all(
+            GruMath,
+            &selected,
+            &thread_counts,
+            &steps,
+            interleave,
+            bandwidth,
+        ),
+        _ => bench_all(
+            RnnMath::new(Nonlinearity::Tanh),
+            &selected,
+            &thread_counts,
+            &steps,
+            interleave,
+            bandwidth,
+        ),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

@@ -22,6 +22,10 @@ With metadata `lengths` (a JSON list), the input went through
 `pack_padded_sequence(input, lengths, batch_first, enforce_sorted=False)` and `output` is
 `pad_packed_sequence(...)` of the result (padded with zeros).
 
+With metadata `proj_size` (LSTM only), `h0`, `h_n`, `output` and `weight_hh_l{k}` have
+`proj_size` columns where they had `hidden_size`, and `weight_hr_l{k}` (proj_size, H) follows
+each layer's biases.
+
 `gru_*.safetensors` (kind `GRU`): the same with (3H, .) parameters, no `c0` / `c_n`.
 
 `lstmcell_*.safetensors` (kind `LSTMCell`): `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`;
@@ -81,21 +85,25 @@ def rand(*shape, scale=1.0):
 
 def stack_case(out_dir, name, kind, seed, input_size, hidden_size, seq, batch, num_layers=1,
                bias=True, batch_first=False, bidirectional=False, with_h0=True, lengths=None,
-               input_scale=1.0):
+               input_scale=1.0, proj_size=0):
     """One LSTM or GRU case. `batch=None` is an unbatched call."""
     torch.manual_seed(seed)
     cls = {"LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU}[kind]
+    extra = {"proj_size": proj_size} if proj_size else {}
     m = cls(input_size, hidden_size, num_layers=num_layers, bias=bias, batch_first=batch_first,
-            bidirectional=bidirectional)
+            bidirectional=bidirectional, **extra)
     d = 2 if bidirectional else 1
+    h_size = proj_size or hidden_size
     if batch is None:
         x = rand(seq, input_size, scale=input_scale)
         state_shape = (num_layers * d, hidden_size)
+        h_shape = (num_layers * d, h_size)
     else:
         x = rand(batch, seq, input_size, scale=input_scale) if batch_first else rand(
             seq, batch, input_size, scale=input_scale)
         state_shape = (num_layers * d, batch, hidden_size)
-    h0 = rand(*state_shape) if with_h0 else None
+        h_shape = (num_layers * d, batch, h_size)
+    h0 = rand(*h_shape) if with_h0 else None
     c0 = rand(*state_shape) if with_h0 and kind == "LSTM" else None
     hx = None if h0 is None else ((h0, c0) if kind == "LSTM" else h0)
 
@@ -136,6 +144,8 @@ def stack_case(out_dir, name, kind, seed, input_size, hidden_size, seq, batch, n
     meta = {"kind": kind, "input_size": input_size, "hidden_size": hidden_size,
             "num_layers": num_layers, "bias": bias, "batch_first": batch_first,
             "bidirectional": bidirectional, "dtype": "float64", "note": note}
+    if proj_size:
+        meta["proj_size"] = proj_size
     if lengths is not None:
         meta["lengths"] = list(lengths)
         meta["note"] += "; input packed with pack_padded_sequence(enforce_sorted=False)"
@@ -202,6 +212,13 @@ def main():
                    num_layers=2, bidirectional=True, lengths=[3, 5, 2])
         stack_case(out_dir, f"{p}_packed_batch_first_no_h0", kind, 9, 2, 3, seq=6, batch=4,
                    batch_first=True, with_h0=False, lengths=[6, 1, 4, 6])
+    # Projections (LSTM only): h_t = W_hr (o * tanh(c_t)), h of size proj_size.
+    stack_case(out_dir, "lstm_proj_bidir_2layer", "LSTM", 13, 3, 5, seq=4, batch=2,
+               num_layers=2, bidirectional=True, proj_size=2)
+    stack_case(out_dir, "lstm_proj_packed_batch_first", "LSTM", 14, 2, 4, seq=5, batch=3,
+               batch_first=True, lengths=[5, 2, 4], proj_size=3)
+    stack_case(out_dir, "lstm_proj_unbatched_no_h0", "LSTM", 15, 3, 3, seq=6, batch=None,
+               with_h0=False, proj_size=1)
     for kind in ("LSTMCell", "GRUCell"):
         p = kind.lower()
         cell_case(out_dir, f"{p}_batched", kind, 10, 4, 3, batch=5)

@@ -106,8 +106,8 @@ pub const DEFAULT_CORPUS: &[(&str, &str)] = &[
         include_str!("../../tensor/src/ops/mod.rs"),
     ),
     (
-        "nn/src/rnn/composed.rs",
-        include_str!("../../nn/src/rnn/composed.rs"),
+        "nn/src/recurrent/composed.rs",
+        include_str!("../../nn/src/recurrent/composed.rs"),
     ),
 ];
 

@@ -6,7 +6,6 @@
 mod activation;
 pub mod checkpoint;
 pub mod clip;
-pub mod conformance;
 mod dropout;
 mod error;
 pub mod gru;

@@ -728,3 +728,79 @@ fn gradients_reach_every_parameter_and_state() {
         .unwrap();
     assert!(tape.len() < 20, "{} nodes", tape.len());
 }
+
+/// PyTorch's `proj_size`: its checks and messages, shapes, names, and the one-step sampler
+/// (which projects too) against the whole-sequence forward.
+#[test]
+fn lstm_projection() {
+    use recur_nn::{Gru, GruConfig, Module};
+    let mut rng = recur_nn::seeded_rng(0);
+    let e = Lstm::<f64>::new(LstmConfig::new(3, 4).proj_size(4), &mut rng).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "proj_size has to be smaller than hidden_size"
+    );
+    let e = Gru::<f64>::new(GruConfig::new(3, 4).proj_size(2), &mut rng).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "proj_size argument is only supported for LSTM, not GRU"
+    );
+    let lstm =
+        Lstm::<f64>::new(LstmConfig::new(3, 5).num_layers(2).proj_size(2), &mut rng).unwrap();
+    assert_eq!(
+        lstm.config().to_string(),
+        "LSTM(3, 5, proj_size=2, num_layers=2)"
+    );
+    let names: Vec<String> = lstm
+        .named_parameters()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(
+        names[..5],
+        [
+            "weight_ih_l0",
+            "weight_hh_l0",
+            "bias_ih_l0",
+            "bias_hh_l0",
+            "weight_hr_l0"
+        ]
+    );
+    let p = lstm.named_parameters();
+    assert_eq!(
+        (
+            p[1].1.value().dims(),
+            p[4].1.value().dims(),
+            p[5].1.value().dims()
+        ),
+        (&[20, 2][..], &[2, 5][..], &[20, 2][..])
+    );
+    let tape = Tape::new();
+    let x = tape.constant(Tensor::uniform(&[6, 1, 3], -1.0, 1.0, &mut rng));
+    let (h0, c0) = (
+        tape.constant(Tensor::zeros(&[2, 1, 5])),
+        tape.constant(Tensor::zeros(&[2, 1, 5])),
+    );
+    let e = lstm.forward(&tape, &x, Some((&h0, &c0))).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Expected hidden[0] size (2, 1, 2), got [2, 1, 5]"
+    );
+    let (out, (h_n, c_n)) = lstm.forward(&tape, &x, None).unwrap();
+    assert_eq!(
+        (out.dims(), h_n.dims(), c_n.dims()),
+        (&[6, 1, 2][..], &[2, 1, 2][..], &[2, 1, 5][..])
+    );
+    let mut s = lstm.stepper().unwrap();
+    let mut state = lstm.zero_state(1);
+    for t in 0..6 {
+        let xt = x.value().select(0, t).unwrap();
+        let a = s.step(&xt.to_vec()).unwrap().to_vec();
+        let b = lstm.step(&xt, &mut state).unwrap().to_vec();
+        let want = out.value().select(0, t).unwrap().to_vec();
+        for ((a, b), w) in a.iter().zip(&b).zip(&want) {
+            assert!((a - w).abs() < 1e-14 && (b - w).abs() < 1e-14, "step {t}");
+        }
+    }
+    assert!(state.1.sub(c_n.value()).unwrap().abs().max_all().unwrap() < 1e-14);
+}

@@ -5,8 +5,6 @@
 
 use proptest::prelude::*;
 use recur_autograd::{GradcheckOptions, Grads, Tape, Var, gradcheck};
-use recur_nn::gru::composed::forward_composed_with_params as gru_composed;
-use recur_nn::lstm::composed::forward_composed_with_params as lstm_composed;
 use recur_nn::{Gru, GruCell, GruConfig, Lstm, LstmCell, LstmConfig, Module};
 use recur_tensor::Tensor;
 
@@ -24,6 +22,8 @@ struct Case {
     with_h0: bool,
     lengths: Option<Vec<usize>>,
     seed: u64,
+    /// LSTM only: `proj_size` (0: none), below `hidden`.
+    proj: usize,
 }
 
 fn case() -> impl Strategy<Value = Case> {
@@ -76,6 +76,7 @@ fn case() -> impl Strategy<Value = Case> {
                     with_h0,
                     lengths,
                     seed: seed % (1 << 40),
+                    proj: (seed as usize / 7) % hidden,
                 }
             },
         )
@@ -87,7 +88,8 @@ impl Case {
             .num_layers(self.layers)
             .bias(self.bias)
             .batch_first(self.batch_first)
-            .bidirectional(self.bidirectional);
+            .bidirectional(self.bidirectional)
+            .proj_size(self.proj);
         Lstm::new(c, &mut recur_nn::seeded_rng(self.seed)).unwrap()
     }
     fn gru(&self) -> Gru<f64> {
@@ -115,6 +117,24 @@ impl Case {
     fn out_dims(&self) -> Vec<usize> {
         let mut d = self.input_dims();
         *d.last_mut().unwrap() = self.hidden * if self.bidirectional { 2 } else { 1 };
+        d
+    }
+    /// The LSTM's `h` width: `proj_size` when it projects.
+    fn lstm_h(&self) -> usize {
+        if self.proj > 0 {
+            self.proj
+        } else {
+            self.hidden
+        }
+    }
+    fn lstm_h_dims(&self) -> Vec<usize> {
+        let mut d = self.state_dims();
+        *d.last_mut().unwrap() = self.lstm_h();
+        d
+    }
+    fn lstm_out_dims(&self) -> Vec<usize> {
+        let mut d = self.input_dims();
+        *d.last_mut().unwrap() = self.lstm_h() * if self.bidirectional { 2 } else { 1 };
         d
     }
 }
@@ -171,10 +191,10 @@ proptest! {
     #[test]
     fn lstm_gradcheck_every_input_and_parameter(c in case()) {
         let lstm = c.lstm();
-        let (r, s, u) = (rand(&c.out_dims(), c.seed + 3), rand(&c.state_dims(), c.seed + 4), rand(&c.state_dims(), c.seed + 5));
+        let (r, s, u) = (rand(&c.lstm_out_dims(), c.seed + 3), rand(&c.lstm_h_dims(), c.seed + 4), rand(&c.state_dims(), c.seed + 5));
         let mut inputs = vec![rand(&c.input_dims(), c.seed + 1)];
         if c.with_h0 {
-            inputs.push(rand(&c.state_dims(), c.seed + 2));
+            inputs.push(rand(&c.lstm_h_dims(), c.seed + 2));
             inputs.push(rand(&c.state_dims(), c.seed + 6));
         }
         let n_fixed = inputs.len();
@@ -212,17 +232,17 @@ proptest! {
         let lstm = c.lstm();
         let tape = Tape::new();
         let x = tape.leaf(rand(&c.input_dims(), c.seed + 1));
-        let hx = c.with_h0.then(|| (tape.leaf(rand(&c.state_dims(), c.seed + 2)), tape.leaf(rand(&c.state_dims(), c.seed + 6))));
+        let hx = c.with_h0.then(|| (tape.leaf(rand(&c.lstm_h_dims(), c.seed + 2)), tape.leaf(rand(&c.state_dims(), c.seed + 6))));
         let hx_ref = hx.as_ref().map(|(h, c)| (h, c));
         let params = lstm.param_vars(&tape);
         let (out, (h_n, c_n)) = lstm.forward_with_params(&tape, &x, hx_ref, c.lengths.as_deref(), &params).unwrap();
-        let comp = lstm_composed(&lstm, &tape, &x, hx_ref, c.lengths.as_deref(), &params).unwrap();
+        let comp = lstm.forward_composed(&tape, &x, hx_ref, c.lengths.as_deref(), &params).unwrap();
         prop_assert!(max_diff(out.value(), comp.output.value()) <= 1e-12);
-        prop_assert!(max_diff(h_n.value(), comp.h_n.value()) <= 1e-12);
-        prop_assert!(max_diff(c_n.value(), comp.c_n.value()) <= 1e-12);
-        let (r, s, u) = (rand(&c.out_dims(), c.seed + 3), rand(&c.state_dims(), c.seed + 4), rand(&c.state_dims(), c.seed + 5));
+        prop_assert!(max_diff(h_n.value(), comp.finals[0].value()) <= 1e-12);
+        prop_assert!(max_diff(c_n.value(), comp.finals[1].value()) <= 1e-12);
+        let (r, s, u) = (rand(&c.lstm_out_dims(), c.seed + 3), rand(&c.lstm_h_dims(), c.seed + 4), rand(&c.state_dims(), c.seed + 5));
         let g1 = tape.backward(&weighted(&[(&out, &r), (&h_n, &s), (&c_n, &u)]).unwrap()).unwrap();
-        let g2 = tape.backward(&weighted(&[(&comp.output, &r), (&comp.h_n, &s), (&comp.c_n, &u)]).unwrap()).unwrap();
+        let g2 = tape.backward(&weighted(&[(&comp.output, &r), (&comp.finals[0], &s), (&comp.finals[1], &u)]).unwrap()).unwrap();
         let mut vars = vec![x.clone()];
         if let Some((h, cc)) = &hx {
             vars.extend([h.clone(), cc.clone()]);
@@ -239,12 +259,12 @@ proptest! {
         let h0 = c.with_h0.then(|| tape.leaf(rand(&c.state_dims(), c.seed + 2)));
         let params = gru.param_vars(&tape);
         let (out, h_n) = gru.forward_with_params(&tape, &x, h0.as_ref(), c.lengths.as_deref(), &params).unwrap();
-        let comp = gru_composed(&gru, &tape, &x, h0.as_ref(), c.lengths.as_deref(), &params).unwrap();
+        let comp = gru.forward_composed(&tape, &x, h0.as_ref(), c.lengths.as_deref(), &params).unwrap();
         prop_assert!(max_diff(out.value(), comp.output.value()) <= 1e-12);
-        prop_assert!(max_diff(h_n.value(), comp.h_n.value()) <= 1e-12);
+        prop_assert!(max_diff(h_n.value(), comp.finals[0].value()) <= 1e-12);
         let (r, s) = (rand(&c.out_dims(), c.seed + 3), rand(&c.state_dims(), c.seed + 4));
         let g1 = tape.backward(&weighted(&[(&out, &r), (&h_n, &s)]).unwrap()).unwrap();
-        let g2 = tape.backward(&weighted(&[(&comp.output, &r), (&comp.h_n, &s)]).unwrap()).unwrap();
+        let g2 = tape.backward(&weighted(&[(&comp.output, &r), (&comp.finals[0], &s)]).unwrap()).unwrap();
         let mut vars = vec![x.clone()];
         vars.extend(h0.clone());
         let d = same_grads(&gru, &vars, &g1, &g2);

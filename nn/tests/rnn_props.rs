@@ -3,7 +3,6 @@
 
 use proptest::prelude::*;
 use recur_autograd::{GradcheckOptions, Tape, Var, gradcheck};
-use recur_nn::rnn::composed::{forward_composed, forward_composed_with_params};
 use recur_nn::{Module, Nonlinearity, Rnn, RnnConfig};
 use recur_tensor::Tensor;
 
@@ -129,8 +128,8 @@ proptest! {
             // cases with a pre-activation within 1e-4 of it.
             let tape = Tape::new();
             let hv = tape.constant(h0.clone());
-            let comp = forward_composed(&rnn, &tape, &tape.constant(x.clone()), c.with_h0.then_some(&hv), c.lengths.as_deref()).unwrap();
-            let closest = comp.pre_activations.iter().flatten().flat_map(|z| z.value().to_vec()).fold(f64::INFINITY, |m, v| m.min(v.abs()));
+            let comp = rnn.forward_composed(&tape, &tape.constant(x.clone()), c.with_h0.then_some(&hv), c.lengths.as_deref(), &rnn.param_vars(&tape)).unwrap();
+            let closest = comp.gates.iter().flatten().flat_map(|z| z.value().to_vec()).fold(f64::INFINITY, |m, v| m.min(v.abs()));
             prop_assume!(closest > 1e-4);
         }
         let r = rand(&c.out_dims(), c.seed + 3);
@@ -158,15 +157,15 @@ proptest! {
         let h0 = c.with_h0.then(|| tape.leaf(rand(&c.h0_dims(), c.seed + 2)));
         let params = rnn.param_vars(&tape);
         let (out, h_n) = rnn.forward_with_params(&tape, &x, h0.as_ref(), c.lengths.as_deref(), &params).unwrap();
-        let comp = forward_composed_with_params(&rnn, &tape, &x, h0.as_ref(), c.lengths.as_deref(), &params).unwrap();
+        let comp = rnn.forward_composed(&tape, &x, h0.as_ref(), c.lengths.as_deref(), &params).unwrap();
         let max = |a: &Tensor<f64>, b: &Tensor<f64>| a.sub(b).unwrap().abs().max_all().unwrap_or(0.0);
         prop_assert!(max(out.value(), comp.output.value()) <= 1e-12);
-        prop_assert!(max(h_n.value(), comp.h_n.value()) <= 1e-12);
+        prop_assert!(max(h_n.value(), comp.finals[0].value()) <= 1e-12);
         // Same gradients for the same upstream.
         let r = tape.constant(rand(&c.out_dims(), c.seed + 3));
         let s = tape.constant(rand(&c.h0_dims(), c.seed + 4));
         let g1 = tape.backward(&weighted(&out, &h_n, &r, &s).unwrap()).unwrap();
-        let g2 = tape.backward(&weighted(&comp.output, &comp.h_n, &r, &s).unwrap()).unwrap();
+        let g2 = tape.backward(&weighted(&comp.output, &comp.finals[0], &r, &s).unwrap()).unwrap();
         let mut vars = vec![x.clone()];
         vars.extend(h0.clone());
         vars.extend(params.iter().cloned());
@@ -194,7 +193,9 @@ fn composed_matches_module_forward() {
     let tape = Tape::new();
     let x = tape.constant(rand(&[5, 2, 3], 9));
     let (out, _) = rnn.forward(&tape, &x, None).unwrap();
-    let c = forward_composed(&rnn, &tape, &x, None, None).unwrap();
+    let c = rnn
+        .forward_composed(&tape, &x, None, None, &rnn.param_vars(&tape))
+        .unwrap();
     assert!(
         out.value()
             .sub(c.output.value())
@@ -204,6 +205,6 @@ fn composed_matches_module_forward() {
             .unwrap()
             < 1e-14
     );
-    assert_eq!(c.states.len(), 2);
-    assert_eq!(c.states[0].len(), 5);
+    assert_eq!(c.states[0].len(), 2);
+    assert_eq!(c.states[0][0].len(), 5);
 }

@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::lstm::sigmoid_in_place;
-use crate::recurrent::{Backward, Cell, Forward, Recurrence};
+use crate::recurrent::{Backward, Cell, Forward, ForwardVars, Recurrence};
 use recur_autograd::Var;
 use recur_tensor::Float;
 
@@ -17,28 +17,18 @@ use recur_tensor::Float;
 pub struct GruMath;
 
 impl Cell for GruMath {
-    fn name(&self) -> &'static str {
-        "GRU"
-    }
-    fn gates(&self) -> usize {
-        3
-    }
-    fn recurrence(&self) -> Recurrence {
-        Recurrence::Separate
-    }
-    fn saved(&self) -> usize {
-        1
-    }
+    const NAME: &'static str = "GRU";
+    const GATES: usize = 3;
+    const RECURRENCE: Recurrence = Recurrence::Separate;
+    const SAVED: usize = 1;
     fn forward<T: Float>(&self, f: Forward<'_, T>) {
-        let h = f.hidden;
-        let rows = f
-            .gates
-            .chunks_exact_mut(3 * h)
-            .zip(f.hidden_gates.chunks_exact(3 * h))
-            .zip(f.prev.chunks_exact(h))
-            .zip(f.next.chunks_exact_mut(h))
-            .zip(f.saved.chunks_exact_mut(h));
-        for ((((row, q), prev), next), qn) in rows {
+        let (h, g3) = (f.hidden, 3 * f.hidden);
+        let states = f.prev.chunks_exact(h).zip(f.next.chunks_exact_mut(h));
+        for (i, ((prev, next), qn)) in states.zip(f.saved.chunks_exact_mut(h)).enumerate() {
+            let (row, q) = (
+                &mut f.gates[i * g3..(i + 1) * g3],
+                &f.hidden_gates[i * g3..(i + 1) * g3],
+            );
             // r and z: σ(P + Q) in one pass over both blocks.
             for (p, &qv) in row[..2 * h].iter_mut().zip(&q[..2 * h]) {
                 *p += qv;
@@ -57,16 +47,11 @@ impl Cell for GruMath {
         }
     }
     fn backward<T: Float>(&self, b: Backward<'_, T>) {
-        let h = b.hidden;
-        let rows = b
-            .gates
-            .chunks_exact(3 * h)
-            .zip(b.saved.chunks_exact(h))
-            .zip(b.prev.chunks_exact(h))
-            .zip(b.d_state.chunks_exact_mut(h))
-            .zip(b.d_gates.chunks_exact_mut(3 * h))
-            .zip(b.d_hidden_gates.chunks_exact_mut(3 * h));
-        for (((((gate, qn), prev), dh), prow), qrow) in rows {
+        let (h, g3) = (b.hidden, 3 * b.hidden);
+        for (i, dh) in b.d_state.chunks_exact_mut(h).enumerate() {
+            let (gate, qn, prev) = (&b.gates[i * g3..], &b.saved[i * h..], &b.prev[i * h..]);
+            let prow = &mut b.d_gates[i * g3..(i + 1) * g3];
+            let qrow = &mut b.d_hidden_gates[i * g3..(i + 1) * g3];
             for j in 0..h {
                 let (rj, zj, nj) = (gate[j], gate[h + j], gate[2 * h + j]);
                 let d = dh[j];
@@ -80,15 +65,10 @@ impl Cell for GruMath {
             }
         }
     }
-    fn forward_composed<'t, T: Float>(
-        &self,
-        gates: &Var<'t, T>,
-        hidden_gates: Option<&Var<'t, T>>,
-        prev: &[Var<'t, T>],
-    ) -> Result<Vec<Var<'t, T>>> {
-        let h = prev[0].dims()[1];
-        let p = |k: usize| gates.narrow(1usize, k * h, h);
-        let q = hidden_gates.ok_or_else(|| {
+    fn forward_composed<'t, T: Float>(&self, s: ForwardVars<'_, 't, T>) -> Result<Vec<Var<'t, T>>> {
+        let (h, prev) = (s.hidden, s.prev);
+        let p = |k: usize| s.gates.narrow(1usize, k * h, h);
+        let q = s.hidden_gates.ok_or_else(|| {
             crate::error::NnError::Input("GRU: the hidden-side gates are missing".into())
         })?;
         let qg = |k: usize| q.narrow(1usize, k * h, h);

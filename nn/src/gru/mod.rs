@@ -15,19 +15,14 @@
 //! copied forward, and its gradient flows back through `dh_{t-1} = dh_t ⊙ z + ...` without a
 //! weight matrix or a squashing derivative in the way.
 
-pub mod composed;
 mod math;
 
 pub use math::GruMath;
 
-use crate::error::Result;
-use crate::module::Module;
-use crate::recurrent::single::SingleStep;
 use recur_autograd::{Param, Tape, Var};
 use recur_tensor::{Float, Tensor};
-use std::fmt;
 
-crate::recurrent::config::module_config!(
+crate::recurrent::wrapper::gated_builtin!(
     /// The settings of a [`Gru`]; PyTorch's constructor arguments, with its defaults.
     ///
     /// ```
@@ -39,11 +34,7 @@ crate::recurrent::config::module_config!(
     /// let e = GruConfig::new(3, 4).num_layers(0).validate().unwrap_err();
     /// assert_eq!(e.to_string(), "num_layers must be greater than zero");
     /// ```
-    GruConfig,
-    "GRU"
-);
-
-crate::recurrent::wrapper::recurrent_module!(
+    ;
     /// A multi-layer gated recurrent unit network, `torch.nn.GRU` to the letter (see the
     /// [module docs](crate::gru) for the equations).
     ///
@@ -65,113 +56,23 @@ crate::recurrent::wrapper::recurrent_module!(
     /// assert_eq!((output.dims(), h_n.dims()), (&[1, 3, 6][..], &[1, 3, 6][..]));
     /// # Ok::<(), recur_nn::NnError>(())
     /// ```
-    Gru,
-    GruConfig,
-    GruMath,
-    "GRU",
-    one
-);
-
-impl From<&GruConfig> for GruMath {
-    fn from(_: &GruConfig) -> Self {
-        GruMath
-    }
-}
-
-/// `torch.nn.GRUCell(input_size, hidden_size, bias)`: one step `h' = cell(x, h)` with the
-/// gates `r, z, n` of [`Gru`].
-///
-/// ```
-/// use recur_nn::{GruCell, Module, Tape};
-/// use recur_tensor::Tensor;
-/// let cell = GruCell::<f64>::new(3, 4, false, &mut recur_nn::seeded_rng(0))?;
-/// assert_eq!(cell.to_string(), "GRUCell(3, 4, bias=False)");
-/// assert_eq!(cell.num_parameters(), 12 * 3 + 12 * 4);
-/// let tape = Tape::new();
-/// let h1 = cell.forward(&tape, &tape.constant(Tensor::ones(&[3])), None)?;   // unbatched
-/// assert_eq!(h1.dims(), &[4]);
-/// let e = cell.forward(&tape, &tape.constant(Tensor::ones(&[2, 5])), None).unwrap_err();
-/// assert_eq!(e.to_string(), "input has inconsistent input_size: got 5 expected 3");
-/// # Ok::<(), recur_nn::NnError>(())
-/// ```
-#[derive(Debug)]
-pub struct GruCell<T: Float = f32> {
-    step: SingleStep<GruMath, T>,
-}
-
-impl<T: Float> GruCell<T> {
-    /// A cell with PyTorch's init: every parameter from U(-1/sqrt(H), 1/sqrt(H)), in the
-    /// order `weight_ih (3H, in)`, `weight_hh (3H, H)`, `bias_ih (3H)`, `bias_hh (3H)`.
-    /// PyTorch accepts zero sizes here, and so does this.
-    ///
-    /// # Errors
-    /// Never; fallible for symmetry with the other constructors.
+    ;
+    /// `torch.nn.GRUCell(input_size, hidden_size, bias)`: one step `h' = cell(x, h)` with the
+    /// gates `r, z, n` of [`Gru`].
     ///
     /// ```
-    /// use recur_nn::{GruCell, Module};
-    /// let cell = GruCell::<f32>::new(3, 4, true, &mut recur_nn::seeded_rng(0))?;
-    /// assert_eq!(cell.num_parameters(), 12 * 3 + 12 * 4 + 12 + 12);
-    /// # Ok::<(), recur_nn::NnError>(())
-    /// ```
-    pub fn new<R: rand::Rng + ?Sized>(
-        input_size: usize,
-        hidden_size: usize,
-        bias: bool,
-        rng: &mut R,
-    ) -> Result<Self> {
-        Ok(GruCell {
-            step: SingleStep::new(GruMath, input_size, hidden_size, bias, rng)?,
-        })
-    }
-
-    /// One step on the tape. `input` is `(N, in)` or `(in)`; `hx` is `(N, H)` or `(H)`, zeros
-    /// if `None`; the result has the input's batchedness.
-    ///
-    /// # Errors
-    /// PyTorch's messages in its order: `GRUCell: Expected input to be 1D or 2D, got 3D
-    /// instead`, `GRUCell: Expected hidden to be 1D or 2D, got 3D instead`, `input has
-    /// inconsistent input_size: got 5 expected 3`, `Expected 2D hidden0 (batch x
-    /// hidden_size), but got 1D tensor`, `Input batch size 2 doesn't match hidden0 batch size
-    /// 3`, `hidden0 has inconsistent hidden_size: got 5, expected 4`.
-    ///
-    /// ```
-    /// use recur_nn::{GruCell, Tape};
+    /// use recur_nn::{GruCell, Module, Tape};
     /// use recur_tensor::Tensor;
-    /// let cell = GruCell::<f64>::new(3, 4, true, &mut recur_nn::seeded_rng(0))?;
+    /// let cell = GruCell::<f64>::new(3, 4, false, &mut recur_nn::seeded_rng(0))?;
+    /// assert_eq!(cell.to_string(), "GRUCell(3, 4, bias=False)");
+    /// assert_eq!(cell.num_parameters(), 12 * 3 + 12 * 4);
     /// let tape = Tape::new();
-    /// let mut h = tape.constant(Tensor::zeros(&[2, 4]));
-    /// for t in 0..5 {                                        // unroll over a batch of 2
-    ///     h = cell.forward(&tape, &tape.constant(Tensor::full(&[2, 3], t as f64 / 5.0)), Some(&h))?;
-    /// }
-    /// assert_eq!(h.dims(), &[2, 4]);
-    /// let e = cell.forward(&tape, &tape.constant(Tensor::zeros(&[3, 3])), Some(&h)).unwrap_err();
-    /// assert_eq!(e.to_string(), "Input batch size 3 doesn't match hidden0 batch size 2");
+    /// let h1 = cell.forward(&tape, &tape.constant(Tensor::ones(&[3])), None)?;   // unbatched
+    /// assert_eq!(h1.dims(), &[4]);
+    /// let e = cell.forward(&tape, &tape.constant(Tensor::ones(&[2, 5])), None).unwrap_err();
+    /// assert_eq!(e.to_string(), "input has inconsistent input_size: got 5 expected 3");
     /// # Ok::<(), recur_nn::NnError>(())
     /// ```
-    pub fn forward<'t>(
-        &self,
-        tape: &'t Tape<T>,
-        input: &Var<'t, T>,
-        hx: Option<&Var<'t, T>>,
-    ) -> Result<Var<'t, T>> {
-        let s = hx.as_ref().map(std::slice::from_ref);
-        let mut new = self.step.forward("GRUCell", tape, input, s)?;
-        Ok(new.pop().expect("one state part"))
-    }
-}
-
-impl<T: Float> fmt::Display for GruCell<T> {
-    /// PyTorch's printed form: `GRUCell(3, 4, bias=False)`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.step.fmt_as(f, "GRUCell")
-    }
-}
-
-impl<T: Float> Module<T> for GruCell<T> {
-    fn named_parameters(&self) -> Vec<(String, &Param<T>)> {
-        self.step.named_parameters()
-    }
-    fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
-        self.step.named_parameters_mut()
-    }
-}
+    ;
+    GruConfig, Gru, GruCell, GruMath, "GRU", "GRUCell", one
+);

@@ -1,7 +1,7 @@
 //! The LSTM's cell math: the gates `i, f, g, o`, the cell state, and their backward.
 
 use crate::error::Result;
-use crate::recurrent::{Backward, Cell, Forward, Recurrence};
+use crate::recurrent::{Backward, Cell, Forward, ForwardVars, Recurrence};
 use recur_autograd::Var;
 use recur_tensor::Float;
 
@@ -35,21 +35,12 @@ pub(crate) fn sigmoid_in_place<T: Float>(v: &mut [T]) {
 }
 
 impl Cell for LstmMath {
-    fn name(&self) -> &'static str {
-        "LSTM"
-    }
-    fn gates(&self) -> usize {
-        4
-    }
-    fn recurrence(&self) -> Recurrence {
-        Recurrence::Joined
-    }
-    fn state_parts(&self) -> usize {
-        2
-    }
-    fn saved(&self) -> usize {
-        1
-    }
+    const NAME: &'static str = "LSTM";
+    const GATES: usize = 4;
+    const RECURRENCE: Recurrence = Recurrence::Joined;
+    const STATE_PARTS: usize = 2;
+    const SAVED: usize = 1;
+    const PROJECTABLE: bool = true;
     fn forward<T: Float>(&self, f: Forward<'_, T>) {
         let h = f.hidden;
         let rows = f
@@ -102,14 +93,9 @@ impl Cell for LstmMath {
             }
         }
     }
-    fn forward_composed<'t, T: Float>(
-        &self,
-        gates: &Var<'t, T>,
-        _: Option<&Var<'t, T>>,
-        prev: &[Var<'t, T>],
-    ) -> Result<Vec<Var<'t, T>>> {
-        let h = prev[0].dims()[1];
-        let gate = |k: usize| gates.narrow(1usize, k * h, h);
+    fn forward_composed<'t, T: Float>(&self, s: ForwardVars<'_, 't, T>) -> Result<Vec<Var<'t, T>>> {
+        let (h, prev) = (s.hidden, s.prev);
+        let gate = |k: usize| s.gates.narrow(1usize, k * h, h);
         let i = gate(0)?.sigmoid()?;
         let f = gate(1)?.sigmoid()?;
         let g = gate(2)?.tanh()?;

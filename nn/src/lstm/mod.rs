@@ -15,20 +15,15 @@
 //! through `dc_{t-1} = dc_t ⊙ f`, an elementwise product with no weight matrix and no squashing
 //! derivative in the way, so with `f ≈ 1` it neither vanishes nor explodes.
 
-pub mod composed;
 mod math;
 
 pub use math::LstmMath;
 pub(crate) use math::sigmoid_in_place;
 
-use crate::error::Result;
-use crate::module::Module;
-use crate::recurrent::single::SingleStep;
 use recur_autograd::{Param, Tape, Var};
 use recur_tensor::{Float, Tensor};
-use std::fmt;
 
-crate::recurrent::config::module_config!(
+crate::recurrent::wrapper::gated_builtin!(
     /// The settings of an [`Lstm`]; PyTorch's constructor arguments, with its defaults
     /// (`proj_size` is not supported).
     ///
@@ -41,11 +36,7 @@ crate::recurrent::config::module_config!(
     /// let e = LstmConfig::new(3, 4).dropout(1.5).validate().unwrap_err();
     /// assert!(e.to_string().starts_with("dropout should be a number in range [0, 1]"));
     /// ```
-    LstmConfig,
-    "LSTM"
-);
-
-crate::recurrent::wrapper::recurrent_module!(
+    ;
     /// A multi-layer long short-term memory network, `torch.nn.LSTM` to the letter (see the
     /// [module docs](crate::lstm) for the equations).
     ///
@@ -68,18 +59,27 @@ crate::recurrent::wrapper::recurrent_module!(
     /// assert_eq!((output.dims(), h_n.dims(), c_n.dims()), (&[1, 3, 6][..], &[1, 3, 6][..], &[1, 3, 6][..]));
     /// # Ok::<(), recur_nn::NnError>(())
     /// ```
-    Lstm,
-    LstmConfig,
-    LstmMath,
-    "LSTM",
-    two
+    ;
+    /// `torch.nn.LSTMCell(input_size, hidden_size, bias)`: one step,
+    /// `(h', c') = cell(x, (h, c))` with the gates `i, f, g, o` of [`Lstm`].
+    ///
+    /// ```
+    /// use recur_nn::{LstmCell, Module, Tape};
+    /// use recur_tensor::Tensor;
+    /// let cell = LstmCell::<f64>::new(3, 4, true, &mut recur_nn::seeded_rng(0))?;
+    /// assert_eq!(cell.to_string(), "LSTMCell(3, 4)");
+    /// assert_eq!(cell.named_parameters()[0].1.value().dims(), &[16, 3]); // weight_ih: (4H, in)
+    /// let tape = Tape::new();
+    /// let (h1, c1) = cell.forward(&tape, &tape.constant(Tensor::ones(&[2, 3])), None)?;
+    /// assert_eq!((h1.dims(), c1.dims()), (&[2, 4][..], &[2, 4][..]));
+    /// let (h, c) = (tape.constant(Tensor::zeros(&[3, 4])), tape.constant(Tensor::zeros(&[3, 4])));
+    /// let e = cell.forward(&tape, &tape.constant(Tensor::ones(&[2, 3])), Some((&h, &c))).unwrap_err();
+    /// assert_eq!(e.to_string(), "Input batch size 2 doesn't match hidden0 batch size 3");
+    /// # Ok::<(), recur_nn::NnError>(())
+    /// ```
+    ;
+    LstmConfig, Lstm, LstmCell, LstmMath, "LSTM", "LSTMCell", two
 );
-
-impl From<&LstmConfig> for LstmMath {
-    fn from(_: &LstmConfig) -> Self {
-        LstmMath
-    }
-}
 
 /// What [`Lstm::forward`] returns: `(output, (h_n, c_n))`, as in PyTorch.
 ///
@@ -93,108 +93,3 @@ impl From<&LstmConfig> for LstmMath {
 /// # Ok::<(), recur_nn::NnError>(())
 /// ```
 pub type LstmOutput<'t, T> = (Var<'t, T>, (Var<'t, T>, Var<'t, T>));
-
-/// `torch.nn.LSTMCell(input_size, hidden_size, bias)`: one step,
-/// `(h', c') = cell(x, (h, c))` with the gates `i, f, g, o` of [`Lstm`].
-///
-/// ```
-/// use recur_nn::{LstmCell, Module, Tape};
-/// use recur_tensor::Tensor;
-/// let cell = LstmCell::<f64>::new(3, 4, true, &mut recur_nn::seeded_rng(0))?;
-/// assert_eq!(cell.to_string(), "LSTMCell(3, 4)");
-/// assert_eq!(cell.named_parameters()[0].1.value().dims(), &[16, 3]); // weight_ih: (4H, in)
-/// let tape = Tape::new();
-/// let (h1, c1) = cell.forward(&tape, &tape.constant(Tensor::ones(&[2, 3])), None)?;
-/// assert_eq!((h1.dims(), c1.dims()), (&[2, 4][..], &[2, 4][..]));
-/// let (h, c) = (tape.constant(Tensor::zeros(&[3, 4])), tape.constant(Tensor::zeros(&[3, 4])));
-/// let e = cell.forward(&tape, &tape.constant(Tensor::ones(&[2, 3])), Some((&h, &c))).unwrap_err();
-/// assert_eq!(e.to_string(), "Input batch size 2 doesn't match hidden0 batch size 3");
-/// # Ok::<(), recur_nn::NnError>(())
-/// ```
-#[derive(Debug)]
-pub struct LstmCell<T: Float = f32> {
-    step: SingleStep<LstmMath, T>,
-}
-
-impl<T: Float> LstmCell<T> {
-    /// A cell with PyTorch's init: every parameter from U(-1/sqrt(H), 1/sqrt(H)), in the
-    /// order `weight_ih (4H, in)`, `weight_hh (4H, H)`, `bias_ih (4H)`, `bias_hh (4H)`.
-    /// PyTorch accepts zero sizes here, and so does this.
-    ///
-    /// # Errors
-    /// Never; fallible for symmetry with the other constructors.
-    ///
-    /// ```
-    /// use recur_nn::{LstmCell, Module};
-    /// let cell = LstmCell::<f32>::new(3, 4, false, &mut recur_nn::seeded_rng(0))?;
-    /// assert_eq!(cell.num_parameters(), 16 * 3 + 16 * 4);
-    /// # Ok::<(), recur_nn::NnError>(())
-    /// ```
-    pub fn new<R: rand::Rng + ?Sized>(
-        input_size: usize,
-        hidden_size: usize,
-        bias: bool,
-        rng: &mut R,
-    ) -> Result<Self> {
-        Ok(LstmCell {
-            step: SingleStep::new(LstmMath, input_size, hidden_size, bias, rng)?,
-        })
-    }
-
-    /// One step on the tape. `input` is `(N, in)` or `(in)`; `hx` is `(h, c)`, each `(N, H)`
-    /// or `(H)`, zeros if `None`; returns `(h', c')` with the input's batchedness.
-    ///
-    /// # Errors
-    /// PyTorch's messages in its order: `LSTMCell: Expected input to be 1D or 2D, got 3D
-    /// instead`, `LSTMCell: Expected hx[1] to be 1D or 2D, got 3D instead`, `input has
-    /// inconsistent input_size: got 5 expected 3`, then for `hidden0` and `hidden1` in turn:
-    /// `Expected 2D hidden1 (batch x hidden_size), but got 1D tensor`, `Input batch size 2
-    /// doesn't match hidden1 batch size 3`, `hidden1 has inconsistent hidden_size: got 5,
-    /// expected 4`.
-    ///
-    /// ```
-    /// use recur_nn::{LstmCell, Tape};
-    /// use recur_tensor::Tensor;
-    /// let cell = LstmCell::<f64>::new(3, 4, true, &mut recur_nn::seeded_rng(0))?;
-    /// let tape = Tape::new();
-    /// let (mut h, mut c) = (tape.constant(Tensor::zeros(&[4])), tape.constant(Tensor::zeros(&[4])));
-    /// for t in 0..5 {                                        // unroll over an unbatched sequence
-    ///     let x = tape.constant(Tensor::full(&[3], t as f64 / 5.0));
-    ///     (h, c) = cell.forward(&tape, &x, Some((&h, &c)))?;
-    /// }
-    /// assert_eq!(h.dims(), &[4]);
-    /// assert!(h.value().to_vec().iter().all(|v| v.abs() < 1.0)); // o ⊙ tanh(c)
-    /// let e = cell.forward(&tape, &tape.constant(Tensor::zeros(&[2, 3])), Some((&h, &c))).unwrap_err();
-    /// assert_eq!(e.to_string(), "Expected 2D hidden0 (batch x hidden_size), but got 1D tensor");
-    /// # Ok::<(), recur_nn::NnError>(())
-    /// ```
-    pub fn forward<'t>(
-        &self,
-        tape: &'t Tape<T>,
-        input: &Var<'t, T>,
-        hx: Option<(&Var<'t, T>, &Var<'t, T>)>,
-    ) -> Result<(Var<'t, T>, Var<'t, T>)> {
-        let s = hx.map(|(h, c)| [h, c]);
-        let mut new = self
-            .step
-            .forward("LSTMCell", tape, input, s.as_ref().map(|s| &s[..]))?;
-        let c = new.pop().expect("two state parts");
-        Ok((new.pop().expect("two state parts"), c))
-    }
-}
-
-impl<T: Float> fmt::Display for LstmCell<T> {
-    /// PyTorch's printed form: `LSTMCell(3, 4, bias=False)`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.step.fmt_as(f, "LSTMCell")
-    }
-}
-
-impl<T: Float> Module<T> for LstmCell<T> {
-    fn named_parameters(&self) -> Vec<(String, &Param<T>)> {
-        self.step.named_parameters()
-    }
-    fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
-        self.step.named_parameters_mut()
-    }
-}

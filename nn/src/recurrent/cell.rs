@@ -22,8 +22,8 @@ pub enum Recurrence {
 ///
 /// Every buffer is row-major with `rows` rows; widths are in units of `hidden` (`H`):
 /// `gates` is `rows × G·H`, states are `rows × P·H` with the parts side by side (`h` first,
-/// then e.g. `c`), `saved` is `rows × S·H` (`G`, `P`, `S` from [`Cell::gates`],
-/// [`Cell::state_parts`], [`Cell::saved`]).
+/// then e.g. `c`), `saved` is `rows × S·H` (`G`, `P`, `S` from [`Cell::GATES`],
+/// [`Cell::STATE_PARTS`], [`Cell::SAVED`]).
 pub struct Forward<'a, T> {
     /// The hidden size `H`.
     pub hidden: usize,
@@ -69,6 +69,18 @@ pub struct Backward<'a, T> {
     pub d_hidden_gates: &'a mut [T],
 }
 
+/// One step of a cell in `Var` ops (see [`Cell::forward_composed`]): `(rows, width)` vars.
+pub struct ForwardVars<'a, 't, T: Float> {
+    /// The hidden size `H`.
+    pub hidden: usize,
+    /// The gate pre-activations `(rows, G·H)`, as [`Forward::gates`] comes in.
+    pub gates: &'a Var<'t, T>,
+    /// For [`Recurrence::Separate`]: `h_{t-1} W_hh^T + b_hh`, `(rows, G·H)`.
+    pub hidden_gates: Option<&'a Var<'t, T>>,
+    /// The state parts before the step, `(rows, H)` each.
+    pub prev: &'a [Var<'t, T>],
+}
+
 /// A recurrent cell's math, and nothing else: the engine ([`Recurrent`](super::Recurrent))
 /// owns the input projection, the per-step recurrent product, the loops over steps and
 /// rows, threads, layers, directions, dropout, variable lengths, the tape node, the weight
@@ -83,7 +95,7 @@ pub struct Backward<'a, T> {
 /// the fused path is tested against ([`forward_composed`](super::forward_composed)).
 ///
 /// ```
-/// use recur_nn::recurrent::{Backward, Cell, Forward, Recurrence, Recurrent, RecurrentConfig};
+/// use recur_nn::recurrent::{Backward, Cell, Forward, ForwardVars, Recurrence, Recurrent, RecurrentConfig};
 /// use recur_nn::{Result, Var};
 /// use recur_tensor::Float;
 ///
@@ -92,9 +104,9 @@ pub struct Backward<'a, T> {
 /// struct MyRelu;
 ///
 /// impl Cell for MyRelu {
-///     fn name(&self) -> &'static str { "MyRelu" }
-///     fn gates(&self) -> usize { 1 }
-///     fn recurrence(&self) -> Recurrence { Recurrence::Joined }
+///     const NAME: &'static str = "MyRelu";
+///     const GATES: usize = 1;
+///     const RECURRENCE: Recurrence = Recurrence::Joined;
 ///     fn forward<T: Float>(&self, s: Forward<'_, T>) {
 ///         for (h, &z) in s.next.iter_mut().zip(s.gates.iter()) {
 ///             *h = if z > T::ZERO { z } else { T::ZERO };
@@ -106,10 +118,8 @@ pub struct Backward<'a, T> {
 ///             *dh = T::ZERO; // no path to h_{t-1} but through W_hh
 ///         }
 ///     }
-///     fn forward_composed<'t, T: Float>(
-///         &self, gates: &Var<'t, T>, _: Option<&Var<'t, T>>, _: &[Var<'t, T>],
-///     ) -> Result<Vec<Var<'t, T>>> {
-///         Ok(vec![gates.relu()?])
+///     fn forward_composed<'t, T: Float>(&self, s: ForwardVars<'_, 't, T>) -> Result<Vec<Var<'t, T>>> {
+///         Ok(vec![s.gates.relu()?])
 ///     }
 /// }
 ///
@@ -121,20 +131,21 @@ pub struct Backward<'a, T> {
 /// ```
 pub trait Cell: Clone + Send + Sync + 'static {
     /// The name in messages and the printed form (`"LSTM"`).
-    fn name(&self) -> &'static str;
+    const NAME: &'static str;
     /// `G`: gate blocks of width `H` in the input projection (RNN 1, GRU 3, LSTM 4).
-    fn gates(&self) -> usize;
+    const GATES: usize;
     /// How `h_{t-1}` enters the gates.
-    fn recurrence(&self) -> Recurrence;
-    /// `P`: state parts carried from step to step, `h` first (LSTM: `h`, `c`). Default 1.
-    fn state_parts(&self) -> usize {
-        1
-    }
+    const RECURRENCE: Recurrence;
+    /// `P`: state parts carried from step to step, `h` first (LSTM: `h`, `c`).
+    const STATE_PARTS: usize = 1;
     /// `S`: blocks of width `H` per row that the forward keeps for the backward beside the
-    /// gate buffer (LSTM: `tanh(c_t)`). Default 0.
-    fn saved(&self) -> usize {
-        0
-    }
+    /// gate buffer (LSTM: `tanh(c_t)`).
+    const SAVED: usize = 0;
+    /// Whether the engine may project the state's `h` part (PyTorch's LSTM `proj_size`:
+    /// `h_t = W_hr m_t`, with `m_t` what [`Cell::forward`] writes as `h`). Only for cells
+    /// whose step never reads the `h` part of [`Forward::prev`]: with a projection, `h_{t-1}`
+    /// reaches the gates only through `W_hh`.
+    const PROJECTABLE: bool = false;
     /// Extra words for this cell's printed form (`nonlinearity=relu`), if any.
     fn describe(&self) -> Option<String> {
         None
@@ -143,16 +154,9 @@ pub trait Cell: Clone + Send + Sync + 'static {
     fn forward<T: Float>(&self, s: Forward<'_, T>);
     /// One step backward (see [`Backward`]).
     fn backward<T: Float>(&self, s: Backward<'_, T>);
-    /// The same step in `Var` ops: `gates` is `(rows, G·H)` as [`Forward::gates`] comes in,
-    /// `hidden_gates` is [`Forward::hidden_gates`] (for [`Recurrence::Separate`]), `prev` the
-    /// state parts `(rows, H)` each; returns the new state parts.
+    /// The same step in `Var` ops (see [`ForwardVars`]); returns the new state parts.
     ///
     /// # Errors
     /// When an op fails (it should not for the engine's shapes).
-    fn forward_composed<'t, T: Float>(
-        &self,
-        gates: &Var<'t, T>,
-        hidden_gates: Option<&Var<'t, T>>,
-        prev: &[Var<'t, T>],
-    ) -> Result<Vec<Var<'t, T>>>;
+    fn forward_composed<'t, T: Float>(&self, s: ForwardVars<'_, 't, T>) -> Result<Vec<Var<'t, T>>>;
 }

@@ -4,7 +4,7 @@
 //! Slow by design: it exists so tests can prove the fused path right (for a user's cell too),
 //! and so every per-step state is a var whose gradient can be read (dL/dh_t, dL/dc_t).
 
-use super::cell::{Cell, Recurrence};
+use super::cell::{Cell, ForwardVars, Recurrence};
 use super::module::Recurrent;
 use crate::error::Result;
 use recur_autograd::{Tape, Var};
@@ -42,8 +42,8 @@ pub fn forward_composed<'t, C: Cell, T: Float>(
     m.check_params(params)?;
     let n = m.check(input, state0, lengths)?;
     let cell = m.cell();
-    let (d, per, parts) = (m.config().directions(), m.per_layer(), cell.state_parts());
-    let recurrence = cell.recurrence();
+    let (d, per, parts) = (m.config().directions(), m.per_layer(), C::STATE_PARTS);
+    let recurrence = C::RECURRENCE;
     let bias = m.config().bias;
     // active[t]: (B, 1) mask, 1 where item b is within its length at step t.
     let active = |t: usize| -> Result<Tensor<T>> {
@@ -62,6 +62,11 @@ pub fn forward_composed<'t, C: Cell, T: Float>(
             let w_hh = if hh { Some(p[1].t()?) } else { None };
             let b_ih = bias.then(|| &p[1 + usize::from(hh)]);
             let b_hh = (bias && hh).then(|| &p[3]);
+            let w_hr = if m.config().proj_size > 0 {
+                Some(p[per - 1].t()?)
+            } else {
+                None
+            };
             let steps = x.dims()[0];
             let mut state: Vec<Var<'t, T>> = s0.iter().map(|v| (*v).clone()).collect();
             let mut states: Vec<Vec<Option<Var<'t, T>>>> = vec![vec![None; steps]; parts];
@@ -85,7 +90,16 @@ pub fn forward_composed<'t, C: Cell, T: Float>(
                     }
                 }
                 gates[t] = Some(g.clone());
-                let mut new = cell.forward_composed(&g, hidden.as_ref(), &state)?;
+                let mut new = cell.forward_composed(ForwardVars {
+                    hidden: m.config().hidden_size,
+                    gates: &g,
+                    hidden_gates: hidden.as_ref(),
+                    prev: &state,
+                })?;
+                if let Some(w) = &w_hr {
+                    // h_t = m_t W_hr^T.
+                    new[0] = new[0].matmul(w)?;
+                }
                 let out = if lengths.is_some() {
                     let mask = active(t)?;
                     new = new

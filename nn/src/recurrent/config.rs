@@ -29,6 +29,9 @@ pub struct RecurrentConfig {
     pub dropout: f64,
     /// A second, reverse direction per layer (default false).
     pub bidirectional: bool,
+    /// The size of `h` after a learned projection `h_t = W_hr m_t` (PyTorch's `proj_size`;
+    /// default 0: no projection). Only for cells that allow it (LSTM).
+    pub proj_size: usize,
 }
 
 /// Declares a builder method per field of a config struct with the shared fields.
@@ -59,9 +62,27 @@ macro_rules! config_builders {
             self.bidirectional = b;
             self
         }
+        /// Sets `proj_size` (PyTorch's LSTM projections; 0: none).
+        pub fn proj_size(mut self, p: usize) -> Self {
+            self.proj_size = p;
+            self
+        }
         /// Number of directions: 2 if bidirectional, else 1.
         pub fn directions(&self) -> usize {
             if self.bidirectional { 2 } else { 1 }
+        }
+        /// The shared settings, as the engine takes them.
+        pub fn recurrent(&self) -> $crate::recurrent::RecurrentConfig {
+            $crate::recurrent::RecurrentConfig {
+                input_size: self.input_size,
+                hidden_size: self.hidden_size,
+                num_layers: self.num_layers,
+                bias: self.bias,
+                batch_first: self.batch_first,
+                dropout: self.dropout,
+                bidirectional: self.bidirectional,
+                proj_size: self.proj_size,
+            }
         }
     };
 }
@@ -78,10 +99,21 @@ impl RecurrentConfig {
             batch_first: false,
             dropout: 0.0,
             bidirectional: false,
+            proj_size: 0,
         }
     }
 
     config_builders!();
+
+    /// The width of `h` (and of each direction's output): `proj_size` if set, else
+    /// `hidden_size`.
+    pub fn h_size(&self) -> usize {
+        if self.proj_size > 0 {
+            self.proj_size
+        } else {
+            self.hidden_size
+        }
+    }
 
     /// `num_layers * directions`: the leading dim of the initial and final states.
     pub fn stacked(&self) -> usize {
@@ -107,6 +139,11 @@ impl RecurrentConfig {
             if v == 0 {
                 return Err(NnError::Config(format!("{name} must be greater than zero")));
             }
+        }
+        if self.proj_size >= self.hidden_size {
+            return Err(NnError::Config(
+                "proj_size has to be smaller than hidden_size".into(),
+            ));
         }
         Ok(())
     }
@@ -141,6 +178,9 @@ impl RecurrentConfig {
         extra: Option<&str>,
     ) -> fmt::Result {
         write!(f, "{name}({}, {}", self.input_size, self.hidden_size)?;
+        if self.proj_size != 0 {
+            write!(f, ", proj_size={}", self.proj_size)?;
+        }
         if self.num_layers != 1 {
             write!(f, ", num_layers={}", self.num_layers)?;
         }
@@ -185,6 +225,9 @@ macro_rules! module_config {
             pub dropout: f64,
             /// A second, reverse direction per layer (default false).
             pub bidirectional: bool,
+            /// The size of `h` after a learned projection (PyTorch's `proj_size`; 0: none).
+            /// Only LSTM supports it, as in PyTorch.
+            pub proj_size: usize,
         }
 
         impl $name {
@@ -215,18 +258,6 @@ macro_rules! module_config {
                 self.recurrent().validate()
             }
 
-            /// The shared settings, as the engine takes them.
-            pub fn recurrent(&self) -> $crate::recurrent::RecurrentConfig {
-                $crate::recurrent::RecurrentConfig {
-                    input_size: self.input_size,
-                    hidden_size: self.hidden_size,
-                    num_layers: self.num_layers,
-                    bias: self.bias,
-                    batch_first: self.batch_first,
-                    dropout: self.dropout,
-                    bidirectional: self.bidirectional,
-                }
-            }
         }
 
         impl From<$crate::recurrent::RecurrentConfig> for $name {
@@ -239,6 +270,7 @@ macro_rules! module_config {
                     batch_first: c.batch_first,
                     dropout: c.dropout,
                     bidirectional: c.bidirectional,
+                    proj_size: c.proj_size,
                 }
             }
         }
@@ -272,6 +304,7 @@ pub(crate) fn check_forward(
     name: &str,
     input: &[usize],
     hx: &[&[usize]],
+    widths: &[usize],
 ) -> Result<Normalised> {
     let rank = input.len();
     if rank != 2 && rank != 3 {
@@ -315,8 +348,8 @@ pub(crate) fn check_forward(
         (false, false) => (input[0], input[1]),
         (false, true) => (input[1], input[0]),
     };
-    let expected = [c.stacked(), batch, c.hidden_size];
     for (k, h) in hx.iter().enumerate() {
+        let expected = [c.stacked(), batch, widths[k]];
         let got: Vec<usize> = if unbatched {
             vec![h[0], 1, h[1]]
         } else {
@@ -406,12 +439,19 @@ pub(crate) fn check_cell(
     for (k, h) in hx.iter().enumerate() {
         // PyTorch adds the batch dim to an unbatched call's states before checking them.
         let rank = h.len() + usize::from(!batched);
+        let (hb, hh) = match h {
+            [b, hh] => (*b, *hh),
+            [hh] => (1, *hh),
+            _ => (1, 0),
+        };
         if rank != 2 {
-            return Err(NnError::Input(format!(
-                "Expected 2D hidden{k} (batch x hidden_size), but got {rank}D tensor"
-            )));
+            // PyTorch's RNNCell reports a batched/unbatched mix as a batch-size mismatch.
+            return Err(NnError::Input(if name == "RNNCell" {
+                format!("Input batch size {batch} doesn't match hidden{k} batch size {hb}")
+            } else {
+                format!("Expected 2D hidden{k} (batch x hidden_size), but got {rank}D tensor")
+            }));
         }
-        let (hb, hh) = if batched { (h[0], h[1]) } else { (1, h[0]) };
         if hb != batch {
             return Err(NnError::Input(format!(
                 "Input batch size {batch} doesn't match hidden{k} batch size {hb}"

@@ -17,12 +17,15 @@
 //! `dh_{t-1} += dQ_t W_hh` carries the rest. Afterwards `dW_hh`, `dW_ih` and `dX` are single
 //! GEMMs over all steps; the bias gradients are per-row sums taken while the rows are in cache.
 //!
+//! With a projection (PyTorch's LSTM `proj_size`), `h_t = m_t W_hr^T` where `m_t` is the `h`
+//! the cell writes: one more product per step, forward and backward, and `dW_hr` as one GEMM.
+//!
 //! Variable-length batches: item `b` is active at step `t` iff `t < len_b`. An inactive item
 //! keeps its state and outputs zero, so the final state is each item's state at its own last
 //! valid step, and the reverse direction starts at each item's last valid element.
 
 use super::cell::{Backward, Cell, Forward, Recurrence};
-use super::split::{plan, run_groups, step_rows, step_rows_mut, step_rows_opt};
+use super::split::{plan, prepare, run_groups, step_rows, step_rows_mut, step_rows_opt};
 use super::step_weight::{StepWeight, row_major_copy};
 use core::ops::Range;
 use recur_autograd::{AutogradError, CustomOp, Result};
@@ -30,7 +33,7 @@ use recur_tensor::gemm::{MatMut, MatRef, gemm};
 use recur_tensor::{Float, Tensor, pool};
 
 /// Where each input sits in the node's input list:
-/// `x, s0 parts..., w_ih, [w_hh], [b_ih, [b_hh]]`.
+/// `x, s0 parts..., w_ih, [w_hh], [b_ih, [b_hh]], [w_hr]`.
 #[derive(Clone, Copy, Debug)]
 struct Slots {
     parts: usize,
@@ -38,26 +41,34 @@ struct Slots {
     w_hh: Option<usize>,
     b_ih: Option<usize>,
     b_hh: Option<usize>,
+    w_hr: Option<usize>,
 }
 
 impl Slots {
-    fn new<C: Cell>(cell: &C, has_bias: bool) -> Self {
-        let parts = cell.state_parts();
+    fn new<C: Cell>(has_bias: bool, proj: bool) -> Self {
+        let parts = C::STATE_PARTS;
         let w_ih = 1 + parts;
-        let hh = cell.recurrence() != Recurrence::None;
+        let hh = C::RECURRENCE != Recurrence::None;
         let w_hh = hh.then_some(w_ih + 1);
         let b_ih = has_bias.then_some(w_ih + 1 + usize::from(hh));
         let b_hh = b_ih.filter(|_| hh).map(|b| b + 1);
+        let last = [w_hh, b_ih, b_hh]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(w_ih);
         Slots {
             parts,
             w_ih,
             w_hh,
             b_ih,
             b_hh,
+            w_hr: proj.then_some(last + 1),
         }
     }
     fn count(&self) -> usize {
-        1 + self.parts + 1 + [self.w_hh, self.b_ih, self.b_hh].iter().flatten().count()
+        let optional = [self.w_hh, self.b_ih, self.b_hh, self.w_hr];
+        1 + self.parts + 1 + optional.iter().flatten().count()
     }
 }
 
@@ -80,12 +91,17 @@ struct Saved<T: Float> {
     input: usize,
     hidden: usize,
     x: Tensor<T>,
-    /// The initial state, `[B, P*H]`.
+    /// The initial state, `[B, P*H]` (its `h` part unused with a projection).
     s0: Vec<T>,
+    /// The projected `h0`, `[B, R]` (`R` = `proj_size`), with a projection.
+    h0p: Vec<T>,
     /// Whether the initial `h` is all zeros (its products are skipped).
     h0_zero: bool,
     w_ih: Tensor<T>,
     w_hh: Option<Tensor<T>>,
+    w_hr: Option<Tensor<T>>,
+    /// The projected states `h_t`, `[T, B, R]`, with a projection.
+    hs: Vec<T>,
     /// The gate buffers as the cell left them, `[T, B, G*H]`.
     gates: Vec<T>,
     /// The cell's saved blocks, `[T, B, S*H]`.
@@ -100,8 +116,11 @@ struct Run<'a, T: Float> {
     hidden: usize,
     batch: usize,
     s0: &'a [T],
+    h0p: &'a [T],
     h0_zero: bool,
     whh_t: Option<&'a StepWeight<'a, T>>,
+    /// `W_hr^T`, with a projection.
+    whr_t: Option<&'a StepWeight<'a, T>>,
     /// `b_ih + b_hh` (joined) or `b_ih` (otherwise).
     bias: Option<&'a [T]>,
     /// `b_hh` for [`Recurrence::Separate`].
@@ -115,11 +134,12 @@ impl<C: Cell, T: Float> Layer<C, T> {
         cell: C,
         reverse: bool,
         has_bias: bool,
+        proj: bool,
         lengths: Option<Vec<usize>>,
         tokens: Option<Vec<u32>>,
     ) -> Self {
         Layer {
-            slots: Slots::new(&cell, has_bias),
+            slots: Slots::new::<C>(has_bias, proj),
             cell,
             reverse,
             lengths,
@@ -145,28 +165,31 @@ impl<C: Cell, T: Float> Layer<C, T> {
 
     fn err(&self, msg: String) -> AutogradError {
         AutogradError::Custom {
-            op: format!("{}_layer", self.cell.name().to_lowercase()),
+            op: format!("{}_layer", C::NAME.to_lowercase()),
             msg,
         }
     }
 
     /// The forward recurrence for batch rows `g`: `gates[t]` holds their `P_t` and becomes
-    /// what the cell leaves there; their states go to `states[t]` and the cell's saved blocks
-    /// to `kept[t]`.
+    /// what the cell leaves there; their states go to `states[t]` (and the projected `h_t` to
+    /// `hs[t]`) and the cell's saved blocks to `kept[t]`.
     fn recur_rows(
         &self,
         run: &Run<'_, T>,
         g: Range<usize>,
         gates: &mut [&mut [T]],
         states: &mut [&mut [T]],
+        hs: &mut [&mut [T]],
         kept: &mut [&mut [T]],
     ) {
         let steps = gates.len();
         let (h, rows) = (run.hidden, g.len());
-        let gw = self.cell.gates() * h;
+        let gw = C::GATES * h;
         let sw = self.slots.parts * h;
         let s0 = &run.s0[g.start * sw..g.end * sw];
-        let separate = self.cell.recurrence() == Recurrence::Separate;
+        let rw = run.h0p.len() / run.batch.max(1);
+        let h0p = &run.h0p[g.start * rw..g.end * rw];
+        let separate = C::RECURRENCE == Recurrence::Separate;
         let mut q = if separate {
             vec![T::ZERO; rows * gw]
         } else {
@@ -174,16 +197,12 @@ impl<C: Cell, T: Float> Layer<C, T> {
         };
         for s in 0..steps {
             let (t, prev_t) = self.order(steps, s);
-            let (prev, next): (&[T], &mut [T]) = match prev_t {
-                None => (s0, &mut *states[t]),
-                Some(p) if p < t => {
-                    let (a, b) = states.split_at_mut(t);
-                    (&*a[p], &mut *b[0])
-                }
-                Some(p) => {
-                    let (a, b) = states.split_at_mut(p);
-                    (&*b[0], &mut *a[t])
-                }
+            let (prev, next) = neighbours(states, t, prev_t, s0);
+            // The `h` the recurrent product reads: the projected one, or the state's own.
+            let (h_prev, h_rs): (&[T], usize) = match (run.whr_t, prev_t) {
+                (None, _) => (prev, sw),
+                (Some(_), None) => (h0p, rw),
+                (Some(_), Some(p)) => (&*hs[p], rw),
             };
             let gt = &mut *gates[t];
             if let Some((wt, tokens)) = run.lookup {
@@ -205,10 +224,10 @@ impl<C: Cell, T: Float> Layer<C, T> {
                         None => q.fill(T::ZERO),
                     }
                     if !skip {
-                        w.apply(prev, sw, rows, T::ONE, &mut q, gw);
+                        w.apply(h_prev, h_rs, rows, T::ONE, &mut q, gw);
                     }
                 } else if !skip {
-                    w.apply(prev, sw, rows, T::ONE, gt, gw);
+                    w.apply(h_prev, h_rs, rows, T::ONE, gt, gw);
                 }
             }
             self.cell.forward(Forward {
@@ -217,43 +236,58 @@ impl<C: Cell, T: Float> Layer<C, T> {
                 gates: gt,
                 hidden_gates: &q,
                 prev,
-                next,
+                next: &mut *next,
                 saved: &mut *kept[t],
             });
+            if let Some(w) = run.whr_t {
+                // h_t = m_t W_hr^T, from the `h` the cell wrote.
+                w.apply(next, sw, rows, T::ZERO, &mut *hs[t], rw);
+            }
             if self.lengths.is_some() {
                 for (i, b) in g.clone().enumerate() {
                     if !self.active(t, b) {
                         next[i * sw..(i + 1) * sw].copy_from_slice(&prev[i * sw..(i + 1) * sw]);
+                        if run.whr_t.is_some() {
+                            let from = prev_t
+                                .map_or(&h0p[i * rw..(i + 1) * rw], |p| {
+                                    &hs[p][i * rw..(i + 1) * rw]
+                                })
+                                .to_vec();
+                            hs[t][i * rw..(i + 1) * rw].copy_from_slice(&from);
+                        }
                     }
                 }
             }
         }
     }
 
-    /// BPTT for batch rows `g`, from `d_state` (their gradient w.r.t. the last state) through
-    /// all steps: fills their rows of `d_gates` (and `d_hidden`) and returns their gradient
-    /// w.r.t. the initial state and, with `sums`, each row's gate gradients summed over the
-    /// steps (input side, then hidden side). Without `need_ds0` the last product is skipped
-    /// and the returned state gradient is meaningless.
+    /// BPTT for batch rows `g`, from `d_state` (their gradient w.r.t. the last state) and,
+    /// with a projection, `d_h` (w.r.t. the last projected `h`), through all steps: fills their
+    /// rows of `d_gates` (and `d_hidden`, and `d_hs` with a projection) and returns their
+    /// gradients w.r.t. the initial state (and projected `h0`) and, with `sums`, each row's
+    /// gate gradients summed over the steps (input side, then hidden side). Without
+    /// `need_ds0` the last product is skipped and the returned state gradients are
+    /// meaningless.
     #[allow(clippy::too_many_arguments)]
     fn bptt_rows(
         &self,
         sv: &Saved<T>,
-        w_hh: Option<&StepWeight<'_, T>>,
+        [w_hh, w_hr]: [Option<&StepWeight<'_, T>>; 2],
         need_ds0: bool,
         sums: bool,
         g: Range<usize>,
-        mut d_state: Vec<T>,
+        (mut d_state, mut d_h): (Vec<T>, Vec<T>),
         [gates, kept, states]: [Vec<&[T]>; 3],
         g_out: Option<Vec<&[T]>>,
-        [d_gates, d_hidden]: [&mut [&mut [T]]; 2],
-    ) -> (Vec<T>, Vec<T>, Vec<T>) {
+        [d_gates, d_hidden, d_hs]: [&mut [&mut [T]]; 3],
+    ) -> [Vec<T>; 4] {
         let steps = gates.len();
         let (h, rows) = (sv.hidden, g.len());
-        let gw = self.cell.gates() * h;
+        let gw = C::GATES * h;
         let sw = self.slots.parts * h;
+        let rw = sv.h0p.len() / sv.batch.max(1);
         let s0 = &sv.s0[g.start * sw..g.end * sw];
-        let separate = self.cell.recurrence() == Recurrence::Separate;
+        let separate = C::RECURRENCE == Recurrence::Separate;
         let mut sum_p = if sums {
             vec![T::ZERO; rows * gw]
         } else {
@@ -264,16 +298,25 @@ impl<C: Cell, T: Float> Layer<C, T> {
         } else {
             Vec::new()
         };
+        // The gradient w.r.t. the `h` the recurrence reads (and outputs): the projected one,
+        // or the `h` part of the state (row stride `sw`).
+        let (dh_w, dh_rs) = if w_hr.is_some() { (rw, rw) } else { (h, sw) };
+        let dhw = if w_hr.is_some() { rw } else { 0 };
         let mut stash = Vec::new();
         for s in (0..steps).rev() {
             let (t, prev_t) = self.order(steps, s);
             let prev = prev_t.map_or(s0, |p| states[p]);
-            if let Some(go) = &g_out {
-                for (i, b) in g.clone().enumerate() {
-                    if self.active(t, b) {
-                        let d = &mut d_state[i * sw..i * sw + h];
-                        for (d, &v) in d.iter_mut().zip(&go[t][i * h..(i + 1) * h]) {
-                            *d += v;
+            {
+                let dh: &mut [T] = if w_hr.is_some() {
+                    &mut d_h
+                } else {
+                    &mut d_state
+                };
+                if let Some(go) = &g_out {
+                    for (i, b) in g.clone().enumerate() {
+                        if self.active(t, b) {
+                            let d = &mut dh[i * dh_rs..i * dh_rs + dh_w];
+                            add_into(d, &go[t][i * dh_w..(i + 1) * dh_w]);
                         }
                     }
                 }
@@ -284,8 +327,20 @@ impl<C: Cell, T: Float> Layer<C, T> {
                 for (i, b) in g.clone().enumerate() {
                     if !self.active(t, b) {
                         stash.extend_from_slice(&d_state[i * sw..(i + 1) * sw]);
+                        stash.extend_from_slice(&d_h[i * dhw..(i + 1) * dhw]);
                     }
                 }
+            }
+            if let Some(w) = w_hr {
+                // dm_t = dh_t W_hr, into the `h` part the cell reads; dh_t kept for dW_hr.
+                let dht = &mut *d_hs[t];
+                dht.copy_from_slice(&d_h);
+                for (i, b) in g.clone().enumerate() {
+                    if !self.active(t, b) {
+                        dht[i * rw..(i + 1) * rw].fill(T::ZERO);
+                    }
+                }
+                w.apply(&d_h, rw, rows, T::ZERO, &mut d_state, sw);
             }
             let (dpt, dqt) = (&mut *d_gates[t], &mut *d_hidden[t]);
             self.cell.backward(Backward {
@@ -320,19 +375,47 @@ impl<C: Cell, T: Float> Layer<C, T> {
             }
             if let Some(w) = w_hh {
                 let dq: &[T] = if separate { dqt } else { dpt };
-                w.apply(dq, gw, rows, T::ONE, &mut d_state, sw);
+                if w_hr.is_some() {
+                    // The projected h_{t-1} feeds step t only through W_hh.
+                    w.apply(dq, gw, rows, T::ZERO, &mut d_h, rw);
+                } else {
+                    w.apply(dq, gw, rows, T::ONE, &mut d_state, sw);
+                }
             }
             if self.lengths.is_some() {
-                let mut from = stash.chunks_exact(sw.max(1));
+                let mut from = stash.chunks_exact((sw + dhw).max(1));
                 for (i, b) in g.clone().enumerate() {
                     if !self.active(t, b) {
                         let row = from.next().expect("one stashed row per inactive item");
-                        d_state[i * sw..(i + 1) * sw].copy_from_slice(row);
+                        d_state[i * sw..(i + 1) * sw].copy_from_slice(&row[..sw]);
+                        if w_hr.is_some() {
+                            d_h[i * rw..(i + 1) * rw].copy_from_slice(&row[sw..]);
+                        }
                     }
                 }
             }
         }
-        (d_state, sum_p, sum_q)
+        [d_state, d_h, sum_p, sum_q]
+    }
+}
+
+/// The previous state (`s0` at the first step) and this step's state, borrowed apart.
+fn neighbours<'a, T>(
+    states: &'a mut [&mut [T]],
+    t: usize,
+    prev_t: Option<usize>,
+    s0: &'a [T],
+) -> (&'a [T], &'a mut [T]) {
+    match prev_t {
+        None => (s0, &mut *states[t]),
+        Some(p) if p < t => {
+            let (a, b) = states.split_at_mut(t);
+            (&*a[p], &mut *b[0])
+        }
+        Some(p) => {
+            let (a, b) = states.split_at_mut(p);
+            (&*b[0], &mut *a[t])
+        }
     }
 }
 
@@ -373,14 +456,22 @@ fn dense<T>(data: &[T], offset: usize, rows: usize, cols: usize, rs: usize) -> M
     }
 }
 
+/// Rows `[start, start + width)` of each row (`row_width` wide) of `src`, gathered.
+fn columns<T: Float>(src: &[T], row_width: usize, start: usize, width: usize) -> Vec<T> {
+    src.chunks_exact(row_width.max(1))
+        .flat_map(|r| r[start..start + width].iter().copied())
+        .collect()
+}
+
 impl<C: Cell, T: Float> CustomOp<T> for Layer<C, T> {
     fn name(&self) -> &'static str {
         "recurrent_layer"
     }
 
-    /// Inputs: `x [T, B, I]`, the initial state parts `[B, H]` each, `w_ih [G*H, I]`, then
-    /// `w_hh [G*H, H]` unless the cell has no recurrence, then the biases `[G*H]` if the
-    /// layer has them. Outputs: `output [T, B, H]` and the final state parts `[B, H]` each.
+    /// Inputs: `x [T, B, I]`, the initial state parts `[B, H]` each (`h0` `[B, R]` with a
+    /// projection), `w_ih [G*H, I]`, then `w_hh [G*H, R or H]` unless the cell has no
+    /// recurrence, the biases `[G*H]` if the layer has them, and `w_hr [R, H]` with a
+    /// projection. Outputs: `output [T, B, R or H]` and the final state parts.
     fn forward(&mut self, inputs: &[&Tensor<T>]) -> Result<Vec<Tensor<T>>> {
         let sl = self.slots;
         if inputs.len() != sl.count() {
@@ -397,10 +488,13 @@ impl<C: Cell, T: Float> CustomOp<T> for Layer<C, T> {
             inputs[0].contiguous()
         };
         let (steps, batch, input) = (x.dims()[0], x.dims()[1], x.dims()[2]);
-        let (gn, parts) = (self.cell.gates(), sl.parts);
+        let parts = sl.parts;
         let w_ih = inputs[sl.w_ih];
-        let hidden = w_ih.dims()[0] / gn.max(1);
-        let (gw, sw, rows) = (gn * hidden, parts * hidden, steps * batch);
+        let hidden = w_ih.dims()[0] / C::GATES.max(1);
+        let w_hr = sl.w_hr.map(|i| inputs[i]);
+        // R: the width of the `h` the recurrence reads and outputs.
+        let rw = w_hr.map_or(hidden, |w| w.dims()[0]);
+        let (gw, sw, rows) = (C::GATES * hidden, parts * hidden, steps * batch);
         if let Some(l) = &self.lengths
             && l.len() != batch
         {
@@ -414,9 +508,10 @@ impl<C: Cell, T: Float> CustomOp<T> for Layer<C, T> {
                 tok.len()
             )));
         }
-        // The initial state, parts side by side per row.
+        // The initial state, parts side by side per row; a projected h0 apart.
         let mut s0 = vec![T::ZERO; batch * sw];
-        for k in 0..parts {
+        let first_native = usize::from(w_hr.is_some());
+        for k in first_native..parts {
             let part = inputs[1 + k].to_vec();
             for (row, src) in s0
                 .chunks_exact_mut(sw.max(1))
@@ -425,13 +520,20 @@ impl<C: Cell, T: Float> CustomOp<T> for Layer<C, T> {
                 row[k * hidden..(k + 1) * hidden].copy_from_slice(src);
             }
         }
-        let h0_zero = s0
-            .chunks_exact(sw.max(1))
-            .all(|r| r[..hidden].iter().all(|&v| v == T::ZERO));
+        let h0p = if w_hr.is_some() {
+            inputs[1].to_vec()
+        } else {
+            Vec::new()
+        };
+        let h0_zero = if w_hr.is_some() {
+            h0p.iter().all(|&v| v == T::ZERO)
+        } else {
+            s0.chunks_exact(sw.max(1))
+                .all(|r| r[..hidden].iter().all(|&v| v == T::ZERO))
+        };
         let b_ih = sl.b_ih.map(|i| inputs[i].to_vec());
         let b_hh = sl.b_hh.map(|i| inputs[i].to_vec());
-        let recurrence = self.cell.recurrence();
-        let (bias, b_hh_sep) = match (recurrence, b_ih, b_hh) {
+        let (bias, b_hh_sep) = match (C::RECURRENCE, b_ih, b_hh) {
             (Recurrence::Joined, Some(mut a), Some(b)) => {
                 add_into(&mut a, &b);
                 (Some(a), None)
@@ -454,71 +556,100 @@ impl<C: Cell, T: Float> CustomOp<T> for Layer<C, T> {
         }
         // 2. The recurrence, split over threads by batch rows when that pays.
         let w_hh = sl.w_hh.map(|i| inputs[i]);
-        let whh_view = w_hh.map(|w| w.as_mat()).transpose()?.map(MatRef::t);
-        let (groups, whh_t) = plan(whh_view, steps, batch, gw * hidden.max(1));
+        let groups = plan(steps, batch, gw * rw.max(1));
+        let whh_t = w_hh
+            .map(|w| w.as_mat())
+            .transpose()?
+            .map(|m| prepare(m.t(), &groups, batch));
+        let whr_t = w_hr
+            .map(|w| w.as_mat())
+            .transpose()?
+            .map(|m| prepare(m.t(), &groups, batch));
         let mut states = pool::scratch(rows * sw);
-        let mut kept = pool::scratch(rows * self.cell.saved() * hidden);
+        let mut hs = pool::scratch(if w_hr.is_some() { rows * rw } else { 0 });
+        let kw = C::SAVED * hidden;
+        let mut kept = pool::scratch(rows * kw);
         let run = Run {
             hidden,
             batch,
             s0: &s0,
+            h0p: &h0p,
             h0_zero,
             whh_t: whh_t.as_ref(),
+            whr_t: whr_t.as_ref(),
             bias: bias.as_deref(),
             b_hh: b_hh_sep.as_deref(),
             lookup: wt.as_deref().zip(self.tokens.as_deref()),
         };
-        let kw = self.cell.saved() * hidden;
+        let hs_w = if w_hr.is_some() { rw } else { 0 };
         let work: Vec<_> = step_rows_mut(&mut gates, steps, gw, &groups)
             .into_iter()
             .zip(step_rows_mut(&mut states, steps, sw, &groups))
+            .zip(step_rows_mut(&mut hs, steps, hs_w, &groups))
             .zip(step_rows_mut(&mut kept, steps, kw, &groups))
             .zip(&groups)
-            .map(|(((gt, st), kp), g)| (gt, st, kp, g.clone()))
+            .map(|((((gt, st), hp), kp), g)| (gt, st, hp, kp, g.clone()))
             .collect();
-        run_groups(work, |(mut gt, mut st, mut kp, g)| {
-            self.recur_rows(&run, g, &mut gt, &mut st, &mut kp);
+        run_groups(work, |(mut gt, mut st, mut hp, mut kp, g)| {
+            self.recur_rows(&run, g, &mut gt, &mut st, &mut hp, &mut kp);
         });
-        let states = Tensor::from_vec(states, &[steps, batch, sw])?;
-        // The final state: each part's rows at the last processed step.
+        // The `h` sequence the outputs come from: the projected one, or the state's part.
+        let (hsrc, hsrc_w): (&[T], usize) = if w_hr.is_some() {
+            (&hs, rw)
+        } else {
+            (&states, sw)
+        };
         let last = if self.reverse {
             0
         } else {
             steps.saturating_sub(1)
         };
-        let st = states.as_slice().expect("built contiguous");
+        let last_rows = |buf: &[T], w: usize| -> Vec<T> {
+            if steps == 0 {
+                Vec::new()
+            } else {
+                buf[last * batch * w..(last + 1) * batch * w].to_vec()
+            }
+        };
         let mut out = Vec::with_capacity(1 + parts);
-        // The output: the `h` part, zero at inactive positions. A one-part state with no
-        // lengths *is* the output: shared, not copied.
-        out.push(if parts == 1 && self.lengths.is_none() {
-            states.clone()
-        } else {
-            let mut o = pool::scratch(rows * hidden);
-            for (r, (dst, src)) in o
-                .chunks_exact_mut(hidden.max(1))
-                .zip(st.chunks_exact(sw.max(1)))
-                .enumerate()
-            {
-                if self.active(r / batch.max(1), r % batch.max(1)) {
-                    dst.copy_from_slice(&src[..hidden]);
-                } else {
+        // The output: the `h`, zero at inactive positions (a plain one-part state with no
+        // lengths is the output itself: shared below, not copied).
+        let shared = parts == 1 && w_hr.is_none() && self.lengths.is_none();
+        if !shared {
+            let mut o = columns(hsrc, hsrc_w, 0, rw);
+            for (r, dst) in o.chunks_exact_mut(rw.max(1)).enumerate() {
+                if !self.active(r / batch.max(1), r % batch.max(1)) {
                     dst.fill(T::ZERO);
                 }
             }
-            Tensor::from_vec(o, &[steps, batch, hidden])?
-        });
-        for k in 0..parts {
-            let v: Vec<T> = if steps == 0 {
-                s0.chunks_exact(sw.max(1))
-                    .flat_map(|r| r[k * hidden..(k + 1) * hidden].iter().copied())
-                    .collect()
+            out.push(Tensor::from_vec(o, &[steps, batch, rw])?);
+        }
+        // The final state: each part's rows at the last processed step (the initial state
+        // for zero steps).
+        let h_last = if steps == 0 {
+            if w_hr.is_some() {
+                h0p.clone()
             } else {
-                st[last * batch * sw..(last + 1) * batch * sw]
-                    .chunks_exact(sw.max(1))
-                    .flat_map(|r| r[k * hidden..(k + 1) * hidden].iter().copied())
-                    .collect()
+                columns(&s0, sw, 0, hidden)
+            }
+        } else {
+            columns(&last_rows(hsrc, hsrc_w), hsrc_w, 0, rw)
+        };
+        out.push(Tensor::from_vec(h_last, &[batch, rw])?);
+        for k in 1..parts {
+            let src = if steps == 0 {
+                s0.clone()
+            } else {
+                last_rows(&states, sw)
             };
-            out.push(Tensor::from_vec(v, &[batch, hidden])?);
+            out.push(Tensor::from_vec(
+                columns(&src, sw, k * hidden, hidden),
+                &[batch, hidden],
+            )?);
+        }
+        let states = Tensor::from_vec(states, &[steps, batch, sw])?;
+        if shared {
+            out.insert(0, states.clone());
         }
         self.saved = Some(Saved {
             steps,
@@ -527,9 +658,12 @@ impl<C: Cell, T: Float> CustomOp<T> for Layer<C, T> {
             hidden,
             x,
             s0,
+            h0p,
             h0_zero,
             w_ih: w_ih.clone(),
             w_hh: w_hh.cloned(),
+            w_hr: w_hr.cloned(),
+            hs,
             gates,
             kept,
             states,
@@ -549,20 +683,27 @@ impl<C: Cell, T: Float> CustomOp<T> for Layer<C, T> {
         let sl = self.slots;
         let (steps, batch, input, hidden) = (sv.steps, sv.batch, sv.input, sv.hidden);
         let parts = sl.parts;
+        let proj = sv.w_hr.is_some();
+        let rw = sv.w_hr.as_ref().map_or(hidden, |w| w.dims()[0]);
         let (gw, sw, kw, rows) = (
-            self.cell.gates() * hidden,
+            C::GATES * hidden,
             parts * hidden,
-            self.cell.saved() * hidden,
+            C::SAVED * hidden,
             steps * batch,
         );
-        let separate = self.cell.recurrence() == Recurrence::Separate;
+        let separate = C::RECURRENCE == Recurrence::Separate;
         let g_out = grads_out[0].map(|g| g.contiguous());
         let g_out = g_out.as_ref().map(|g| g.as_slice().expect("contiguous"));
-        // The final state's gradient, parts side by side.
+        // The final state's gradient: native parts side by side, a projected h apart.
         let mut d_last = vec![T::ZERO; batch * sw];
+        let mut dh_last = vec![T::ZERO; if proj { batch * rw } else { 0 }];
         for k in 0..parts {
             if let Some(g) = grads_out[1 + k] {
                 let g = g.to_vec();
+                if k == 0 && proj {
+                    dh_last.copy_from_slice(&g);
+                    continue;
+                }
                 for (row, src) in d_last
                     .chunks_exact_mut(sw.max(1))
                     .zip(g.chunks_exact(hidden.max(1)))
@@ -576,41 +717,57 @@ impl<C: Cell, T: Float> CustomOp<T> for Layer<C, T> {
         // BPTT: the gate gradients of every step (every row written), split over threads by
         // batch rows when that pays.
         let mut dp = pool::scratch(rows * gw);
-        let mut dq = pool::scratch(if separate { rows * gw } else { 0 });
-        let whh_view = sv.w_hh.as_ref().map(|w| w.as_mat()).transpose()?;
-        let (groups, w_hh) = plan(whh_view, steps, batch, gw * hidden.max(1));
+        let dq_w = if separate { gw } else { 0 };
+        let mut dq = pool::scratch(rows * dq_w);
+        let dhs_w = if proj { rw } else { 0 };
+        let mut dhs = pool::scratch(rows * dhs_w);
+        let groups = plan(steps, batch, gw * rw.max(1));
+        let w_hh = sv
+            .w_hh
+            .as_ref()
+            .map(|w| w.as_mat())
+            .transpose()?
+            .map(|m| prepare(m, &groups, batch));
+        let w_hr = sv
+            .w_hr
+            .as_ref()
+            .map(|w| w.as_mat())
+            .transpose()?
+            .map(|m| prepare(m, &groups, batch));
         let states = sv.states.as_slice().expect("built contiguous");
-        let dq_width = if separate { gw } else { 0 };
         let work: Vec<_> = step_rows_mut(&mut dp, steps, gw, &groups)
             .into_iter()
-            .zip(step_rows_mut(&mut dq, steps, dq_width, &groups))
+            .zip(step_rows_mut(&mut dq, steps, dq_w, &groups))
+            .zip(step_rows_mut(&mut dhs, steps, dhs_w, &groups))
             .zip(step_rows(&sv.gates, steps, gw, &groups))
             .zip(step_rows(&sv.kept, steps, kw, &groups))
             .zip(step_rows(states, steps, sw, &groups))
-            .zip(step_rows_opt(g_out, steps, hidden, &groups))
+            .zip(step_rows_opt(g_out, steps, rw, &groups))
             .zip(&groups)
-            .map(|((((((dp, dq), gates), kept), st), go), g)| {
-                ([dp, dq], [gates, kept, st], go, g.clone())
+            .map(|(((((((dp, dq), dh), gates), kept), st), go), g)| {
+                ([dp, dq, dh], [gates, kept, st], go, g.clone())
             })
             .collect();
-        let results = run_groups(work, |([mut dp, mut dq], saved, go, g)| {
+        let results = run_groups(work, |([mut dp, mut dq, mut dh], saved, go, g)| {
             let d = d_last[g.start * sw..g.end * sw].to_vec();
+            let dhp = dh_last[g.start * dhs_w..g.end * dhs_w].to_vec();
             self.bptt_rows(
                 sv,
-                w_hh.as_ref(),
+                [w_hh.as_ref(), w_hr.as_ref()],
                 need_ds0,
                 need_b,
                 g,
-                d,
+                (d, dhp),
                 saved,
                 go,
-                [&mut dp, &mut dq],
+                [&mut dp, &mut dq, &mut dh],
             )
         });
-        let mut d_s0 = Vec::with_capacity(batch * sw);
+        let (mut d_s0, mut d_h0) = (Vec::with_capacity(batch * sw), Vec::new());
         let (mut sum_p, mut sum_q) = (Vec::new(), Vec::new());
-        for (d, p, q) in results {
+        for [d, dh, p, q] in results {
             d_s0.extend_from_slice(&d);
+            d_h0.extend_from_slice(&dh);
             sum_p.extend_from_slice(&p);
             sum_q.extend_from_slice(&q);
         }
@@ -656,9 +813,14 @@ impl<C: Cell, T: Float> CustomOp<T> for Layer<C, T> {
         });
         // dW_hh = sum_t dQ_t^T h_prev(t): one GEMM over the steps whose previous state is a
         // stored state, one for the step that starts from h0 (skipped when h0 is zero).
+        let (hsrc, hsrc_w, h0src, h0_w): (&[T], usize, &[T], usize) = if proj {
+            (&sv.hs, rw, &sv.h0p, rw)
+        } else {
+            (states, sw, &sv.s0, sw)
+        };
         let gw_hh = sl.w_hh.filter(|&i| needs[i]).map(|_| {
             let dqs = if separate { &dq } else { &dp };
-            let mut g = pool::scratch(gw * hidden);
+            let mut g = pool::scratch(gw * rw);
             if steps == 0 {
                 g.fill(T::ZERO);
                 return g;
@@ -669,20 +831,32 @@ impl<C: Cell, T: Float> CustomOp<T> for Layer<C, T> {
             gemm(
                 T::ONE,
                 dense(dqs, dq_from * gw, n, gw, gw).t(),
-                dense(states, h_from * sw, n, hidden, sw),
+                dense(hsrc, h_from * hsrc_w, n, rw, hsrc_w),
                 T::ZERO,
-                MatMut::row_major(&mut g, gw, hidden),
+                MatMut::row_major(&mut g, gw, rw),
             );
             if !sv.h0_zero {
                 let first = if self.reverse { steps - 1 } else { 0 };
                 gemm(
                     T::ONE,
                     dense(dqs, first * batch * gw, batch, gw, gw).t(),
-                    dense(&sv.s0, 0, batch, hidden, sw),
+                    dense(h0src, 0, batch, rw, h0_w),
                     T::ONE,
-                    MatMut::row_major(&mut g, gw, hidden),
+                    MatMut::row_major(&mut g, gw, rw),
                 );
             }
+            g
+        });
+        // dW_hr = sum_t dh_t^T m_t: [R, T*B] x [T*B, H], one GEMM.
+        let gw_hr = sl.w_hr.filter(|&i| needs[i]).map(|_| {
+            let mut g = pool::scratch(rw * hidden);
+            gemm(
+                T::ONE,
+                dense(&dhs, 0, rows, rw, rw).t(),
+                dense(states, 0, rows, hidden, sw),
+                T::ZERO,
+                MatMut::row_major(&mut g, rw, hidden),
+            );
             g
         });
         let mut out: Vec<Option<Tensor<T>>> = vec![None; sl.count()];
@@ -691,18 +865,21 @@ impl<C: Cell, T: Float> CustomOp<T> for Layer<C, T> {
             .transpose()?;
         for k in 0..parts {
             if needs[1 + k] {
-                let v: Vec<T> = d_s0
-                    .chunks_exact(sw.max(1))
-                    .flat_map(|r| r[k * hidden..(k + 1) * hidden].iter().copied())
-                    .collect();
-                out[1 + k] = Some(Tensor::from_vec(v, &[batch, hidden])?);
+                out[1 + k] = Some(if k == 0 && proj {
+                    Tensor::from_vec(d_h0.clone(), &[batch, rw])?
+                } else {
+                    Tensor::from_vec(columns(&d_s0, sw, k * hidden, hidden), &[batch, hidden])?
+                });
             }
         }
         out[sl.w_ih] = gw_ih
             .map(|g| Tensor::from_vec(g, &[gw, input]))
             .transpose()?;
         if let (Some(i), Some(g)) = (sl.w_hh, gw_hh) {
-            out[i] = Some(Tensor::from_vec(g, &[gw, hidden])?);
+            out[i] = Some(Tensor::from_vec(g, &[gw, rw])?);
+        }
+        if let (Some(i), Some(g)) = (sl.w_hr, gw_hr) {
+            out[i] = Some(Tensor::from_vec(g, &[rw, hidden])?);
         }
         // The bias gradients: the rows' sums over the steps, added in batch order (the same
         // order whatever the thread split).

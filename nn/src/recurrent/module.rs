@@ -21,6 +21,8 @@ pub(crate) struct LayerParams<T: Float> {
     pub w_hh: Option<Param<T>>,
     pub b_ih: Option<Param<T>>,
     pub b_hh: Option<Param<T>>,
+    /// The projection `W_hr (P, H)` with `proj_size` `P > 0`.
+    pub w_hr: Option<Param<T>>,
 }
 
 /// A stack of recurrent layers of cell `C` — `torch.nn.RNN` / `LSTM` / `GRU`'s machine, for
@@ -53,7 +55,7 @@ impl<C: Cell, T: Float> fmt::Display for Recurrent<C, T> {
     /// PyTorch's printed form: `LSTM(3, 4, num_layers=2)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let extra = self.cell.describe();
-        self.config.fmt_as(f, self.cell.name(), extra.as_deref())
+        self.config.fmt_as(f, C::NAME, extra.as_deref())
     }
 }
 
@@ -74,20 +76,31 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
         rng: &mut R,
     ) -> Result<Self> {
         config.validate()?;
-        config.check_sizes(cell.name(), cell.gates())?;
-        let (h, gw) = (config.hidden_size, cell.gates() * config.hidden_size);
+        config.check_sizes(C::NAME, C::GATES)?;
+        if config.proj_size > 0 && !C::PROJECTABLE {
+            return Err(NnError::Config(format!(
+                "proj_size argument is only supported for LSTM, not {}",
+                C::NAME
+            )));
+        }
+        let (h, gw, hw) = (
+            config.hidden_size,
+            C::GATES * config.hidden_size,
+            config.h_size(),
+        );
+        let proj = config.proj_size > 0;
         let k = 1.0 / (h as f64).sqrt();
-        let hh = cell.recurrence() != Recurrence::None;
+        let hh = C::RECURRENCE != Recurrence::None;
         let mut layers = Vec::with_capacity(config.stacked());
         for layer in 0..config.num_layers {
             let input = if layer == 0 {
                 config.input_size
             } else {
-                h * config.directions()
+                hw * config.directions()
             };
             for _ in 0..config.directions() {
                 let w_ih = uniform_param(&[gw, input], k, rng)?;
-                let w_hh = hh.then(|| uniform_param(&[gw, h], k, rng)).transpose()?;
+                let w_hh = hh.then(|| uniform_param(&[gw, hw], k, rng)).transpose()?;
                 let b_ih = config
                     .bias
                     .then(|| uniform_param(&[gw], k, rng))
@@ -95,11 +108,13 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
                 let b_hh = (config.bias && hh)
                     .then(|| uniform_param(&[gw], k, rng))
                     .transpose()?;
+                let w_hr = proj.then(|| uniform_param(&[hw, h], k, rng)).transpose()?;
                 layers.push(LayerParams {
                     w_ih,
                     w_hh,
                     b_ih,
                     b_hh,
+                    w_hr,
                 });
             }
         }
@@ -213,7 +228,7 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
         {
             return Err(NnError::Input(format!(
                 "{}.forward_tokens: index {bad} is out of bounds for input_size {v}",
-                self.cell.name()
+                C::NAME
             )));
         }
         // The one-hot input's shape, as a stride-0 view of one zero (never read or copied).
@@ -275,7 +290,7 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
     /// Checks that `params` has the module's parameter shapes.
     pub(crate) fn check_params(&self, params: &[Var<'_, T>]) -> Result<()> {
         let own = self.named_parameters();
-        let name = self.cell.name();
+        let name = C::NAME;
         if params.len() != own.len() {
             return Err(NnError::Input(format!(
                 "{name}: expected {} parameters, got {}",
@@ -302,19 +317,19 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
         state0: Option<&[&Var<'_, T>]>,
         lengths: Option<&[usize]>,
     ) -> Result<Normalised> {
-        let parts = self.cell.state_parts();
+        let parts = C::STATE_PARTS;
         if let Some(s) = state0
             && s.len() != parts
         {
             return Err(NnError::Input(format!(
                 "{}: expected {parts} initial state parts, got {}",
-                self.cell.name(),
+                C::NAME,
                 s.len()
             )));
         }
         let shapes: Vec<&[usize]> =
             state0.map_or_else(Vec::new, |s| s.iter().map(|v| v.dims()).collect());
-        let n = check_forward(&self.config, self.cell.name(), input.dims(), &shapes)?;
+        let n = check_forward(&self.config, C::NAME, input.dims(), &shapes, &self.widths())?;
         if let Some(l) = lengths {
             check_lengths(l, n.steps, n.batch)?;
         }
@@ -323,8 +338,16 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
 
     /// Parameters of layer-and-direction `i` within `params` (in `named_parameters` order).
     pub(crate) fn per_layer(&self) -> usize {
-        let hh = self.cell.recurrence() != Recurrence::None;
-        1 + usize::from(hh) + usize::from(self.config.bias) * (1 + usize::from(hh))
+        let hh = C::RECURRENCE != Recurrence::None;
+        let proj = usize::from(self.config.proj_size > 0);
+        1 + usize::from(hh) + usize::from(self.config.bias) * (1 + usize::from(hh)) + proj
+    }
+
+    /// The width of each state part: `h` (`proj_size` when projected), then `H` for the rest.
+    pub(crate) fn widths(&self) -> Vec<usize> {
+        let mut w = vec![self.config.hidden_size; C::STATE_PARTS];
+        w[0] = self.config.h_size();
+        w
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -350,6 +373,7 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
                 self.cell.clone(),
                 dir == 1,
                 self.config.bias,
+                self.config.proj_size > 0,
                 lengths.map(<[usize]>::to_vec),
                 if k == 0 {
                     tokens.map(<[u32]>::to_vec)
@@ -401,9 +425,9 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
 
     /// A zero state for `batch` items: one `(layers * D, batch, H)` tensor per state part.
     pub fn zero_state(&self, batch: usize) -> Vec<Tensor<T>> {
-        let dims = [self.config.stacked(), batch, self.config.hidden_size];
-        (0..self.cell.state_parts())
-            .map(|_| Tensor::zeros(&dims))
+        self.widths()
+            .into_iter()
+            .map(|w| Tensor::zeros(&[self.config.stacked(), batch, w]))
             .collect()
     }
 }
@@ -424,6 +448,9 @@ impl<C: Cell, T: Float> Module<T> for Recurrent<C, T> {
             if let Some(b) = &l.b_hh {
                 out.push((format!("bias_hh_{sfx}"), b));
             }
+            if let Some(w) = &l.w_hr {
+                out.push((format!("weight_hr_{sfx}"), w));
+            }
         }
         out
     }
@@ -441,6 +468,9 @@ impl<C: Cell, T: Float> Module<T> for Recurrent<C, T> {
             }
             if let Some(b) = &mut l.b_hh {
                 out.push((format!("bias_hh_{sfx}"), b));
+            }
+            if let Some(w) = &mut l.w_hr {
+                out.push((format!("weight_hr_{sfx}"), w));
             }
         }
         out

@@ -1,7 +1,7 @@
 //! One step of any cell on the tape, with PyTorch's `*Cell` parameters and checks: what
 //! `LSTMCell` and `GRUCell` share.
 
-use super::cell::{Cell, Recurrence};
+use super::cell::{Cell, ForwardVars, Recurrence};
 use super::config::check_cell;
 use crate::error::{NnError, Result};
 use crate::init::uniform_param;
@@ -40,14 +40,13 @@ impl<C: Cell, T: Float> SingleStep<C, T> {
         } else {
             0.0
         };
-        let gw = cell.gates().checked_mul(hidden_size).ok_or_else(|| {
+        let gw = C::GATES.checked_mul(hidden_size).ok_or_else(|| {
             NnError::Config(format!(
-                "{}: {} gates x hidden_size {hidden_size} overflows",
-                cell.name(),
-                cell.gates()
+                "{} gates x hidden_size {hidden_size} overflows",
+                C::GATES
             ))
         })?;
-        let hh = cell.recurrence() != Recurrence::None;
+        let hh = C::RECURRENCE != Recurrence::None;
         let w_ih = uniform_param(&[gw, input_size], k, rng)?;
         let w_hh = hh
             .then(|| uniform_param(&[gw, hidden_size], k, rng))
@@ -68,8 +67,8 @@ impl<C: Cell, T: Float> SingleStep<C, T> {
     }
 
     /// One step: `input` `(N, in)` or `(in)`, the state parts `(N, H)` or `(H)` (zeros if
-    /// `None`); returns the new state parts with the input's batchedness. PyTorch's checks
-    /// and messages, as `name` (`"LSTMCell"`).
+    /// `None`); returns the new state parts with the input's batchedness. PyTorch's
+    /// `LSTMCell` / `GRUCell` checks and messages, as `name`.
     pub fn forward<'t>(
         &self,
         name: &str,
@@ -86,6 +85,18 @@ impl<C: Cell, T: Float> SingleStep<C, T> {
             input.dims(),
             &shapes,
         )?;
+        self.step(tape, input, hx, batched, batch)
+    }
+
+    /// [`SingleStep::forward`] after the caller's own checks (`RNNCell`'s differ).
+    pub fn step<'t>(
+        &self,
+        tape: &'t Tape<T>,
+        input: &Var<'t, T>,
+        hx: Option<&[&Var<'t, T>]>,
+        batched: bool,
+        batch: usize,
+    ) -> Result<Vec<Var<'t, T>>> {
         let lift = |v: &Var<'t, T>| -> Result<Var<'t, T>> {
             Ok(if batched {
                 v.clone()
@@ -98,7 +109,7 @@ impl<C: Cell, T: Float> SingleStep<C, T> {
             Some(s) => s.iter().map(|v| lift(v)).collect::<Result<_>>()?,
             None => {
                 let z = tape.constant(Tensor::zeros(&[batch, self.hidden_size]));
-                vec![z; self.cell.state_parts()]
+                vec![z; C::STATE_PARTS]
             }
         };
         let mut gates = x.matmul(&tape.param(&self.w_ih).t()?)?;
@@ -111,14 +122,17 @@ impl<C: Cell, T: Float> SingleStep<C, T> {
             if let Some(b) = &self.b_hh {
                 q = q.add(&tape.param(b))?;
             }
-            match self.cell.recurrence() {
+            match C::RECURRENCE {
                 Recurrence::Joined => gates = gates.add(&q)?,
                 _ => hidden = Some(q),
             }
         }
-        let new = self
-            .cell
-            .forward_composed(&gates, hidden.as_ref(), &state)?;
+        let new = self.cell.forward_composed(ForwardVars {
+            hidden: self.hidden_size,
+            gates: &gates,
+            hidden_gates: hidden.as_ref(),
+            prev: &state,
+        })?;
         if batched {
             Ok(new)
         } else {
@@ -126,6 +140,11 @@ impl<C: Cell, T: Float> SingleStep<C, T> {
                 .map(|v| Ok(v.squeeze(0usize)?))
                 .collect::<Result<_>>()
         }
+    }
+
+    /// The sizes `(input_size, hidden_size)`.
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.input_size, self.hidden_size)
     }
 
     /// PyTorch's names: `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`.
@@ -154,12 +173,112 @@ impl<C: Cell, T: Float> SingleStep<C, T> {
         .collect()
     }
 
-    /// PyTorch's printed form: `LSTMCell(3, 4, bias=False)`.
+    /// PyTorch's printed form: `LSTMCell(3, 4, bias=False)`, the cell's own words last
+    /// (`RNNCell(3, 4, nonlinearity=relu)`).
     pub fn fmt_as(&self, f: &mut fmt::Formatter<'_>, name: &str) -> fmt::Result {
         write!(f, "{name}({}, {}", self.input_size, self.hidden_size)?;
         if self.b_ih.is_none() {
             f.write_str(", bias=False")?;
         }
+        if let Some(extra) = self.cell.describe() {
+            write!(f, ", {extra}")?;
+        }
         f.write_str(")")
     }
 }
+
+/// Declares a one-step module type (`LSTMCell`, `GRUCell`) over [`SingleStep`] in PyTorch's
+/// state form: `one` (`h`) or `two` (`(h, c)`).
+macro_rules! cell_module {
+    ($(#[$doc:meta])* $name:ident, $cell:ident, $torch:literal, $form:ident) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name<T: Float = f32> {
+            step: $crate::recurrent::single::SingleStep<$cell, T>,
+        }
+
+        impl<T: Float> $name<T> {
+            #[doc = concat!("`torch.nn.", $torch, "(input_size, hidden_size, bias)` with PyTorch's init: every")]
+            /// parameter from U(-1/sqrt(H), 1/sqrt(H)), in the order `weight_ih (G*H, in)`,
+            /// `weight_hh (G*H, H)`, `bias_ih (G*H)`, `bias_hh (G*H)`. PyTorch accepts zero
+            /// sizes here, and so does this.
+            ///
+            /// # Errors
+            /// When the parameters cannot be allocated (sizes that overflow or do not fit).
+            pub fn new<R: rand::Rng + ?Sized>(
+                input_size: usize,
+                hidden_size: usize,
+                bias: bool,
+                rng: &mut R,
+            ) -> $crate::error::Result<Self> {
+                let step = $crate::recurrent::single::SingleStep::new($cell, input_size, hidden_size, bias, rng)?;
+                Ok($name { step })
+            }
+
+            $crate::recurrent::single::cell_module!(@$form $torch);
+        }
+
+        impl<T: Float> std::fmt::Display for $name<T> {
+            #[doc = concat!("PyTorch's printed form: `", $torch, "(3, 4, bias=False)`.")]
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.step.fmt_as(f, $torch)
+            }
+        }
+
+        impl<T: Float> $crate::module::Module<T> for $name<T> {
+            fn named_parameters(&self) -> Vec<(String, &Param<T>)> {
+                self.step.named_parameters()
+            }
+            fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
+                self.step.named_parameters_mut()
+            }
+        }
+    };
+
+    (@one $torch:literal) => {
+        /// One step on the tape. `input` is `(N, in)` or `(in)`; `hx` is `(N, H)` or `(H)`,
+        /// zeros if `None`; returns `h'` with the input's batchedness.
+        ///
+        /// # Errors
+        #[doc = concat!("PyTorch's messages in its order: `", $torch, ": Expected input to be 1D or 2D, got 3D")]
+        /// instead`, `input has inconsistent input_size: got 5 expected 3`, `Input batch size
+        /// 2 doesn't match hidden0 batch size 3`, `hidden0 has inconsistent hidden_size: got
+        /// 5, expected 4`, ...
+        pub fn forward<'t>(
+            &self,
+            tape: &'t Tape<T>,
+            input: &Var<'t, T>,
+            hx: Option<&Var<'t, T>>,
+        ) -> $crate::error::Result<Var<'t, T>> {
+            let s = hx.as_ref().map(std::slice::from_ref);
+            let mut new = self.step.forward($torch, tape, input, s)?;
+            Ok(new.pop().expect("one state part"))
+        }
+    };
+
+    (@two $torch:literal) => {
+        /// One step on the tape. `input` is `(N, in)` or `(in)`; `hx` is `(h, c)`, each
+        /// `(N, H)` or `(H)`, zeros if `None`; returns `(h', c')` with the input's
+        /// batchedness.
+        ///
+        /// # Errors
+        #[doc = concat!("PyTorch's messages in its order: `", $torch, ": Expected input to be 1D or 2D, got 3D")]
+        /// instead`, `Expected hx[1] to be 1D or 2D, got 3D instead`, `input has inconsistent
+        /// input_size: got 5 expected 3`, then for `hidden0` and `hidden1` in turn: `Expected
+        /// 2D hidden1 (batch x hidden_size), but got 1D tensor`, `Input batch size 2 doesn't
+        /// match hidden1 batch size 3`, `hidden1 has inconsistent hidden_size: got 5,
+        /// expected 4`.
+        pub fn forward<'t>(
+            &self,
+            tape: &'t Tape<T>,
+            input: &Var<'t, T>,
+            hx: Option<(&Var<'t, T>, &Var<'t, T>)>,
+        ) -> $crate::error::Result<(Var<'t, T>, Var<'t, T>)> {
+            let s = hx.map(|(h, c)| [h, c]);
+            let mut new = self.step.forward($torch, tape, input, s.as_ref().map(|s| &s[..]))?;
+            let c = new.pop().expect("two state parts");
+            Ok((new.pop().expect("two state parts"), c))
+        }
+    };
+}
+pub(crate) use cell_module;

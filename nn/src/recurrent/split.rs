@@ -33,27 +33,25 @@ pub(crate) fn batch_groups(batch: usize, work: usize) -> Vec<Range<usize>> {
         .collect()
 }
 
-/// The split of a layer run over `steps` steps of `batch` rows whose per-step work is
-/// `row_work` multiply-adds a row, and its recurrent matrix `m` (`[K, N]`, any strides; none
-/// for a cell without one) prepared for each group's per-step products (for single-threaded
-/// products when there are several groups).
-pub(crate) fn plan<T: Float>(
-    m: Option<MatRef<'_, T>>,
-    steps: usize,
+/// The groups of batch rows for a layer run over `steps` steps of `batch` rows whose per-step
+/// work is `row_work` multiply-adds a row.
+pub(crate) fn plan(steps: usize, batch: usize, row_work: usize) -> Vec<Range<usize>> {
+    batch_groups(batch, steps.saturating_mul(batch).saturating_mul(row_work))
+}
+
+/// A per-step matrix `m` (`[K, N]`, any strides) prepared for the groups' products (for
+/// single-threaded products when there are several groups).
+pub(crate) fn prepare<'a, T: Float>(
+    m: MatRef<'a, T>,
+    groups: &[Range<usize>],
     batch: usize,
-    row_work: usize,
-) -> (Vec<Range<usize>>, Option<StepWeight<'_, T>>) {
-    let work = steps.saturating_mul(batch).saturating_mul(row_work);
-    let groups = batch_groups(batch, work);
-    let weight = m.map(|m| {
-        if groups.len() > 1 {
-            let rows = groups.iter().map(|g| g.len()).max().unwrap_or(0);
-            serial(|| StepWeight::new(m, rows))
-        } else {
-            StepWeight::new(m, batch)
-        }
-    });
-    (groups, weight)
+) -> StepWeight<'a, T> {
+    if groups.len() > 1 {
+        let rows = groups.iter().map(|g| g.len()).max().unwrap_or(0);
+        serial(|| StepWeight::new(m, rows))
+    } else {
+        StepWeight::new(m, batch)
+    }
 }
 
 /// Cuts `buf` (`steps` blocks of `batch * width`, row-major rows) into each group's rows of

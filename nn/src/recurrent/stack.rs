@@ -27,7 +27,7 @@ pub(crate) fn run_stack<'t, C: Cell, T: Float>(
     mut layer: impl FnMut(usize, usize, &Var<'t, T>, &[&Var<'t, T>]) -> Result<LayerOut<'t, T>>,
 ) -> Result<RecurrentOutput<'t, T>> {
     let c = m.config();
-    let (h, d, parts) = (c.hidden_size, c.directions(), m.cell().state_parts());
+    let (d, widths) = (c.directions(), m.widths());
     let mut x = if n.unbatched {
         input.unsqueeze(1usize)?
     } else if c.batch_first {
@@ -35,14 +35,16 @@ pub(crate) fn run_stack<'t, C: Cell, T: Float>(
     } else {
         input.clone()
     };
-    let states0: Vec<Var<'t, T>> = (0..parts)
-        .map(|k| match state0 {
+    let states0: Vec<Var<'t, T>> = widths
+        .iter()
+        .enumerate()
+        .map(|(k, &w)| match state0 {
             Some(s) if n.unbatched => Ok(s[k].unsqueeze(1usize)?),
             Some(s) => Ok(s[k].clone()),
-            None => Ok(tape.constant(Tensor::zeros(&[c.stacked(), n.batch, h]))),
+            None => Ok(tape.constant(Tensor::zeros(&[c.stacked(), n.batch, w]))),
         })
         .collect::<Result<_>>()?;
-    let mut finals: Vec<Vec<Var<'t, T>>> = vec![Vec::with_capacity(c.stacked()); parts];
+    let mut finals: Vec<Vec<Var<'t, T>>> = vec![Vec::with_capacity(c.stacked()); widths.len()];
     for k in 0..c.num_layers {
         let mut outs = Vec::with_capacity(d);
         for dir in 0..d {
@@ -67,7 +69,7 @@ pub(crate) fn run_stack<'t, C: Cell, T: Float>(
             x = m.dropout(tape, &x)?;
         }
     }
-    let mut states = Vec::with_capacity(parts);
+    let mut states = Vec::with_capacity(widths.len());
     for f in &finals {
         let refs: Vec<&Var<'t, T>> = f.iter().collect();
         let s = Var::stack(&refs, 0usize)?;

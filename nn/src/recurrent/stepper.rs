@@ -29,6 +29,8 @@ pub struct Stepper<'a, C: Cell, T: Float> {
     batch: usize,
     /// Every layer's state: `layers` blocks of `batch × P*H`.
     state: Vec<T>,
+    /// With a projection: every layer's projected `h`, `layers` blocks of `batch × R`.
+    hp: Vec<T>,
     gates: Vec<T>,
     hidden_gates: Vec<T>,
     kept: Vec<T>,
@@ -57,7 +59,7 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
     /// # Errors
     /// When the stack is bidirectional or the shapes do not fit.
     pub fn step(&self, x: &Tensor<T>, state: &mut [Tensor<T>]) -> Result<Tensor<T>> {
-        let (c, name) = (self.config(), self.cell().name());
+        let (c, name) = (self.config(), C::NAME);
         if x.rank() != 2 || x.dims()[1] != c.input_size {
             return Err(NnError::Input(format!(
                 "{name}.step: expected input (batch, {}), got {}",
@@ -67,15 +69,16 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
         }
         let batch = x.dims()[0];
         let mut s = Stepper::new(self, batch)?;
-        let (parts, h) = (self.cell().state_parts(), c.hidden_size);
+        let (parts, h) = (C::STATE_PARTS, c.hidden_size);
         if state.len() != parts {
             return Err(NnError::Input(format!(
                 "{name}.step: expected {parts} state parts, got {}",
                 state.len()
             )));
         }
-        let expected = [c.num_layers, batch, h];
+        let widths = self.widths();
         for (k, st) in state.iter().enumerate() {
+            let expected = [c.num_layers, batch, widths[k]];
             if st.dims() != expected {
                 let which = if parts == 1 {
                     String::new()
@@ -91,38 +94,47 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
                 )));
             }
         }
+        // The native parts side by side per row; a projected h apart.
         let sw = parts * h;
+        let proj = !s.hp.is_empty();
         for (k, st) in state.iter().enumerate() {
             let v = st.to_vec();
+            if k == 0 && proj {
+                s.hp.copy_from_slice(&v);
+                continue;
+            }
             for (dst, src) in s.state.chunks_exact_mut(sw).zip(v.chunks_exact(h)) {
                 dst[k * h..(k + 1) * h].copy_from_slice(src);
             }
         }
         let out = s.step(&x.to_vec())?.to_vec();
         for (k, st) in state.iter_mut().enumerate() {
-            let v: Vec<T> = s
-                .state
-                .chunks_exact(sw)
-                .flat_map(|r| r[k * h..(k + 1) * h].iter().copied())
-                .collect();
-            *st = Tensor::from_vec(v, &expected)?;
+            let v: Vec<T> = if k == 0 && proj {
+                s.hp.clone()
+            } else {
+                s.state
+                    .chunks_exact(sw)
+                    .flat_map(|r| r[k * h..(k + 1) * h].iter().copied())
+                    .collect()
+            };
+            *st = Tensor::from_vec(v, &[c.num_layers, batch, widths[k]])?;
         }
-        Ok(Tensor::from_vec(out, &[batch, h])?)
+        Ok(Tensor::from_vec(out, &[batch, c.h_size()])?)
     }
 }
 
 impl<'a, C: Cell, T: Float> Stepper<'a, C, T> {
     fn new(m: &'a Recurrent<C, T>, batch: usize) -> Result<Self> {
-        let (c, cell) = (m.config(), m.cell());
+        let c = m.config();
         if c.bidirectional {
             return Err(NnError::Input(format!(
                 "{0}.stepper: a bidirectional {0} cannot run one step at a time",
-                cell.name()
+                C::NAME
             )));
         }
         let h = c.hidden_size;
-        let (gw, sw) = (cell.gates() * h, cell.state_parts() * h);
-        let separate = cell.recurrence() == Recurrence::Separate;
+        let (gw, sw) = (C::GATES * h, C::STATE_PARTS * h);
+        let separate = C::RECURRENCE == Recurrence::Separate;
         let values = |p: &Option<recur_autograd::Param<T>>| {
             p.as_ref()
                 .map_or_else(|| vec![T::ZERO; gw], |p| p.value().to_vec())
@@ -144,11 +156,19 @@ impl<'a, C: Cell, T: Float> Stepper<'a, C, T> {
             m,
             batch,
             state: vec![T::ZERO; c.num_layers * batch * sw],
+            hp: vec![
+                T::ZERO;
+                if c.proj_size > 0 {
+                    c.num_layers * batch * c.proj_size
+                } else {
+                    0
+                }
+            ],
             gates: vec![T::ZERO; batch * gw],
             hidden_gates: vec![T::ZERO; if separate { batch * gw } else { 0 }],
-            kept: vec![T::ZERO; batch * cell.saved() * h],
+            kept: vec![T::ZERO; batch * C::SAVED * h],
             next: vec![T::ZERO; batch * sw],
-            out: Vec::with_capacity(batch * h),
+            out: Vec::with_capacity(batch * c.h_size()),
             bias,
             b_hh,
         })
@@ -157,6 +177,27 @@ impl<'a, C: Cell, T: Float> Stepper<'a, C, T> {
     /// Back to the zero state.
     pub fn reset(&mut self) {
         self.state.fill(T::ZERO);
+        self.hp.fill(T::ZERO);
+    }
+
+    /// Layer `layer`'s `h` as a matrix of `batch` rows: the projected one, or the state's
+    /// `h` part in place.
+    fn h_of(&self, layer: usize) -> MatRef<'_, T> {
+        let c = self.m.config();
+        let (rw, sw) = (c.h_size(), C::STATE_PARTS * c.hidden_size);
+        let (data, rs) = if self.hp.is_empty() {
+            (&self.state[..], sw)
+        } else {
+            (&self.hp[..], rw)
+        };
+        MatRef {
+            data,
+            offset: layer * self.batch * rs,
+            rows: self.batch,
+            cols: rw,
+            rs,
+            cs: 1,
+        }
     }
 
     /// Every layer's state: `layers` blocks of `batch × P*H` (the parts side by side).
@@ -174,7 +215,7 @@ impl<'a, C: Cell, T: Float> Stepper<'a, C, T> {
         if token >= input {
             return Err(NnError::Input(format!(
                 "{}.step_token: token {token} is out of range for input_size {input}",
-                self.m.cell().name()
+                C::NAME
             )));
         }
         let w = self.m.layers[0].w_ih.value().as_mat()?;
@@ -194,7 +235,7 @@ impl<'a, C: Cell, T: Float> Stepper<'a, C, T> {
         if x.len() != self.batch * input {
             return Err(NnError::Input(format!(
                 "{}.step: expected {} input values, got {}",
-                self.m.cell().name(),
+                C::NAME,
                 self.batch * input,
                 x.len()
             )));
@@ -207,33 +248,24 @@ impl<'a, C: Cell, T: Float> Stepper<'a, C, T> {
     /// `gates = bias + x W_ih^T` for layer `layer` (`x`: `batch` rows).
     fn project(&mut self, layer: usize, x: Option<&[T]>) -> Result<()> {
         let gw = self.bias[layer].len();
-        for row in self.gates.chunks_exact_mut(gw.max(1)) {
+        let w = self.m.layers[layer].w_ih.value().as_mat()?;
+        let mut gates = std::mem::take(&mut self.gates);
+        for row in gates.chunks_exact_mut(gw.max(1)) {
             row.copy_from_slice(&self.bias[layer]);
         }
-        let (h, sw) = (
-            self.m.config().hidden_size,
-            self.m.cell().state_parts() * self.m.config().hidden_size,
-        );
-        // Layer 0 reads `x`; a layer above reads the `h` part of the layer below in place.
+        // Layer 0 reads `x`; a layer above reads the `h` of the layer below in place.
         let xm = match x {
             Some(x) => MatRef::row_major(x, self.batch, self.m.config().input_size),
-            None => MatRef {
-                data: &self.state,
-                offset: (layer - 1) * self.batch * sw,
-                rows: self.batch,
-                cols: h,
-                rs: sw,
-                cs: 1,
-            },
+            None => self.h_of(layer - 1),
         };
-        let w = self.m.layers[layer].w_ih.value().as_mat()?;
         gemm(
             T::ONE,
             xm,
             w.t(),
             T::ONE,
-            MatMut::row_major(&mut self.gates, self.batch, gw),
+            MatMut::row_major(&mut gates, self.batch, gw),
         );
+        self.gates = gates;
         Ok(())
     }
 
@@ -244,49 +276,50 @@ impl<'a, C: Cell, T: Float> Stepper<'a, C, T> {
             self.project(layer, None)?;
             self.finish_layer(layer);
         }
-        let sw = self.m.cell().state_parts() * h;
-        let block = self.batch * sw;
-        let last = &self.state[(layers - 1) * block..layers * block];
-        self.out.clear();
-        for r in last.chunks_exact(sw.max(1)) {
-            self.out.extend_from_slice(&r[..h]);
+        let _ = h;
+        let mut out = std::mem::take(&mut self.out);
+        out.clear();
+        let last = self.h_of(layers - 1);
+        for r in 0..last.rows {
+            let start = last.offset + r * last.rs;
+            out.extend_from_slice(&last.data[start..start + last.cols]);
         }
+        self.out = out;
         Ok(&self.out)
     }
 
     /// The recurrent product, the cell's step, and the new state into layer `layer`.
     fn finish_layer(&mut self, layer: usize) {
         let (h, cell) = (self.m.config().hidden_size, self.m.cell());
-        let (gw, sw) = (cell.gates() * h, cell.state_parts() * h);
+        let (gw, sw) = (C::GATES * h, C::STATE_PARTS * h);
         let block = self.batch * sw;
-        let prev = &mut self.state[layer * block..(layer + 1) * block];
         if let Some(w) = &self.m.layers[layer].w_hh {
-            let separate = cell.recurrence() == Recurrence::Separate;
-            let out = if separate {
-                for row in self.hidden_gates.chunks_exact_mut(gw.max(1)) {
+            let separate = C::RECURRENCE == Recurrence::Separate;
+            let mut out = if separate {
+                let mut q = std::mem::take(&mut self.hidden_gates);
+                for row in q.chunks_exact_mut(gw.max(1)) {
                     row.copy_from_slice(&self.b_hh[layer]);
                 }
-                &mut self.hidden_gates
+                q
             } else {
-                &mut self.gates
+                std::mem::take(&mut self.gates)
             };
             let w = w.value().as_mat().expect("a 2-D weight");
-            let hm = MatRef {
-                data: &*prev,
-                offset: 0,
-                rows: self.batch,
-                cols: h,
-                rs: sw,
-                cs: 1,
-            };
+            let hm = self.h_of(layer);
             gemm(
                 T::ONE,
                 hm,
                 w.t(),
                 T::ONE,
-                MatMut::row_major(out, self.batch, gw),
+                MatMut::row_major(&mut out, self.batch, gw),
             );
+            if separate {
+                self.hidden_gates = out;
+            } else {
+                self.gates = out;
+            }
         }
+        let prev = &mut self.state[layer * block..(layer + 1) * block];
         cell.forward(Forward {
             hidden: h,
             rows: self.batch,
@@ -297,5 +330,26 @@ impl<'a, C: Cell, T: Float> Stepper<'a, C, T> {
             saved: &mut self.kept,
         });
         prev.copy_from_slice(&self.next);
+        if let Some(w) = &self.m.layers[layer].w_hr {
+            // h = m W_hr^T, from the `h` the cell wrote.
+            let w = w.value().as_mat().expect("a 2-D weight");
+            let rw = w.rows;
+            let m = MatRef {
+                data: &self.next,
+                offset: 0,
+                rows: self.batch,
+                cols: h,
+                rs: sw,
+                cs: 1,
+            };
+            let hp = &mut self.hp[layer * self.batch * rw..(layer + 1) * self.batch * rw];
+            gemm(
+                T::ONE,
+                m,
+                w.t(),
+                T::ZERO,
+                MatMut::row_major(hp, self.batch, rw),
+            );
+        }
     }
 }

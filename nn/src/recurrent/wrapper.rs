@@ -5,7 +5,7 @@
 /// struct, its constructor, and the forward family in PyTorch's state form — `one` (`h0`,
 /// returning `(output, h_n)`) or `two` (`(h0, c0)`, returning `(output, (h_n, c_n))`).
 macro_rules! recurrent_module {
-    ($(#[$doc:meta])* $name:ident, $config:ident, $cell:ty, $torch:literal, $form:ident) => {
+    ($(#[$doc:meta])* $name:ident, $config:ident, $cell:ty = $make:expr, $torch:literal, $form:ident) => {
         $(#[$doc])*
         pub struct $name<T: Float = f32> {
             config: $config,
@@ -27,7 +27,7 @@ macro_rules! recurrent_module {
             /// When the config is invalid (`validate`) or its parameters cannot be allocated.
             pub fn new<R: rand::Rng + ?Sized>(config: $config, rng: &mut R) -> $crate::error::Result<Self> {
                 let engine =
-                    $crate::recurrent::Recurrent::new(<$cell>::from(&config), config.recurrent(), rng)?;
+                    $crate::recurrent::Recurrent::new(($make)(&config), config.recurrent(), rng)?;
                 Ok($name { config, engine })
             }
 
@@ -160,6 +160,25 @@ macro_rules! recurrent_module {
             )
         }
 
+        /// The same computation as `forward_with_params` (without dropout) built from
+        /// primitive ops, with the cell's math in `Var` ops: the reference the fused path is
+        /// tested against, whose per-step states are vars (call `retain_grad` on
+        /// `states[0][layer * D + dir][t]` before backward to read dL/dh_t).
+        ///
+        /// # Errors
+        /// As `forward_with_params`.
+        pub fn forward_composed<'t>(
+            &self,
+            tape: &'t Tape<T>,
+            input: &Var<'t, T>,
+            h0: Option<&Var<'t, T>>,
+            lengths: Option<&[usize]>,
+            params: &[Var<'t, T>],
+        ) -> $crate::error::Result<$crate::recurrent::Composed<'t, T>> {
+            let s = h0.as_ref().map(std::slice::from_ref);
+            $crate::recurrent::forward_composed(&self.engine, tape, input, s, lengths, params)
+        }
+
         /// No-tape inference on plain tensors (eval semantics: no dropout); same shapes and
         /// errors as `forward`.
         ///
@@ -268,6 +287,26 @@ macro_rules! recurrent_module {
             )
         }
 
+        /// The same computation as `forward_with_params` (without dropout) built from
+        /// primitive ops, with the cell's math in `Var` ops: the reference the fused path is
+        /// tested against, whose per-step states are vars (`states[0]` the `h_t`,
+        /// `states[1]` the `c_t`, each `[layer * D + dir][t]`).
+        ///
+        /// # Errors
+        /// As `forward_with_params`.
+        pub fn forward_composed<'t>(
+            &self,
+            tape: &'t Tape<T>,
+            input: &Var<'t, T>,
+            hx: Option<(&Var<'t, T>, &Var<'t, T>)>,
+            lengths: Option<&[usize]>,
+            params: &[Var<'t, T>],
+        ) -> $crate::error::Result<$crate::recurrent::Composed<'t, T>> {
+            let s = hx.map(|(h, c)| [h, c]);
+            let s = s.as_ref().map(|s| &s[..]);
+            $crate::recurrent::forward_composed(&self.engine, tape, input, s, lengths, params)
+        }
+
         /// No-tape inference on plain tensors (eval semantics: no dropout); same shapes and
         /// errors as `forward`; returns `(output, (h_n, c_n))`.
         ///
@@ -313,6 +352,24 @@ macro_rules! recurrent_module {
     };
 }
 pub(crate) use recurrent_module;
+
+/// Declares a built-in gated cell's public types at once: its config (no settings of its
+/// own), its stack over the engine and its one-step module, each with its own docs (three
+/// doc blocks, `;` between them).
+macro_rules! gated_builtin {
+    (
+        $(#[$cdoc:meta])* ; $(#[$mdoc:meta])* ; $(#[$sdoc:meta])* ;
+        $config:ident, $name:ident, $single:ident, $math:ident, $torch:literal, $torch_cell:literal,
+        $form:ident
+    ) => {
+        $crate::recurrent::config::module_config!($(#[$cdoc])* $config, $torch);
+        $crate::recurrent::wrapper::recurrent_module!(
+            $(#[$mdoc])* $name, $config, $math = |_: &$config| $math, $torch, $form
+        );
+        $crate::recurrent::single::cell_module!($(#[$sdoc])* $single, $math, $torch_cell, $form);
+    };
+}
+pub(crate) use gated_builtin;
 
 use crate::error::Result;
 use recur_autograd::Var;

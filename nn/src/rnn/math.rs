@@ -2,7 +2,7 @@
 
 use super::Nonlinearity;
 use crate::error::Result;
-use crate::recurrent::{Backward, Cell, Forward, Recurrence};
+use crate::recurrent::{Backward, Cell, Forward, ForwardVars, Recurrence};
 use recur_autograd::Var;
 use recur_tensor::Float;
 
@@ -22,15 +22,9 @@ impl RnnMath {
 }
 
 impl Cell for RnnMath {
-    fn name(&self) -> &'static str {
-        "RNN"
-    }
-    fn gates(&self) -> usize {
-        1
-    }
-    fn recurrence(&self) -> Recurrence {
-        Recurrence::Joined
-    }
+    const NAME: &'static str = "RNN";
+    const GATES: usize = 1;
+    const RECURRENCE: Recurrence = Recurrence::Joined;
     fn describe(&self) -> Option<String> {
         (self.nonlinearity != Nonlinearity::Tanh)
             .then(|| format!("nonlinearity={}", self.nonlinearity))
@@ -44,15 +38,10 @@ impl Cell for RnnMath {
         self.nonlinearity.backward(s.next, s.d_state, s.d_gates);
         s.d_state.fill(T::ZERO);
     }
-    fn forward_composed<'t, T: Float>(
-        &self,
-        gates: &Var<'t, T>,
-        _: Option<&Var<'t, T>>,
-        _: &[Var<'t, T>],
-    ) -> Result<Vec<Var<'t, T>>> {
+    fn forward_composed<'t, T: Float>(&self, s: ForwardVars<'_, 't, T>) -> Result<Vec<Var<'t, T>>> {
         Ok(vec![match self.nonlinearity {
-            Nonlinearity::Tanh => gates.tanh()?,
-            Nonlinearity::Relu => gates.relu()?,
+            Nonlinearity::Tanh => s.gates.tanh()?,
+            Nonlinearity::Relu => s.gates.relu()?,
         }])
     }
 }

@@ -2,7 +2,6 @@
 
 mod act;
 mod cell;
-pub mod composed;
 mod math;
 
 pub use act::Nonlinearity;
@@ -10,7 +9,6 @@ pub use cell::RnnCell;
 pub use math::RnnMath;
 
 use crate::error::Result;
-use crate::recurrent::RecurrentConfig;
 use recur_autograd::{Param, Tape, Var};
 use recur_tensor::{Float, Tensor};
 use std::fmt;
@@ -44,6 +42,9 @@ pub struct RnnConfig {
     pub dropout: f64,
     /// A second, reverse direction per layer (default false).
     pub bidirectional: bool,
+    /// PyTorch's `proj_size`: accepted, and refused when the RNN is built (only LSTM has
+    /// projections).
+    pub proj_size: usize,
 }
 
 impl RnnConfig {
@@ -58,6 +59,7 @@ impl RnnConfig {
             batch_first: false,
             dropout: 0.0,
             bidirectional: false,
+            proj_size: 0,
         }
     }
     /// Sets the nonlinearity.
@@ -67,19 +69,6 @@ impl RnnConfig {
     }
 
     crate::recurrent::config::config_builders!();
-
-    /// The shared settings, as the engine takes them.
-    pub fn recurrent(&self) -> RecurrentConfig {
-        RecurrentConfig {
-            input_size: self.input_size,
-            hidden_size: self.hidden_size,
-            num_layers: self.num_layers,
-            bias: self.bias,
-            batch_first: self.batch_first,
-            dropout: self.dropout,
-            bidirectional: self.bidirectional,
-        }
-    }
 
     /// Checks the settings with PyTorch's messages, in PyTorch's order.
     ///
@@ -141,13 +130,7 @@ crate::recurrent::wrapper::recurrent_module!(
     /// ```
     Rnn,
     RnnConfig,
-    RnnMath,
+    RnnMath = |c: &RnnConfig| RnnMath::new(c.nonlinearity),
     "RNN",
     one
 );
-
-impl From<&RnnConfig> for RnnMath {
-    fn from(c: &RnnConfig) -> Self {
-        RnnMath::new(c.nonlinearity)
-    }
-}

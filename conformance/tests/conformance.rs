@@ -1,10 +1,10 @@
 //! Every PyTorch reference case in tests/fixtures: in f64 to 1e-10, in f32 to 1e-4 relative.
 
-use recur_nn::conformance::{Tolerance, run_file};
+use recur_conformance::{Tolerance, run_file};
 use std::path::PathBuf;
 
 fn fixtures() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../nn/tests/fixtures");
     let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -63,7 +63,7 @@ fn a_wrong_reference_fails() {
     // Perturb one gradient of a fixture and check the runner names it.
     use recur_nn::checkpoint::{load_tensors, save_tensors};
     let src = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/rnn_seed_example.safetensors");
+        .join("../nn/tests/fixtures/rnn_seed_example.safetensors");
     let (mut tensors, meta) = load_tensors::<f64>(&src).unwrap();
     for (name, t) in &mut tensors {
         if name == "grad.weight_hh_l0" {

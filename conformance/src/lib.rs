@@ -1,17 +1,18 @@
-//! Runs reference cases from PyTorch (the `shared/fixtures` safetensors format: kinds `RNN`,
+//! # recur-conformance
+//!
+//! A test tool, not part of the library: runs reference cases from PyTorch (the `shared/fixtures` safetensors format: kinds `RNN`,
 //! `RNNCell` and `optim`) through recur and measures the disagreement.
 //!
 //! Agreement is `|ours - theirs| <= atol + rtol * |theirs|` for every element of every
 //! reference tensor; [`CaseReport`] carries the largest absolute error and the first tensor
 //! that fails.
 
-use crate::checkpoint::load_tensors;
-use crate::clip::clip_grad_norm;
-use crate::error::{NnError, Result};
-use crate::module::Module;
-use crate::optim::{Adagrad, AdagradConfig, Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
-use crate::rnn::{Nonlinearity, Rnn, RnnCell, RnnConfig};
 use recur_autograd::{Grads, Param, Tape, Var};
+use recur_nn::checkpoint::load_tensors;
+use recur_nn::clip::clip_grad_norm;
+use recur_nn::optim::{Adagrad, AdagradConfig, Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
+use recur_nn::rnn::{Nonlinearity, Rnn, RnnCell, RnnConfig};
+use recur_nn::{Module, NnError, Result};
 use recur_tensor::{Float, Tensor};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -67,7 +68,7 @@ impl CaseReport {
 /// or misshapen.
 ///
 /// ```no_run
-/// use recur_nn::conformance::{run_file, Tolerance};
+/// use recur_conformance::{run_file, Tolerance};
 /// let r = run_file::<f64>("nn/tests/fixtures/rnn_seed_example.safetensors", Tolerance::F64)?;
 /// println!("{} max_abs_err={:e}", r.name, r.max_abs_err);
 /// # Ok::<(), recur_nn::NnError>(())
@@ -144,6 +145,14 @@ impl<T: Float> Case<T> {
         let v = self.meta(key)?;
         v.parse()
             .map_err(|_| self.err(format!("metadata {key:?} is not a count: {v:?}")))
+    }
+    /// An optional count (`default` when the key is absent).
+    fn usize_or(&self, key: &str, default: usize) -> Result<usize> {
+        if self.meta.contains_key(key) {
+            self.usize(key)
+        } else {
+            Ok(default)
+        }
     }
     fn bool(&self, key: &str) -> Result<bool> {
         match self.meta(key)?.to_ascii_lowercase().as_str() {
@@ -247,7 +256,7 @@ fn run_rnn<T: Float>(case: &Case<T>, cmp: &mut Comparison) -> Result<()> {
         .bias(case.bool("bias")?)
         .batch_first(case.bool("batch_first")?)
         .bidirectional(case.bool("bidirectional")?);
-    let mut rnn = Rnn::<T>::new(config, &mut crate::seeded_rng(0))?;
+    let mut rnn = Rnn::<T>::new(config, &mut recur_nn::seeded_rng(0))?;
     rnn.set_training(false);
     case.load_params(&mut rnn)?;
     let tape = Tape::new();
@@ -280,7 +289,7 @@ fn run_cell<T: Float>(case: &Case<T>, cmp: &mut Comparison) -> Result<()> {
         case.usize("hidden_size")?,
         case.bool("bias")?,
         act,
-        &mut crate::seeded_rng(0),
+        &mut recur_nn::seeded_rng(0),
     )?;
     case.load_params(&mut cell)?;
     let tape = Tape::new();
@@ -423,12 +432,13 @@ fn gated_grads<T: Float>(
 
 fn run_lstm<T: Float>(case: &Case<T>, cmp: &mut Comparison) -> Result<()> {
     let config =
-        crate::lstm::LstmConfig::new(case.usize("input_size")?, case.usize("hidden_size")?)
+        recur_nn::lstm::LstmConfig::new(case.usize("input_size")?, case.usize("hidden_size")?)
             .num_layers(case.usize("num_layers")?)
             .bias(case.bool("bias")?)
             .batch_first(case.bool("batch_first")?)
-            .bidirectional(case.bool("bidirectional")?);
-    let mut lstm = crate::lstm::Lstm::<T>::new(config, &mut crate::seeded_rng(0))?;
+            .bidirectional(case.bool("bidirectional")?)
+            .proj_size(case.usize_or("proj_size", 0)?);
+    let mut lstm = recur_nn::lstm::Lstm::<T>::new(config, &mut recur_nn::seeded_rng(0))?;
     lstm.set_training(false);
     case.load_params(&mut lstm)?;
     let lengths = gated_lengths(case)?;
@@ -468,12 +478,13 @@ fn run_lstm<T: Float>(case: &Case<T>, cmp: &mut Comparison) -> Result<()> {
 }
 
 fn run_gru<T: Float>(case: &Case<T>, cmp: &mut Comparison) -> Result<()> {
-    let config = crate::gru::GruConfig::new(case.usize("input_size")?, case.usize("hidden_size")?)
-        .num_layers(case.usize("num_layers")?)
-        .bias(case.bool("bias")?)
-        .batch_first(case.bool("batch_first")?)
-        .bidirectional(case.bool("bidirectional")?);
-    let mut gru = crate::gru::Gru::<T>::new(config, &mut crate::seeded_rng(0))?;
+    let config =
+        recur_nn::gru::GruConfig::new(case.usize("input_size")?, case.usize("hidden_size")?)
+            .num_layers(case.usize("num_layers")?)
+            .bias(case.bool("bias")?)
+            .batch_first(case.bool("batch_first")?)
+            .bidirectional(case.bool("bidirectional")?);
+    let mut gru = recur_nn::gru::Gru::<T>::new(config, &mut recur_nn::seeded_rng(0))?;
     gru.set_training(false);
     case.load_params(&mut gru)?;
     let lengths = gated_lengths(case)?;
@@ -498,11 +509,11 @@ fn run_gru<T: Float>(case: &Case<T>, cmp: &mut Comparison) -> Result<()> {
 }
 
 fn run_lstm_cell<T: Float>(case: &Case<T>, cmp: &mut Comparison) -> Result<()> {
-    let mut cell = crate::lstm::LstmCell::<T>::new(
+    let mut cell = recur_nn::lstm::LstmCell::<T>::new(
         case.usize("input_size")?,
         case.usize("hidden_size")?,
         case.bool("bias")?,
-        &mut crate::seeded_rng(0),
+        &mut recur_nn::seeded_rng(0),
     )?;
     case.load_params(&mut cell)?;
     let tape = Tape::new();
@@ -528,11 +539,11 @@ fn run_lstm_cell<T: Float>(case: &Case<T>, cmp: &mut Comparison) -> Result<()> {
 }
 
 fn run_gru_cell<T: Float>(case: &Case<T>, cmp: &mut Comparison) -> Result<()> {
-    let mut cell = crate::gru::GruCell::<T>::new(
+    let mut cell = recur_nn::gru::GruCell::<T>::new(
         case.usize("input_size")?,
         case.usize("hidden_size")?,
         case.bool("bias")?,
-        &mut crate::seeded_rng(0),
+        &mut recur_nn::seeded_rng(0),
     )?;
     case.load_params(&mut cell)?;
     let tape = Tape::new();
