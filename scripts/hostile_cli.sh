@@ -56,7 +56,7 @@ for d in blocked blocked2; do
 done
 
 # Diverging: a NaN loss is an error, and no non-finite checkpoint is written.
-expect_error "--lr 1e30 diverges" "${small[@]}" --lr 1e30 --steps 50 --save-every 1 \
+expect_error "--lr 1e300 diverges" "${small[@]}" --lr 1e300 --steps 50 --save-every 1 \
     --out "$out/nan"
 if [ -f "$out/nan/checkpoint.safetensors" ]; then
     "$bin" --sample "$out/nan/checkpoint.safetensors" --len 5 > /dev/null ||
