@@ -270,41 +270,28 @@ pub fn grid(charts: &[Chart], cols: usize, w: f64, h: f64, note: &str) -> String
     s
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, synced, then
-/// renamed over `path`, so a reader never sees a half-written file.
-///
-/// The directory is created if missing.
+/// Creates `path`'s directory if missing, then writes `bytes` to `path` atomically with
+/// [`recur_nn::checkpoint::write_atomic`] (the one implementation: a uniquely named
+/// temporary in the same directory, synced, then renamed over `path`), so a reader never
+/// sees a half-written file.
 ///
 /// # Errors
-/// When the directory is not writable (the temporary file is removed; `path` is untouched).
+/// When the directory cannot be created or is not writable (the temporary file is removed;
+/// `path` is untouched).
 ///
 /// ```
-/// let p = std::env::temp_dir().join(format!("recur_doc_{}.txt", std::process::id()));
+/// let p = std::env::temp_dir().join(format!("recur_doc_{}/chart.svg", std::process::id()));
 /// recur::plot::write_atomic(&p, b"hello")?;
 /// assert_eq!(std::fs::read(&p)?, b"hello");
-/// # std::fs::remove_file(&p)?;
-/// # Ok::<(), std::io::Error>(())
+/// # std::fs::remove_dir_all(p.parent().unwrap())?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> recur_nn::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| recur_nn::NnError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
     }
-    result
+    recur_nn::checkpoint::write_atomic(path, bytes)
 }

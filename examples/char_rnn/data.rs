@@ -12,6 +12,7 @@ pub const DEFAULT_CORPUS: &[(&str, &str)] = &[
     ("README.md", include_str!("../../README.md")),
     ("examples/char_rnn/main.rs", include_str!("main.rs")),
     ("examples/char_rnn/model.rs", include_str!("model.rs")),
+    ("examples/char_rnn/trainer.rs", include_str!("trainer.rs")),
     (
         "tensor/src/tensor.rs",
         include_str!("../../tensor/src/tensor.rs"),
@@ -144,6 +145,18 @@ impl Corpus {
             train: ids[..n].to_vec(),
             val: ids[n..].to_vec(),
         })
+    }
+
+    /// The characters of `ids`.
+    pub fn decode(&self, ids: &[usize]) -> String {
+        ids.iter().map(|&i| self.vocab[i]).collect()
+    }
+
+    /// The ids of `text`'s characters, or the first character not in the vocabulary.
+    pub fn encode(&self, text: &str) -> Result<Vec<usize>, char> {
+        text.chars()
+            .map(|c| self.vocab.binary_search(&c).map_err(|_| c))
+            .collect()
     }
 
     /// Entropy of the unigram (character frequency) distribution of the training split, in

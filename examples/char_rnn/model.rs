@@ -29,7 +29,9 @@ impl CharModel {
         config: RnnConfig,
         rng: &mut R,
     ) -> Result<Self, NnError> {
-        let embed = embedding.map(|e| Embedding::new(vocab, e, rng));
+        let embed = embedding
+            .map(|e| Embedding::new(vocab, e, rng))
+            .transpose()?;
         let hidden = config.hidden_size;
         let rnn = Rnn::new(config, rng)?;
         let head = Linear::new(hidden, vocab, rng)?;

@@ -10,11 +10,18 @@
 //! - [`save_training_state`] / [`load_training_state`]: the module's parameters plus the
 //!   optimizer's state under an `optim.` prefix, to resume training in a fresh process.
 //!
-//! Writes are atomic: the bytes go to a temporary file in the same directory, which is
-//! synced and renamed over `path`, so `path` never holds a half-written file. Reads never
-//! panic and never allocate more than the file's size: the 8-byte header length is checked
-//! against the file size before anything else, and a truncated, corrupted or mismatched file
-//! is an [`NnError::Checkpoint`] naming the file and the problem.
+//! Writes are atomic ([`write_atomic`]): the bytes go to a uniquely named temporary file in
+//! the same directory, which is synced and renamed over `path`, so `path` never holds a
+//! half-written file; temporaries left by a killed writer are removed by the next write.
+//!
+//! Every file carries a CRC-32 of each tensor (its dtype, shape and bytes) and of the
+//! metadata, under [`CHECKSUM_PREFIX`] keys of the metadata; loading verifies them, so a
+//! flipped bit or an edited header is an error, not silently different weights. A file
+//! without checksums (older, or written by another tool) still loads.
+//!
+//! Reads never panic and never allocate more than the file's size: the 8-byte header length
+//! is checked against the file size before anything else, and a truncated, corrupted or
+//! mismatched file is an [`NnError::Checkpoint`] naming the file and the problem.
 
 use crate::error::{NnError, Result};
 use crate::module::Module;
@@ -30,6 +37,68 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The prefix of optimizer state entries in [`save_training_state`] files.
 pub const OPTIM_PREFIX: &str = "optim.";
+
+/// The prefix of the extra tensors of [`save_training_state_with`] files (anything the
+/// training loop needs to resume beyond parameters and optimizer state).
+pub const EXTRA_PREFIX: &str = "extra.";
+
+/// The prefix of the metadata keys holding checksums: `recur.crc32.<tensor name>` for each
+/// tensor and `recur.crc32.__metadata__` for the other metadata entries. Reserved: user
+/// metadata may not use it, and [`load_tensors`] does not return these keys.
+pub const CHECKSUM_PREFIX: &str = "recur.crc32.";
+
+/// The metadata key recording how many optimizer entries a training-state file holds, so a
+/// file whose optimizer state was stripped is refused rather than resumed from scratch.
+const OPTIM_COUNT_KEY: &str = "recur.optim_entries";
+
+/// The checksum entry for the metadata itself.
+const META_SUM: &str = "__metadata__";
+
+/// CRC-32 (IEEE 802.3, the zlib/PNG one), table-driven.
+fn crc32_update(mut crc: u32, bytes: &[u8]) -> u32 {
+    const TABLE: [u32; 256] = {
+        let mut t = [0u32; 256];
+        let mut i = 0;
+        while i < 256 {
+            let mut c = i as u32;
+            let mut k = 0;
+            while k < 8 {
+                c = if c & 1 != 0 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+                k += 1;
+            }
+            t[i] = c;
+            i += 1;
+        }
+        t
+    };
+    crc = !crc;
+    for &b in bytes {
+        crc = TABLE[((crc ^ b as u32) & 0xff) as usize] ^ (crc >> 8);
+    }
+    !crc
+}
+
+/// The checksum of one tensor: its dtype, shape and little-endian bytes.
+fn tensor_sum(dtype: Dtype, shape: &[usize], bytes: &[u8]) -> String {
+    let mut c = crc32_update(0, format!("{dtype:?}{shape:?}").as_bytes());
+    c = crc32_update(c, bytes);
+    format!("{c:08x}")
+}
+
+/// The checksum of the metadata entries (checksum entries excluded), in key order.
+fn meta_sum<'a>(entries: impl Iterator<Item = (&'a String, &'a String)>) -> String {
+    let mut c = 0;
+    for (k, v) in entries {
+        for part in [k.as_bytes(), &[0], v.as_bytes(), &[0]] {
+            c = crc32_update(c, part);
+        }
+    }
+    format!("{c:08x}")
+}
 
 /// The `path` shown in errors about in-memory buffers.
 const MEMORY: &str = "<memory>";
@@ -134,17 +203,31 @@ fn to_bytes_at<T: Float, N: AsRef<str>>(
             return Err(ck(path, format!("tensor name `{name}` appears twice")));
         }
     }
+    if let Some(k) = metadata.keys().find(|k| k.starts_with(CHECKSUM_PREFIX)) {
+        return Err(ck(
+            path,
+            format!("metadata key `{k}` uses the reserved prefix {CHECKSUM_PREFIX:?}"),
+        ));
+    }
     let raws: Vec<(&str, Raw)> = tensors
         .iter()
         .map(|(n, t)| (n.as_ref(), to_raw(t)))
         .collect();
-    let info: Option<HashMap<String, String>> = (!metadata.is_empty()).then(|| {
-        metadata
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    });
-    safetensors::serialize(raws.iter().map(|(n, r)| (*n, r)), info)
+    let mut info: HashMap<String, String> = metadata
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    info.insert(
+        format!("{CHECKSUM_PREFIX}{META_SUM}"),
+        meta_sum(metadata.iter()),
+    );
+    for (name, r) in &raws {
+        info.insert(
+            format!("{CHECKSUM_PREFIX}{name}"),
+            tensor_sum(r.dtype, &r.shape, &r.bytes),
+        );
+    }
+    safetensors::serialize(raws.iter().map(|(n, r)| (*n, r)), Some(info))
         .map_err(|e| ck(path, format!("cannot serialise: {e}")))
 }
 
@@ -153,8 +236,9 @@ fn to_bytes_at<T: Float, N: AsRef<str>>(
 ///
 /// # Errors
 /// [`NnError::Checkpoint`] for a buffer that is truncated, has a bad header (length out of
-/// range, not UTF-8, not JSON), out-of-range or overlapping data offsets, or a dtype other
-/// than `F32`/`F64`. Never panics.
+/// range, not UTF-8, not JSON), out-of-range or overlapping data offsets, a dtype other
+/// than `F32`/`F64`, or a checksum that does not match (a tensor or the metadata changed
+/// since it was written). Never panics.
 ///
 /// ```
 /// use recur_nn::checkpoint::tensors_from_bytes;
@@ -194,11 +278,33 @@ fn check_header_len(path: &str, head: &[u8], total: u64) -> Result<()> {
 fn from_bytes_at<T: Float>(path: &str, bytes: &[u8]) -> Result<NamedTensors<T>> {
     check_header_len(path, bytes, bytes.len() as u64)?;
     let (n, meta) = SafeTensors::read_metadata(bytes).map_err(|e| ck(path, e.to_string()))?;
-    let metadata: BTreeMap<String, String> = meta
+    let all: BTreeMap<String, String> = meta
         .metadata()
         .as_ref()
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default();
+    let (sums, metadata): (BTreeMap<String, String>, BTreeMap<String, String>) = all
+        .into_iter()
+        .partition(|(k, _)| k.starts_with(CHECKSUM_PREFIX));
+    let mut sums: BTreeMap<String, String> = sums
+        .into_iter()
+        .map(|(k, v)| (k[CHECKSUM_PREFIX.len()..].to_string(), v))
+        .collect();
+    // A file with checksums has one for the metadata and one per tensor; one without any is
+    // an older file or another tool's, loaded unchecked.
+    let checked = !sums.is_empty();
+    if checked {
+        match sums.remove(META_SUM) {
+            Some(s) if s == meta_sum(metadata.iter()) => {}
+            Some(_) => {
+                return Err(ck(
+                    path,
+                    "metadata checksum mismatch (the file is corrupted)",
+                ));
+            }
+            None => return Err(ck(path, "the metadata checksum is missing")),
+        }
+    }
     let body = bytes.get(8 + n..).unwrap_or(&[]);
     let infos = meta.tensors();
     let mut out = Vec::with_capacity(infos.len());
@@ -210,6 +316,18 @@ fn from_bytes_at<T: Float>(path: &str, bytes: &[u8]) -> Result<NamedTensors<T>> 
                 format!("tensor `{name}`: data offsets out of range"),
             ));
         };
+        if checked {
+            match sums.remove(name.as_str()) {
+                Some(s) if s == tensor_sum(info.dtype, &info.shape, data) => {}
+                Some(_) => {
+                    return Err(ck(
+                        path,
+                        format!("tensor `{name}`: checksum mismatch (the file is corrupted)"),
+                    ));
+                }
+                None => return Err(ck(path, format!("tensor `{name}` has no checksum"))),
+            }
+        }
         let values: Vec<T> = match info.dtype {
             Dtype::F32 => data
                 .chunks_exact(4)
@@ -233,6 +351,12 @@ fn from_bytes_at<T: Float>(path: &str, bytes: &[u8]) -> Result<NamedTensors<T>> 
         let t = Tensor::from_vec(values, &info.shape)
             .map_err(|e| ck(path, format!("tensor `{name}`: {e}")))?;
         out.push((name.to_string(), t));
+    }
+    if let Some(name) = sums.keys().next() {
+        return Err(ck(
+            path,
+            format!("tensor `{name}` has a checksum but is missing from the file"),
+        ));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok((out, metadata))
@@ -268,9 +392,31 @@ pub fn save_tensors<T: Float, N: AsRef<str>>(
     write_atomic(path, &bytes)
 }
 
-/// Writes `bytes` to a temporary sibling of `path`, syncs it, and renames it over `path`.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes `bytes` to `path` atomically: to a temporary sibling, synced, then renamed over
+/// `path` (and the directory synced), so `path` holds either its old content or all of
+/// `bytes`, whatever happens (kill -9, a full disk).
+///
+/// The temporary is named `.<file name>.tmp-<pid>-<nanos>-<n>`: unique even when a later
+/// process gets the PID of a killed one (PID 1 in every container), and retried under a
+/// new name if it exists anyway. Temporaries of `path` left by another process (a writer
+/// killed mid-write) are removed first: one process writes a given path at a time.
+///
+/// # Errors
+/// [`NnError::Io`] when the file cannot be written; the temporary is removed then and
+/// `path` is untouched.
+///
+/// ```
+/// use recur_nn::checkpoint::write_atomic;
+/// let path = std::env::temp_dir().join(format!("recur_doc_atomic_{}.txt", std::process::id()));
+/// write_atomic(&path, b"step,loss\n")?;
+/// assert_eq!(std::fs::read(&path)?, b"step,loss\n");
+/// # std::fs::remove_file(&path).ok();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let path = path.as_ref();
     let Some(file_name) = path.file_name() else {
         return Err(ck(&path.display().to_string(), "not a file path"));
     };
@@ -278,32 +424,67 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}-{}",
-        file_name.to_string_lossy(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+    // This process's part of the name: the PID alone repeats across containers and reboots.
+    let token = TOKEN.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        format!("{}-{nanos}", std::process::id())
+    });
+    let stem = format!(".{}.tmp-", file_name.to_string_lossy());
+    remove_stale_temporaries(dir, &stem, token);
     let written = (|| -> std::io::Result<()> {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)
+        let (tmp, mut f) = loop {
+            let tmp = dir.join(format!(
+                "{stem}{token}-{}",
+                COUNTER.fetch_add(1, Ordering::Relaxed)
+            ));
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+            {
+                Ok(f) => break (tmp, f),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        let r = (|| {
+            f.write_all(bytes)?;
+            f.sync_all()?;
+            drop(f);
+            fs::rename(&tmp, path)
+        })();
+        if r.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        r
     })();
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_err(path, e));
-    }
+    written.map_err(|e| io_err(path, e))?;
     // Make the rename itself durable (best effort: not every platform can sync a directory).
     #[cfg(unix)]
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// Removes `dir/<stem>*` files not written by this process (`token`): temporaries of a
+/// writer that was killed before its rename. Best effort.
+fn remove_stale_temporaries(dir: &Path, stem: &str, token: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if let Some(rest) = name.strip_prefix(stem)
+            && !rest.starts_with(&format!("{token}-"))
+            && e.file_type().is_ok_and(|t| t.is_file())
+        {
+            let _ = fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Reads a safetensors file: named tensors (sorted by name) converted to `T`, and the
@@ -554,34 +735,111 @@ pub fn save_training_state<T: Float>(
     optimizer: &dyn Optimizer<T>,
     metadata: &BTreeMap<String, String>,
 ) -> Result<()> {
+    save_training_state_with::<T, &str>(path, module, optimizer, &[], metadata)
+}
+
+/// [`save_training_state`] plus `extra` tensors (stored under [`EXTRA_PREFIX`]): whatever
+/// else the training loop needs to resume exactly, such as a carried hidden state.
+///
+/// # Errors
+/// As for [`save_tensors`].
+///
+/// ```
+/// use recur_nn::checkpoint::{load_training_state_with, save_training_state_with};
+/// use recur_nn::optim::Sgd;
+/// use recur_nn::{Module, Param};
+/// use recur_tensor::Tensor;
+/// use std::collections::BTreeMap;
+/// struct Bias(Param<f32>);
+/// impl Module<f32> for Bias {
+///     fn named_parameters(&self) -> Vec<(String, &Param<f32>)> { vec![("bias".into(), &self.0)] }
+///     fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<f32>)> { vec![("bias".into(), &mut self.0)] }
+/// }
+/// let path = std::env::temp_dir().join(format!("recur_doc_extra_{}.safetensors", std::process::id()));
+/// let m = Bias(Param::new(Tensor::ones(&[2])));
+/// let state = Tensor::full(&[1, 2], 0.5f32);
+/// save_training_state_with(&path, &m, &Sgd::new(0.1)?, &[("h", state)], &BTreeMap::new())?;
+/// let mut m2 = Bias(Param::new(Tensor::zeros(&[2])));
+/// let (extra, _) = load_training_state_with(&path, &mut m2, &mut Sgd::new(0.1)?)?;
+/// assert_eq!(extra[0].0, "h");
+/// assert_eq!(extra[0].1.to_vec(), vec![0.5, 0.5]);
+/// # std::fs::remove_file(&path).ok();
+/// # Ok::<(), recur_nn::NnError>(())
+/// ```
+pub fn save_training_state_with<T: Float, N: AsRef<str>>(
+    path: impl AsRef<Path>,
+    module: &dyn Module<T>,
+    optimizer: &dyn Optimizer<T>,
+    extra: &[(N, Tensor<T>)],
+    metadata: &BTreeMap<String, String>,
+) -> Result<()> {
     let mut tensors = module_tensors(module);
     let names = param_names("", module);
+    let optim = optimizer.state_dict(&names);
+    let mut metadata = metadata.clone();
+    metadata.insert(OPTIM_COUNT_KEY.into(), optim.len().to_string());
     tensors.extend(
-        optimizer
-            .state_dict(&names)
+        optim
             .into_iter()
             .map(|(k, v)| (format!("{OPTIM_PREFIX}{k}"), v)),
     );
-    save_tensors(path, &tensors, metadata)
+    tensors.extend(
+        extra
+            .iter()
+            .map(|(k, v)| (format!("{EXTRA_PREFIX}{}", k.as_ref()), v.clone())),
+    );
+    save_tensors(path, &tensors, &metadata)
 }
 
 /// Restores what [`save_training_state`] wrote: the module's parameters (strictly, as
 /// [`load_module`]) and the optimizer's state. Returns the metadata. Either both are
-/// restored or neither changes.
+/// restored or neither changes. Extra tensors ([`save_training_state_with`]) are ignored.
 ///
 /// # Errors
-/// As for [`load_module`] and [`Optimizer::load_state_dict`].
+/// As for [`load_module`] and [`Optimizer::load_state_dict`]; also when the file records
+/// more optimizer entries than it holds (state stripped from the file).
 pub fn load_training_state<T: Float>(
     path: impl AsRef<Path>,
     module: &mut dyn Module<T>,
     optimizer: &mut dyn Optimizer<T>,
 ) -> Result<BTreeMap<String, String>> {
+    Ok(load_training_state_with(path, module, optimizer)?.1)
+}
+
+/// [`load_training_state`], also returning the extra tensors (names without
+/// [`EXTRA_PREFIX`], sorted).
+///
+/// # Errors
+/// As for [`load_training_state`].
+pub fn load_training_state_with<T: Float>(
+    path: impl AsRef<Path>,
+    module: &mut dyn Module<T>,
+    optimizer: &mut dyn Optimizer<T>,
+) -> Result<NamedTensors<T>> {
     let path = path.as_ref();
     let shown = path.display().to_string();
-    let (tensors, meta) = load_tensors::<T>(path)?;
+    let (tensors, mut meta) = load_tensors::<T>(path)?;
+    let (extra, tensors): (Vec<_>, Vec<_>) = tensors
+        .into_iter()
+        .partition(|(k, _)| k.starts_with(EXTRA_PREFIX));
+    let extra: Vec<(String, Tensor<T>)> = extra
+        .into_iter()
+        .map(|(k, v)| (k[EXTRA_PREFIX.len()..].to_string(), v))
+        .collect();
     let (optim, params): (Vec<_>, Vec<_>) = tensors
         .into_iter()
         .partition(|(k, _)| k.starts_with(OPTIM_PREFIX));
+    if let Some(count) = meta.remove(OPTIM_COUNT_KEY)
+        && count != optim.len().to_string()
+    {
+        return Err(ck(
+            &shown,
+            format!(
+                "optimizer state: the file was written with {count} entries but holds {}",
+                optim.len()
+            ),
+        ));
+    }
     let optim: Vec<(String, Tensor<T>)> = optim
         .into_iter()
         .map(|(k, v)| (k[OPTIM_PREFIX.len()..].to_string(), v))
@@ -595,5 +853,5 @@ pub fn load_training_state<T: Float>(
             other => other,
         })?;
     apply_module_load(module, plan);
-    Ok(meta)
+    Ok((extra, meta))
 }

@@ -29,7 +29,8 @@ pub use gru::{Gru, GruCell, GruConfig};
 pub use layer::{Layer, Sequential};
 pub use linear::{Embedding, Linear};
 pub use loss::{
-    CrossEntropyOptions, Reduction, cross_entropy, cross_entropy_tensor, mse_loss, nll_loss,
+    CrossEntropyOptions, Reduction, cross_entropy, cross_entropy_tensor, mse_loss,
+    mse_loss_broadcast, nll_loss,
 };
 pub use lstm::{Lstm, LstmCell, LstmConfig};
 pub use module::{Module, prefixed, prefixed_mut};

@@ -30,7 +30,7 @@ impl<T: Float> Linear<T> {
     /// A linear layer with a bias.
     ///
     /// # Errors
-    /// Never for valid sizes; kept fallible for symmetry with the other constructors.
+    /// When the weight `(out_features, in_features)` does not fit in memory.
     pub fn new<R: rand::Rng + ?Sized>(
         in_features: usize,
         out_features: usize,
@@ -42,7 +42,7 @@ impl<T: Float> Linear<T> {
     /// A linear layer, with or without a bias.
     ///
     /// # Errors
-    /// Never for valid sizes.
+    /// When the weight `(out_features, in_features)` does not fit in memory.
     pub fn with_bias<R: rand::Rng + ?Sized>(
         in_features: usize,
         out_features: usize,
@@ -54,8 +54,11 @@ impl<T: Float> Linear<T> {
         } else {
             0.0
         };
-        let weight = uniform_param(&[out_features, in_features], k, rng);
-        let bias = bias.then(|| uniform_param(&[out_features], k, rng));
+        let weight = uniform_param(&[out_features, in_features], k, rng)?;
+        let bias = match bias {
+            true => Some(uniform_param(&[out_features], k, rng)?),
+            false => None,
+        };
         Ok(Linear { weight, bias })
     }
 
@@ -180,7 +183,7 @@ impl<T: Float> Layer<T> for Linear<T> {
 /// ```
 /// use recur_nn::{Embedding, Tape};
 /// use recur_tensor::IndexTensor;
-/// let emb = Embedding::<f64>::new(10, 4, &mut recur_nn::seeded_rng(0));
+/// let emb = Embedding::<f64>::new(10, 4, &mut recur_nn::seeded_rng(0))?;
 /// let tape = Tape::new();
 /// let y = emb.forward(&tape, &IndexTensor::from_vec(vec![1, 2, 1, 9], &[2, 2])?)?;
 /// assert_eq!(y.dims(), &[2, 2, 4]);
@@ -195,10 +198,13 @@ pub struct Embedding<T: Float = f32> {
 
 impl<T: Float> Embedding<T> {
     /// A table of `num` rows of size `dim`, from N(0, 1).
-    pub fn new<R: rand::Rng + ?Sized>(num: usize, dim: usize, rng: &mut R) -> Self {
-        Embedding {
-            weight: normal_param(&[num, dim], rng),
-        }
+    ///
+    /// # Errors
+    /// When the table `(num, dim)` does not fit in memory.
+    pub fn new<R: rand::Rng + ?Sized>(num: usize, dim: usize, rng: &mut R) -> Result<Self> {
+        Ok(Embedding {
+            weight: normal_param(&[num, dim], rng)?,
+        })
     }
     /// The table `(num, dim)`.
     pub fn weight(&self) -> &Param<T> {

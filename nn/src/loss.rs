@@ -507,11 +507,16 @@ impl<T: Float> Backward<T> for NllBackward {
 
 // ------------------------------------------------------------------ mse
 
-/// Mean squared error `(a - b)²`, reduced (`torch.nn.functional.mse_loss`). The operands
-/// broadcast together, as in PyTorch (which warns when their shapes differ — usually a bug).
+/// Mean squared error `(a - b)²`, reduced (`torch.nn.functional.mse_loss`), of two
+/// tensors of the same shape.
+///
+/// Shapes that differ are refused even when they would broadcast: `(4, 1)` against `(4)`
+/// would silently compute a `(4, 4)` loss, which PyTorch only warns about. To broadcast on
+/// purpose, call [`mse_loss_broadcast`].
 ///
 /// # Errors
-/// When the shapes do not broadcast.
+/// When the shapes differ (PyTorch's words: `mse_loss: Using a target size ([4]) that is
+/// different to the input size ([4, 1]) ...`).
 ///
 /// ```
 /// use recur_nn::loss::{mse_loss, Reduction};
@@ -524,9 +529,47 @@ impl<T: Float> Backward<T> for NllBackward {
 /// assert_eq!(loss.value().item()?, 13.0 / 3.0);
 /// let g = tape.backward(&loss)?;
 /// assert_eq!(g.of(&a).unwrap().to_vec(), vec![0.0, 4.0 / 3.0, 2.0]);   // 2(a - b)/n
+///
+/// let column = tape.leaf(Tensor::zeros(&[3, 1]));
+/// let e = mse_loss(&column, &b, Reduction::Mean).unwrap_err();
+/// assert!(e.to_string().starts_with("mse_loss: Using a target size ([3]) that is different to the input size ([3, 1])"));
 /// # Ok::<(), recur_nn::NnError>(())
 /// ```
 pub fn mse_loss<'t, T: Float>(
+    a: &Var<'t, T>,
+    b: &Var<'t, T>,
+    reduction: Reduction,
+) -> Result<Var<'t, T>> {
+    if a.dims() != b.dims() {
+        return Err(NnError::Input(format!(
+            "mse_loss: Using a target size ({}) that is different to the input size ({}). \
+             This will likely lead to incorrect results due to broadcasting. Please ensure \
+             they have the same size, or call mse_loss_broadcast to broadcast on purpose.",
+            b.value().shape(),
+            a.value().shape()
+        )));
+    }
+    mse_loss_broadcast(a, b, reduction)
+}
+
+/// [`mse_loss`] of operands that broadcast together (NumPy rules), when that is meant:
+/// `(4, 1)` against `(4)` gives a `(4, 4)` loss.
+///
+/// # Errors
+/// When the shapes do not broadcast.
+///
+/// ```
+/// use recur_nn::loss::{mse_loss_broadcast, Reduction};
+/// use recur_nn::Tape;
+/// use recur_tensor::Tensor;
+/// let tape = Tape::<f64>::new();
+/// let a = tape.leaf(Tensor::from_vec(vec![1.0, 2.0], &[2, 1])?);
+/// let b = tape.constant(Tensor::from_vec(vec![0.0, 1.0], &[2])?);
+/// let loss = mse_loss_broadcast(&a, &b, Reduction::None)?;
+/// assert_eq!(loss.value().dims(), &[2, 2]);
+/// # Ok::<(), recur_nn::NnError>(())
+/// ```
+pub fn mse_loss_broadcast<'t, T: Float>(
     a: &Var<'t, T>,
     b: &Var<'t, T>,
     reduction: Reduction,

@@ -134,7 +134,12 @@ fn layout_is_plain_little_endian_row_major() {
         header.contains(r#""weight":{"dtype":"F32","shape":[3,2],"data_offsets":[0,24]}"#),
         "{header}"
     );
-    assert!(!header.contains("__metadata__"));
+    // The metadata holds a checksum of each tensor and of the metadata.
+    assert!(header.contains(r#""recur.crc32.weight":""#), "{header}");
+    assert!(
+        header.contains(r#""recur.crc32.__metadata__":""#),
+        "{header}"
+    );
     let data: Vec<f32> = bytes[8 + n..]
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
@@ -470,4 +475,40 @@ fn a_module_load_from_a_corrupted_file_changes_nothing() {
     let before = target.values();
     assert!(load_module(&mut target, &path).is_err());
     assert_eq!(target.values(), before);
+}
+
+#[test]
+fn temporaries_of_a_killed_writer_neither_block_nor_stay() {
+    // A writer killed before its rename leaves `.<name>.tmp-<pid>-<n>`; a later process may
+    // get the same PID (PID 1 in every container). Its saves must still work, and the
+    // leftovers must go.
+    let dir = tmp("stale_temporaries");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ck.safetensors");
+    let pid = std::process::id();
+    for n in 0..256 {
+        std::fs::write(
+            dir.join(format!(".ck.safetensors.tmp-{pid}-{n}")),
+            b"partial",
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.join(".ck.safetensors.tmp-1-0"), b"partial").unwrap();
+    // Another file's temporaries are not this path's business.
+    std::fs::write(dir.join(".other.tmp-1-0"), b"keep").unwrap();
+    for step in 0..3 {
+        let t = [("x", Tensor::<f32>::full(&[2], step as f32))];
+        save_tensors(&path, &t, &BTreeMap::new()).unwrap();
+    }
+    assert_eq!(
+        load_tensors::<f32>(&path).unwrap().0[0].1.to_vec(),
+        vec![2.0, 2.0]
+    );
+    let left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp-"))
+        .collect();
+    assert_eq!(left, vec![".other.tmp-1-0".to_string()]);
 }

@@ -66,7 +66,7 @@ fn linear_gradcheck_through_the_module() {
 
 #[test]
 fn embedding_lookup_gradient_is_a_scatter_add() {
-    let emb = Embedding::<f64>::new(5, 3, &mut recur_nn::seeded_rng(0));
+    let emb = Embedding::<f64>::new(5, 3, &mut recur_nn::seeded_rng(0)).unwrap();
     let tape = Tape::new();
     let idx = IndexTensor::from_vec(vec![1, 4, 1, 1], &[2, 2]).unwrap();
     let y = emb.forward(&tape, &idx).unwrap();
@@ -89,7 +89,7 @@ fn embedding_lookup_gradient_is_a_scatter_add() {
         ]
     );
     // N(0, 1) init.
-    let big = Embedding::<f64>::new(1000, 10, &mut recur_nn::seeded_rng(1));
+    let big = Embedding::<f64>::new(1000, 10, &mut recur_nn::seeded_rng(1)).unwrap();
     let v = big.weight().value().to_vec();
     let mean = v.iter().sum::<f64>() / v.len() as f64;
     let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / v.len() as f64;

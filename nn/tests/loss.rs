@@ -326,3 +326,27 @@ proptest! {
             .unwrap();
     }
 }
+
+#[test]
+fn mse_refuses_shapes_that_would_broadcast_unless_asked() {
+    let tape = Tape::<f64>::new();
+    let a = tape.leaf(Tensor::zeros(&[4, 1]));
+    let b = tape.constant(Tensor::ones(&[4]));
+    let e = mse_loss(&a, &b, Reduction::Mean).unwrap_err().to_string();
+    assert!(
+        e.starts_with(
+            "mse_loss: Using a target size ([4]) that is different to the input size ([4, 1])"
+        ),
+        "{e}"
+    );
+    let none = recur_nn::mse_loss_broadcast(&a, &b, Reduction::None).unwrap();
+    assert_eq!(none.value().dims(), &[4, 4]);
+    assert_eq!(
+        recur_nn::mse_loss_broadcast(&a, &b, Reduction::Mean)
+            .unwrap()
+            .value()
+            .item()
+            .unwrap(),
+        1.0
+    );
+}

@@ -84,7 +84,7 @@ impl<T: Float> Tensor<T> {
     /// ```
     pub fn from_vec(data: Vec<T>, shape: &[usize]) -> Result<Self> {
         let shape = Shape::from(shape);
-        let numel = checked_numel("from_vec", &shape)?;
+        let numel = checked_len::<T>("from_vec", &shape)?;
         if data.len() != numel {
             return Err(TensorError::LengthMismatch {
                 op: "from_vec",
@@ -125,19 +125,53 @@ impl<T: Float> Tensor<T> {
     /// A tensor of `shape` filled with `v`.
     ///
     /// # Panics
-    /// If the element count overflows `usize` (no buffer that large could exist).
+    /// If the shape does not fit in memory: its element count overflows `usize`, its size
+    /// in bytes exceeds `isize::MAX`, or the allocation fails. For sizes that come from
+    /// user input use [`Tensor::try_full`], which returns these as errors.
     ///
     /// ```
     /// let t = recur_tensor::Tensor::full(&[2, 2], 7.0f64);
     /// assert_eq!(t.to_vec(), vec![7.0; 4]);
     /// ```
     pub fn full(shape: &[usize], v: T) -> Self {
+        Self::try_full(shape, v).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A tensor of `shape` filled with `v`, or an error if it does not fit in memory.
+    ///
+    /// Every constructor checks sizes the same way ([`Tensor::try_zeros`],
+    /// [`Tensor::try_uniform`], [`Tensor::from_vec`], ...): the element count and the byte
+    /// size are computed with checked arithmetic and the buffer is allocated fallibly, so an
+    /// absurd shape is an error, never a wrapped element count, a panic or an abort.
+    ///
+    /// # Errors
+    /// [`TensorError::InvalidArgument`] when the element count overflows `usize`, the byte
+    /// size exceeds `isize::MAX`, or the allocation fails.
+    ///
+    /// ```
+    /// use recur_tensor::Tensor;
+    /// assert_eq!(Tensor::try_full(&[2], 1.5f32)?.to_vec(), vec![1.5, 1.5]);
+    /// let e = Tensor::<f32>::try_full(&[1 << 32, 1 << 32], 0.0).unwrap_err();
+    /// assert_eq!(e.to_string(), "full: shape [4294967296, 4294967296] has more elements than fit in memory");
+    /// # Ok::<(), recur_tensor::TensorError>(())
+    /// ```
+    pub fn try_full(shape: &[usize], v: T) -> Result<Self> {
         let shape = Shape::from(shape);
-        let n = checked_numel("full", &shape).expect("full: shape too large");
-        Self::from_contiguous(crate::pool::filled(n, v), shape)
+        let n = checked_len::<T>("full", &shape)?;
+        let data = if n * core::mem::size_of::<T>() >= crate::pool::MIN_BYTES {
+            let mut data = try_buffer::<T>("full", &shape, n)?;
+            data.resize(n, v);
+            data
+        } else {
+            crate::pool::filled(n, v)
+        };
+        Ok(Self::from_contiguous(data, shape))
     }
 
     /// A tensor of zeros.
+    ///
+    /// # Panics
+    /// As [`Tensor::full`]; see [`Tensor::try_zeros`].
     ///
     /// ```
     /// assert_eq!(recur_tensor::Tensor::<f32>::zeros(&[3]).to_vec(), vec![0.0; 3]);
@@ -146,13 +180,40 @@ impl<T: Float> Tensor<T> {
         Self::full(shape, T::ZERO)
     }
 
+    /// A tensor of zeros, or an error if it does not fit in memory (see [`Tensor::try_full`]).
+    ///
+    /// # Errors
+    /// As [`Tensor::try_full`].
+    ///
+    /// ```
+    /// assert!(recur_tensor::Tensor::<f64>::try_zeros(&[usize::MAX, 2]).is_err());
+    /// ```
+    pub fn try_zeros(shape: &[usize]) -> Result<Self> {
+        Self::try_full(shape, T::ZERO)
+    }
+
     /// A tensor of ones.
+    ///
+    /// # Panics
+    /// As [`Tensor::full`]; see [`Tensor::try_ones`].
     ///
     /// ```
     /// assert_eq!(recur_tensor::Tensor::<f32>::ones(&[2]).to_vec(), vec![1.0; 2]);
     /// ```
     pub fn ones(shape: &[usize]) -> Self {
         Self::full(shape, T::ONE)
+    }
+
+    /// A tensor of ones, or an error if it does not fit in memory (see [`Tensor::try_full`]).
+    ///
+    /// # Errors
+    /// As [`Tensor::try_full`].
+    ///
+    /// ```
+    /// assert!(recur_tensor::Tensor::<f32>::try_ones(&[1 << 62, 4]).is_err());
+    /// ```
+    pub fn try_ones(shape: &[usize]) -> Result<Self> {
+        Self::try_full(shape, T::ONE)
     }
 
     /// Zeros with the shape of `self`.
@@ -163,7 +224,8 @@ impl<T: Float> Tensor<T> {
     /// `[start, start + step, ...]` up to but excluding `end`, like `torch.arange`.
     ///
     /// # Errors
-    /// When `step` is zero or has the wrong sign, or a bound is not finite.
+    /// When `step` is zero or has the wrong sign, a bound is not finite, or the range does
+    /// not fit in memory.
     ///
     /// ```
     /// use recur_tensor::Tensor;
@@ -185,32 +247,51 @@ impl<T: Float> Tensor<T> {
             ));
         }
         let count = ((e - s) / st).ceil();
-        if count > (isize::MAX as f64) / (core::mem::size_of::<T>() as f64) {
+        if count.is_nan() || count >= (isize::MAX as f64) / (core::mem::size_of::<T>() as f64) {
             return bad(format!(
                 "a range of {count} elements does not fit in memory"
             ));
         }
         let n = count as usize;
-        let data = (0..n)
-            .map(|i| T::from_f64(s + i as f64 * st))
-            .collect::<Vec<_>>();
-        Ok(Self::from_contiguous(data, Shape::from([n])))
+        let shape = Shape::from([n]);
+        let mut data = try_buffer::<T>("arange", &shape, n)?;
+        data.extend((0..n).map(|i| T::from_f64(s + i as f64 * st)));
+        Ok(Self::from_contiguous(data, shape))
     }
 
     /// The `n × n` identity matrix.
+    ///
+    /// # Panics
+    /// As [`Tensor::full`]; see [`Tensor::try_eye`].
     ///
     /// ```
     /// assert_eq!(recur_tensor::Tensor::<f32>::eye(2).to_vec(), vec![1.0, 0.0, 0.0, 1.0]);
     /// ```
     pub fn eye(n: usize) -> Self {
-        let mut data = vec![T::ZERO; n * n];
+        Self::try_eye(n).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The `n × n` identity matrix, or an error if it does not fit in memory.
+    ///
+    /// # Errors
+    /// As [`Tensor::try_full`].
+    ///
+    /// ```
+    /// assert!(recur_tensor::Tensor::<f32>::try_eye(1 << 32).is_err());
+    /// ```
+    pub fn try_eye(n: usize) -> Result<Self> {
+        let mut t = Self::try_full(&[n, n], T::ZERO).map_err(|e| rename(e, "eye"))?;
+        let data = t.data_mut();
         for i in 0..n {
             data[i * n + i] = T::ONE;
         }
-        Self::from_contiguous(data, Shape::from([n, n]))
+        Ok(t)
     }
 
     /// Samples from U(lo, hi) using `rng` (reproducible for a seeded RNG).
+    ///
+    /// # Panics
+    /// As [`Tensor::full`]; see [`Tensor::try_uniform`].
     ///
     /// ```
     /// use rand::SeedableRng;
@@ -219,19 +300,43 @@ impl<T: Float> Tensor<T> {
     /// assert!(t.to_vec().iter().all(|&v| (-0.5..0.5).contains(&v)));
     /// ```
     pub fn uniform<R: rand::Rng + ?Sized>(shape: &[usize], lo: T, hi: T, rng: &mut R) -> Self {
+        Self::try_uniform(shape, lo, hi, rng).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Tensor::uniform`], or an error if the shape does not fit in memory (checked before
+    /// anything is drawn from `rng`).
+    ///
+    /// # Errors
+    /// As [`Tensor::try_full`].
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    /// let e = recur_tensor::Tensor::<f32>::try_uniform(&[1 << 32, 1 << 32], -1.0, 1.0, &mut rng);
+    /// assert!(e.is_err());
+    /// ```
+    pub fn try_uniform<R: rand::Rng + ?Sized>(
+        shape: &[usize],
+        lo: T,
+        hi: T,
+        rng: &mut R,
+    ) -> Result<Self> {
         let shape = Shape::from(shape);
+        let n = checked_len::<T>("uniform", &shape)?;
+        let mut data = try_buffer::<T>("uniform", &shape, n)?;
         let (lo64, hi64) = (lo.to_f64(), hi.to_f64());
-        let data = (0..shape.numel())
-            .map(|_| {
-                let v = T::from_f64(lo64 + (hi64 - lo64) * unit_f64(rng));
-                // Rounding to f32 can land exactly on `hi`; keep the interval half-open.
-                if v >= hi && hi > lo { lo } else { v }
-            })
-            .collect();
-        Self::from_contiguous(data, shape)
+        data.extend((0..n).map(|_| {
+            let v = T::from_f64(lo64 + (hi64 - lo64) * unit_f64(rng));
+            // Rounding to f32 can land exactly on `hi`; keep the interval half-open.
+            if v >= hi && hi > lo { lo } else { v }
+        }));
+        Ok(Self::from_contiguous(data, shape))
     }
 
     /// Samples from N(mean, std²) using `rng` (Box–Muller over the seeded stream).
+    ///
+    /// # Panics
+    /// As [`Tensor::full`]; see [`Tensor::try_normal`].
     ///
     /// ```
     /// use rand::SeedableRng;
@@ -241,9 +346,29 @@ impl<T: Float> Tensor<T> {
     /// assert!(mean.abs() < 0.05);
     /// ```
     pub fn normal<R: rand::Rng + ?Sized>(shape: &[usize], mean: T, std: T, rng: &mut R) -> Self {
+        Self::try_normal(shape, mean, std, rng).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Tensor::normal`], or an error if the shape does not fit in memory (checked before
+    /// anything is drawn from `rng`).
+    ///
+    /// # Errors
+    /// As [`Tensor::try_full`].
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    /// assert!(recur_tensor::Tensor::<f64>::try_normal(&[1 << 62, 4], 0.0, 1.0, &mut rng).is_err());
+    /// ```
+    pub fn try_normal<R: rand::Rng + ?Sized>(
+        shape: &[usize],
+        mean: T,
+        std: T,
+        rng: &mut R,
+    ) -> Result<Self> {
         let shape = Shape::from(shape);
-        let n = shape.numel();
-        let mut data = Vec::with_capacity(n);
+        let n = checked_len::<T>("normal", &shape)?;
+        let mut data = try_buffer::<T>("normal", &shape, n)?;
         while data.len() < n {
             let u1 = 1.0 - unit_f64(rng); // (0, 1]
             let u2 = unit_f64(rng);
@@ -255,7 +380,7 @@ impl<T: Float> Tensor<T> {
                 }
             }
         }
-        Self::from_contiguous(data, shape)
+        Ok(Self::from_contiguous(data, shape))
     }
 
     // ---------------------------------------------------------------- inspection
@@ -749,10 +874,43 @@ pub(crate) fn checked_numel(op: &'static str, shape: &Shape) -> Result<usize> {
     shape
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .ok_or_else(|| TensorError::InvalidArgument {
+        .ok_or_else(|| too_large(op, shape))
+}
+
+/// The element count of a shape whose buffer of `T` must fit in memory: the count and the
+/// byte size (at most `isize::MAX`, Rust's limit for one allocation) checked.
+pub(crate) fn checked_len<T>(op: &'static str, shape: &Shape) -> Result<usize> {
+    let n = checked_numel(op, shape)?;
+    match n.checked_mul(core::mem::size_of::<T>().max(1)) {
+        Some(bytes) if bytes <= isize::MAX as usize => Ok(n),
+        _ => Err(too_large(op, shape)),
+    }
+}
+
+/// An empty vector with room for `n` elements, or an error if the allocation fails.
+pub(crate) fn try_buffer<T>(op: &'static str, shape: &Shape, n: usize) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n)
+        .map_err(|e| TensorError::InvalidArgument {
             op,
-            msg: format!("shape {shape} has more elements than fit in memory"),
-        })
+            msg: format!("cannot allocate shape {shape}: {e}"),
+        })?;
+    Ok(v)
+}
+
+fn too_large(op: &'static str, shape: &Shape) -> TensorError {
+    TensorError::InvalidArgument {
+        op,
+        msg: format!("shape {shape} has more elements than fit in memory"),
+    }
+}
+
+/// The same error under another op's name.
+fn rename(e: TensorError, op: &'static str) -> TensorError {
+    match e {
+        TensorError::InvalidArgument { msg, .. } => TensorError::InvalidArgument { op, msg },
+        other => other,
+    }
 }
 
 /// A uniform sample in [0, 1) with 53 random bits.

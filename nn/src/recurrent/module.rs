@@ -99,11 +99,16 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
                 hw * config.directions()
             };
             for _ in 0..config.directions() {
-                let w_ih = uniform_param(&[gw, input], k, rng);
-                let w_hh = hh.then(|| uniform_param(&[gw, hw], k, rng));
-                let b_ih = config.bias.then(|| uniform_param(&[gw], k, rng));
-                let b_hh = (config.bias && hh).then(|| uniform_param(&[gw], k, rng));
-                let w_hr = proj.then(|| uniform_param(&[hw, h], k, rng));
+                let w_ih = uniform_param(&[gw, input], k, rng)?;
+                let w_hh = hh.then(|| uniform_param(&[gw, hw], k, rng)).transpose()?;
+                let b_ih = config
+                    .bias
+                    .then(|| uniform_param(&[gw], k, rng))
+                    .transpose()?;
+                let b_hh = (config.bias && hh)
+                    .then(|| uniform_param(&[gw], k, rng))
+                    .transpose()?;
+                let w_hr = proj.then(|| uniform_param(&[hw, h], k, rng)).transpose()?;
                 layers.push(LayerParams {
                     w_ih,
                     w_hh,

@@ -3,7 +3,7 @@
 
 use super::cell::{Cell, ForwardVars, Recurrence};
 use super::config::check_cell;
-use crate::error::Result;
+use crate::error::{NnError, Result};
 use crate::init::uniform_param;
 use recur_autograd::{Param, Tape, Var};
 use recur_tensor::{Float, Tensor};
@@ -25,25 +25,37 @@ pub(crate) struct SingleStep<C: Cell, T: Float> {
 impl<C: Cell, T: Float> SingleStep<C, T> {
     /// PyTorch's init: every parameter from U(-1/sqrt(H), 1/sqrt(H)) in parameter order
     /// (zero sizes accepted, as PyTorch does).
+    ///
+    /// # Errors
+    /// When the parameters cannot be allocated (sizes that overflow or do not fit).
     pub fn new<R: rand::Rng + ?Sized>(
         cell: C,
         input_size: usize,
         hidden_size: usize,
         bias: bool,
         rng: &mut R,
-    ) -> Self {
+    ) -> Result<Self> {
         let k = if hidden_size > 0 {
             1.0 / (hidden_size as f64).sqrt()
         } else {
             0.0
         };
-        let gw = C::GATES * hidden_size;
+        let gw = C::GATES.checked_mul(hidden_size).ok_or_else(|| {
+            NnError::Config(format!(
+                "{} gates x hidden_size {hidden_size} overflows",
+                C::GATES
+            ))
+        })?;
         let hh = C::RECURRENCE != Recurrence::None;
-        let w_ih = uniform_param(&[gw, input_size], k, rng);
-        let w_hh = hh.then(|| uniform_param(&[gw, hidden_size], k, rng));
-        let b_ih = bias.then(|| uniform_param(&[gw], k, rng));
-        let b_hh = (bias && hh).then(|| uniform_param(&[gw], k, rng));
-        SingleStep {
+        let w_ih = uniform_param(&[gw, input_size], k, rng)?;
+        let w_hh = hh
+            .then(|| uniform_param(&[gw, hidden_size], k, rng))
+            .transpose()?;
+        let b_ih = bias.then(|| uniform_param(&[gw], k, rng)).transpose()?;
+        let b_hh = (bias && hh)
+            .then(|| uniform_param(&[gw], k, rng))
+            .transpose()?;
+        Ok(SingleStep {
             cell,
             input_size,
             hidden_size,
@@ -51,7 +63,7 @@ impl<C: Cell, T: Float> SingleStep<C, T> {
             w_hh,
             b_ih,
             b_hh,
-        }
+        })
     }
 
     /// One step: `input` `(N, in)` or `(in)`, the state parts `(N, H)` or `(H)` (zeros if
@@ -192,14 +204,14 @@ macro_rules! cell_module {
             /// sizes here, and so does this.
             ///
             /// # Errors
-            /// Never; fallible for symmetry with the other constructors.
+            /// When the parameters cannot be allocated (sizes that overflow or do not fit).
             pub fn new<R: rand::Rng + ?Sized>(
                 input_size: usize,
                 hidden_size: usize,
                 bias: bool,
                 rng: &mut R,
             ) -> $crate::error::Result<Self> {
-                let step = $crate::recurrent::single::SingleStep::new($cell, input_size, hidden_size, bias, rng);
+                let step = $crate::recurrent::single::SingleStep::new($cell, input_size, hidden_size, bias, rng)?;
                 Ok($name { step })
             }
 

@@ -51,7 +51,7 @@ impl<T: Float> RnnCell<T> {
             hidden_size,
             bias,
             rng,
-        );
+        )?;
         Ok(RnnCell { step })
     }
 
