@@ -49,6 +49,9 @@ struct Args {
     /// instead of sampling random windows from zero state.
     #[arg(long)]
     tbptt: bool,
+    /// The recurrent cell: rnn (tanh or relu), lstm or gru.
+    #[arg(long, default_value = "rnn")]
+    cell: String,
     /// Hidden size.
     #[arg(long, default_value_t = 256)]
     hidden: usize,
@@ -166,16 +169,18 @@ fn settings(a: &Args) -> Result<Settings, Error> {
         return bad("--embedding must be at least 1".into());
     }
     check_sampling(a.temperature, a.top_k, a.len)?;
-    a.nonlinearity.parse::<recur::nn::Nonlinearity>()?;
+    let model = ModelSpec {
+        cell: a.cell.clone(),
+        hidden: a.hidden,
+        layers: a.layers,
+        nonlinearity: a.nonlinearity.clone(),
+        dropout: a.dropout,
+        embedding: a.embedding,
+    };
+    model.check()?;
     make_optimizer(&a.optim, a.lr)?;
     Ok(Settings {
-        model: ModelSpec {
-            hidden: a.hidden,
-            layers: a.layers,
-            nonlinearity: a.nonlinearity.clone(),
-            dropout: a.dropout,
-            embedding: a.embedding,
-        },
+        model,
         optim: a.optim.clone(),
         lr: a.lr,
         seq: a.seq,
@@ -268,7 +273,7 @@ fn train(a: &Args) -> Result<ExitCode, Error> {
     );
     println!(
         "model: {} + Linear({}, {}), {} parameters",
-        t.model().rnn.config(),
+        t.model().rnn.describe(),
         a.hidden,
         c.vocab.len(),
         t.model().num_parameters()

@@ -1,20 +1,78 @@
-//! The model: one-hot (or embedding) input -> RNN -> Linear -> cross-entropy.
+//! The model: one-hot (or embedding) input -> RNN, LSTM or GRU -> Linear -> cross-entropy.
+//!
+//! The recurrent core is the engine (`Recurrent`) with the cell `--cell` names; its state is
+//! carried between windows as one tensor `(layers, batch, P*H)`, the state parts (`h`, and
+//! LSTM's `c`) side by side.
 
 use crate::data::Batch;
 use rand::{Rng, RngExt};
 use recur::autograd::{Param, Tape, Var};
+use recur::nn::gru::GruMath;
 use recur::nn::loss::{CrossEntropyOptions, Reduction, cross_entropy, cross_entropy_tensor};
-use recur::nn::{
-    Embedding, Layer, Linear, Module, NnError, Rnn, RnnConfig, prefixed, prefixed_mut,
-};
+use recur::nn::lstm::LstmMath;
+use recur::nn::recurrent::{Cell, Recurrent, RecurrentConfig};
+use recur::nn::rnn::RnnMath;
+use recur::nn::{Embedding, Layer, Linear, Module, NnError, prefixed, prefixed_mut};
 use recur::tensor::{IndexTensor, Tensor};
+
+/// The recurrent core: the engine with the cell `--cell` chose.
+pub enum Core {
+    /// `--cell rnn` (tanh or relu).
+    Rnn(Recurrent<RnnMath, f32>),
+    /// `--cell lstm`.
+    Lstm(Recurrent<LstmMath, f32>),
+    /// `--cell gru`.
+    Gru(Recurrent<GruMath, f32>),
+}
+
+/// Runs `$body` with `$r` bound to the core's engine, whatever its cell.
+macro_rules! on_core {
+    ($core:expr, $r:ident => $body:expr) => {
+        match $core {
+            Core::Rnn($r) => $body,
+            Core::Lstm($r) => $body,
+            Core::Gru($r) => $body,
+        }
+    };
+}
+
+impl Core {
+    /// The core for `cell` (`rnn`, `lstm` or `gru`; `rnn` takes `nonlinearity`).
+    pub fn new<R: Rng + ?Sized>(
+        cell: &str,
+        nonlinearity: recur::nn::Nonlinearity,
+        config: RecurrentConfig,
+        rng: &mut R,
+    ) -> Result<Self, NnError> {
+        Ok(match cell {
+            "lstm" => Core::Lstm(Recurrent::new(LstmMath, config, rng)?),
+            "gru" => Core::Gru(Recurrent::new(GruMath, config, rng)?),
+            _ => Core::Rnn(Recurrent::new(RnnMath::new(nonlinearity), config, rng)?),
+        })
+    }
+
+    /// How many dropout masks have been drawn (kept in checkpoints for an exact resume).
+    pub fn dropout_calls(&self) -> u64 {
+        on_core!(self, r => r.dropout_calls())
+    }
+
+    /// Restores the dropout draw counter.
+    pub fn set_dropout_calls(&self, n: u64) {
+        on_core!(self, r => r.set_dropout_calls(n))
+    }
+
+    /// The settings, as PyTorch prints them (`LSTM(65, 256, num_layers=2)`).
+    pub fn describe(&self) -> String {
+        on_core!(self, r => r.to_string())
+    }
+}
 
 /// A character-level language model.
 pub struct CharModel {
     /// `Some` with `--embedding N`; one-hot input otherwise.
     pub embed: Option<Embedding<f32>>,
     /// The recurrent core.
-    pub rnn: Rnn<f32>,
+    pub rnn: Core,
     /// Hidden state to logits.
     pub head: Linear<f32>,
     /// Vocabulary size.
@@ -26,14 +84,16 @@ impl CharModel {
     pub fn new<R: Rng + ?Sized>(
         vocab: usize,
         embedding: Option<usize>,
-        config: RnnConfig,
+        cell: &str,
+        nonlinearity: recur::nn::Nonlinearity,
+        config: RecurrentConfig,
         rng: &mut R,
     ) -> Result<Self, NnError> {
         let embed = embedding
             .map(|e| Embedding::new(vocab, e, rng))
             .transpose()?;
         let hidden = config.hidden_size;
-        let rnn = Rnn::new(config, rng)?;
+        let rnn = Core::new(cell, nonlinearity, config, rng)?;
         let head = Linear::new(hidden, vocab, rng)?;
         Ok(CharModel {
             embed,
@@ -43,21 +103,20 @@ impl CharModel {
         })
     }
 
-    /// The RNN over `ids` (`(seq, batch)`): one-hot input goes in as token indices (the
+    /// The recurrent core over `ids` (`(seq, batch)`) from the packed state `h0`
+    /// (`(layers, batch, P*H)`, zeros if `None`): one-hot input goes in as token indices (the
     /// first layer looks up columns of `W_ih`), an embedding's output as a dense tensor.
+    /// Returns the output and the packed final state.
     fn rnn_forward<'t>(
         &self,
         tape: &'t Tape<f32>,
         ids: &[usize],
         seq: usize,
         batch: usize,
-        h0: Option<&Var<'t, f32>>,
-    ) -> Result<(Var<'t, f32>, Var<'t, f32>), NnError> {
+        h0: Option<&Tensor<f32>>,
+    ) -> Result<(Var<'t, f32>, Tensor<f32>), NnError> {
         let idx = IndexTensor::from_vec(ids.iter().map(|&i| i as i64).collect(), &[seq, batch])?;
-        match &self.embed {
-            Some(e) => self.rnn.forward(tape, &e.forward(tape, &idx)?, h0),
-            None => self.rnn.forward_tokens(tape, &idx, h0),
-        }
+        on_core!(&self.rnn, r => run_core(r, self.embed.as_ref(), tape, &idx, h0))
     }
 
     /// Mean cross-entropy over a batch on `tape`, from hidden state `h0` (zeros if `None`);
@@ -70,14 +129,13 @@ impl CharModel {
         batch: usize,
         h0: Option<&Tensor<f32>>,
     ) -> Result<(Var<'t, f32>, Tensor<f32>), NnError> {
-        let h0 = h0.map(|h| tape.constant(h.clone()));
-        let (out, h_n) = self.rnn_forward(tape, &b.x, seq, batch, h0.as_ref())?;
+        let (out, h_n) = self.rnn_forward(tape, &b.x, seq, batch, h0)?;
         let logits = self
             .head
             .forward(tape, &out)?
             .reshape(&[seq * batch, self.vocab])?;
         let loss = cross_entropy(&logits, &b.y, CrossEntropyOptions::default())?;
-        Ok((loss, h_n.value().clone()))
+        Ok((loss, h_n))
     }
 
     /// Loss in nats per character over `ids` in order, batch 1, state carried from zeros
@@ -95,9 +153,8 @@ impl CharModel {
             let (out, h_n) = {
                 // A throwaway tape (eval mode: no dropout); nothing is differentiated.
                 let tape = Tape::new();
-                let h0 = h.as_ref().map(|h| tape.constant(h.clone()));
-                let (out, h_n) = self.rnn_forward(&tape, x_ids, n, 1, h0.as_ref())?;
-                (out.value().clone(), h_n.value().clone())
+                let (out, h_n) = self.rnn_forward(&tape, x_ids, n, 1, h.as_ref())?;
+                (out.value().clone(), h_n)
             };
             let logits = self
                 .head
@@ -126,32 +183,70 @@ impl CharModel {
         top_k: Option<usize>,
         rng: &mut R,
     ) -> Result<Vec<usize>, NnError> {
-        // One step at a time with preallocated buffers (Rnn::stepper); a one-hot input reads
-        // the character's column of W_ih.
-        let mut stepper = self.rnn.stepper()?;
-        let mut logits = vec![0.0f32; self.vocab];
-        let mut feed = |c: usize, logits: &mut [f32]| -> Result<(), NnError> {
-            let h = match &self.embed {
-                Some(e) => {
-                    stepper.step(&e.forward_tensor(&IndexTensor::from_usizes(&[c]))?.to_vec())?
-                }
-                None => stepper.step_token(c)?,
-            };
-            self.head.forward_slice(h, logits)
+        on_core!(&self.rnn, r => sample_with(r, self, prime, len, temperature, top_k, rng))
+    }
+}
+
+/// [`CharModel::rnn_forward`] for one cell type.
+fn run_core<'t, C: Cell>(
+    r: &Recurrent<C, f32>,
+    embed: Option<&Embedding<f32>>,
+    tape: &'t Tape<f32>,
+    idx: &IndexTensor,
+    h0: Option<&Tensor<f32>>,
+) -> Result<(Var<'t, f32>, Tensor<f32>), NnError> {
+    // The packed state's parts, each (layers, batch, H).
+    let parts: Option<Vec<Var<'t, f32>>> = h0
+        .map(|h| {
+            let w = h.dims()[2] / C::STATE_PARTS;
+            (0..C::STATE_PARTS)
+                .map(|k| Ok(tape.constant(h.narrow(2, k * w, w)?.contiguous())))
+                .collect::<Result<_, NnError>>()
+        })
+        .transpose()?;
+    let refs: Option<Vec<&Var<'t, f32>>> = parts.as_ref().map(|p| p.iter().collect());
+    let (out, finals) = match embed {
+        Some(e) => r.forward(tape, &e.forward(tape, idx)?, refs.as_deref())?,
+        None => r.forward_tokens(tape, idx, refs.as_deref())?,
+    };
+    let values: Vec<&Tensor<f32>> = finals.iter().map(|v| v.value()).collect();
+    Ok((out, Tensor::concat(&values, 2)?))
+}
+
+/// [`CharModel::sample`] for one cell type: one step at a time with preallocated buffers
+/// (the engine's stepper); a one-hot input reads the character's column of `W_ih`.
+fn sample_with<C: Cell, R: Rng + ?Sized>(
+    r: &Recurrent<C, f32>,
+    m: &CharModel,
+    prime: &[usize],
+    len: usize,
+    temperature: f32,
+    top_k: Option<usize>,
+    rng: &mut R,
+) -> Result<Vec<usize>, NnError> {
+    let mut stepper = r.stepper()?;
+    let mut logits = vec![0.0f32; m.vocab];
+    let mut feed = |c: usize, logits: &mut [f32]| -> Result<(), NnError> {
+        let h = match &m.embed {
+            Some(e) => {
+                stepper.step(&e.forward_tensor(&IndexTensor::from_usizes(&[c]))?.to_vec())?
+            }
+            None => stepper.step_token(c)?,
         };
-        for &c in prime {
+        m.head.forward_slice(h, logits)
+    };
+    for &c in prime {
+        feed(c, &mut logits)?;
+    }
+    let mut out = Vec::with_capacity(len);
+    for i in 0..len {
+        if i > 0 || prime.is_empty() {
+            let c = out.last().copied().or(prime.last().copied()).unwrap_or(0);
             feed(c, &mut logits)?;
         }
-        let mut out = Vec::with_capacity(len);
-        for i in 0..len {
-            if i > 0 || prime.is_empty() {
-                let c = out.last().copied().or(prime.last().copied()).unwrap_or(0);
-                feed(c, &mut logits)?;
-            }
-            out.push(pick(&logits, temperature, top_k, rng));
-        }
-        Ok(out)
+        out.push(pick(&logits, temperature, top_k, rng));
     }
+    Ok(out)
 }
 
 /// Samples an index from `softmax(logits / temperature)`, restricted to the `top_k` largest.
@@ -188,7 +283,7 @@ impl Module<f32> for CharModel {
         if let Some(e) = &self.embed {
             v.extend(prefixed("embedding", e.named_parameters()));
         }
-        v.extend(prefixed("rnn", self.rnn.named_parameters()));
+        v.extend(on_core!(&self.rnn, r => prefixed("rnn", r.named_parameters())));
         v.extend(prefixed("head", self.head.named_parameters()));
         v
     }
@@ -197,14 +292,14 @@ impl Module<f32> for CharModel {
         if let Some(e) = &mut self.embed {
             v.extend(prefixed_mut("embedding", e.named_parameters_mut()));
         }
-        v.extend(prefixed_mut("rnn", self.rnn.named_parameters_mut()));
+        v.extend(on_core!(&mut self.rnn, r => prefixed_mut("rnn", r.named_parameters_mut())));
         v.extend(prefixed_mut("head", self.head.named_parameters_mut()));
         v
     }
     fn set_training(&mut self, training: bool) {
-        self.rnn.set_training(training);
+        on_core!(&mut self.rnn, r => r.set_training(training));
     }
     fn is_training(&self) -> bool {
-        self.rnn.is_training()
+        on_core!(&self.rnn, r => r.is_training())
     }
 }

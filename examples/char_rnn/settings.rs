@@ -6,7 +6,8 @@ use crate::data::Corpus;
 use crate::model::CharModel;
 use rand::SeedableRng;
 use recur::nn::optim::{Adagrad, Adam, Optimizer, RmsProp, Sgd};
-use recur::nn::{Module, Nonlinearity, RnnConfig};
+use recur::nn::recurrent::RecurrentConfig;
+use recur::nn::{Module, Nonlinearity};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -21,6 +22,8 @@ pub const MAX_LEN: usize = 1 << 24;
 /// (The one place a model is constructed: a new cell type is a field here.)
 #[derive(Clone, Debug)]
 pub struct ModelSpec {
+    /// The recurrent cell: `rnn`, `lstm` or `gru`.
+    pub cell: String,
     /// Hidden size.
     pub hidden: usize,
     /// Stacked layers.
@@ -37,14 +40,15 @@ impl ModelSpec {
     /// The model for a vocabulary of `vocab` characters, initialised from `seed`.
     pub fn build(&self, vocab: usize, seed: u64) -> Result<CharModel, Error> {
         let input = self.embedding.unwrap_or(vocab);
-        let config = RnnConfig::new(input, self.hidden)
+        let config = RecurrentConfig::new(input, self.hidden)
             .num_layers(self.layers)
-            .nonlinearity(self.nonlinearity.parse::<Nonlinearity>()?)
             .dropout(self.dropout);
         config.validate()?;
         Ok(CharModel::new(
             vocab,
             self.embedding,
+            &self.cell,
+            self.nonlinearity.parse::<Nonlinearity>()?,
             config,
             &mut recur::seeded_rng(seed),
         )?)
@@ -54,15 +58,21 @@ impl ModelSpec {
     /// windows for training, none for sampling. Floating-point arithmetic: no overflow.
     pub fn check_memory(&self, vocab: usize, seq: usize, batch: usize) -> Result<(), Error> {
         let (h, l, v) = (self.hidden as f64, self.layers as f64, vocab as f64);
+        // Gate blocks per layer: 1 (RNN), 4 (LSTM), 3 (GRU).
+        let g = f64::from(match self.cell.as_str() {
+            "lstm" => 4u8,
+            "gru" => 3,
+            _ => 1,
+        });
         let e = self.embedding.map_or(0.0, |e| e as f64);
         let input = if self.embedding.is_some() { e } else { v };
         let params = v * e
-            + h * (input + h + 2.0)
-            + (l - 1.0).max(0.0) * h * (2.0 * h + h + 2.0)
+            + g * h * (input + h + 2.0)
+            + (l - 1.0).max(0.0) * g * h * (2.0 * h + h + 2.0)
             + v * (h + 1.0);
         // Values, gradients and two optimizer buffers; one step's activations on the tape.
         let windows = seq as f64 * batch as f64;
-        let acts = windows * (4.0 * l * h + 3.0 * v + input);
+        let acts = windows * (4.0 * g * l * h + 3.0 * v + input);
         let gib = 4.0 * (4.0 * params + acts) / f64::from(1u32 << 30);
         if gib > MEMORY_LIMIT_GIB {
             return Err(format!(
@@ -77,6 +87,7 @@ impl ModelSpec {
     }
 
     fn to_meta(&self, m: &mut BTreeMap<String, String>) {
+        m.insert("cell".into(), self.cell.clone());
         m.insert("hidden".into(), self.hidden.to_string());
         m.insert("layers".into(), self.layers.to_string());
         m.insert("nonlinearity".into(), self.nonlinearity.clone());
@@ -95,6 +106,8 @@ impl ModelSpec {
                 .ok_or_else(|| format!("checkpoint metadata has no {k:?}"))
         };
         let spec = ModelSpec {
+            // Checkpoints from before `--cell` hold an RNN.
+            cell: meta.get("cell").cloned().unwrap_or_else(|| "rnn".into()),
             hidden: crate::trainer::parse_meta(meta, "hidden")?,
             layers: crate::trainer::parse_meta(meta, "layers")?,
             nonlinearity: get("nonlinearity")?,
@@ -111,9 +124,30 @@ impl ModelSpec {
         Ok(spec)
     }
 
-    fn check(&self) -> Result<(), Error> {
+    /// The width of the carried state: `h`, and LSTM's `c` beside it.
+    pub fn state_width(&self) -> usize {
+        if self.cell == "lstm" {
+            2 * self.hidden
+        } else {
+            self.hidden
+        }
+    }
+
+    /// Checks the settings (flags or a checkpoint's metadata).
+    pub fn check(&self) -> Result<(), Error> {
         if self.hidden == 0 || self.layers == 0 || self.embedding == Some(0) {
             return Err("hidden, layers and embedding sizes must be at least 1".into());
+        }
+        if !["rnn", "lstm", "gru"].contains(&self.cell.as_str()) {
+            return Err(format!("--cell must be rnn, lstm or gru, got {:?}", self.cell).into());
+        }
+        if self.cell != "rnn" && self.nonlinearity != "tanh" {
+            return Err(format!(
+                "--nonlinearity {} is for --cell rnn; {} has its own gates",
+                self.nonlinearity,
+                self.cell.to_uppercase()
+            )
+            .into());
         }
         self.nonlinearity.parse::<Nonlinearity>()?;
         if !(0.0..=1.0).contains(&self.dropout) {

@@ -518,7 +518,7 @@ fn tbptt_state(
     extra: &[(String, Tensor<f32>)],
     s: &Settings,
 ) -> Result<Option<Tensor<f32>>, Error> {
-    let want = [s.model.layers, s.batch, s.model.hidden];
+    let want = [s.model.layers, s.batch, s.model.state_width()];
     let state = if let Some((_, t)) = extra.iter().find(|(n, _)| n == "tbptt_state") {
         t.clone()
     } else if let Some(text) = meta.get("tbptt_state") {
