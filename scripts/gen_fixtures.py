@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Generates the PyTorch reference cases for recur's LSTM, GRU, LSTMCell and GRUCell.
 
-Run with the anchors venv (see ../shared/anchors/README.md), from the workspace root:
+Run with a venv that has torch (see scripts/README.md), from the workspace root:
 
-    /tmp/anchors/bin/python scripts/gen_fixtures.py [OUT_DIR]
+    ../anchors-venv/bin/python scripts/gen_fixtures.py [OUT_DIR]
 
 OUT_DIR defaults to nn/tests/fixtures. Deterministic: every case seeds torch itself
 (torch.manual_seed), runs in float64 on the CPU, and the files are rewritten byte for byte the
