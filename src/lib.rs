@@ -7,8 +7,9 @@
 //! - [`autograd`] (`recur-autograd`): a tape-based reverse-mode engine and `gradcheck`;
 //! - [`nn`] (`recur-nn`): modules, losses, optimizers, clipping, checkpoints;
 //! - [`plot`]: SVG line charts and an atomic file writer for the examples;
-//! - [`rand`] and [`seeded_rng`]: the random-number crate recur's initialisers draw from, so
-//!   that a crate depending on `recur` needs no `rand` line of its own (and no matching version).
+//! - [`rand`](https://docs.rs/rand/0.10/rand/) and [`seeded_rng`]: the random-number crate
+//!   recur's initialisers draw from, so that a crate depending on `recur` needs no `rand` line
+//!   of its own (and no matching version).
 //!
 //! ```
 //! use recur::tensor::Tensor;
@@ -19,9 +20,9 @@
 //!
 //! ## Random numbers without a `rand` dependency
 //!
-//! Initialisers take a `rand` generator. [`seeded_rng`] makes one from a seed, and [`rand`] is
-//! the very crate recur uses, so your `Cargo.toml` needs no `rand` line (and no matching
-//! version):
+//! Initialisers take a `rand` generator. [`seeded_rng`] makes one from a seed, and
+//! [`rand`](https://docs.rs/rand/0.10/rand/) is the very crate recur uses, so your
+//! `Cargo.toml` needs no `rand` line (and no matching version):
 //!
 //! ```
 //! use recur::rand::RngExt; // `random`, `random_range`, ...
