@@ -44,13 +44,13 @@ use recur::plot;
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use rand::RngExt;
 use recur::nn::loss::{Reduction, mse_loss};
 use recur::nn::optim::{Adam, Optimizer};
 use recur::nn::{
     Gru, GruConfig, Layer, Linear, Lstm, LstmConfig, Module, Rnn, RnnConfig, Tape, Var,
     clip_grad_norm,
 };
+use recur::rand::RngExt;
 use recur::tensor::Tensor;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -284,7 +284,7 @@ struct Batch {
     gap: Vec<usize>,
 }
 
-fn batch(t_len: usize, b: usize, rng: &mut rand::rngs::StdRng) -> Batch {
+fn batch(t_len: usize, b: usize, rng: &mut recur::rand::rngs::StdRng) -> Batch {
     let mut x = vec![0f32; t_len * b * 2];
     let mut y = vec![0f32; b];
     let mut gap = vec![0; b];

@@ -1,5 +1,5 @@
 //! rnn_bench: the char-RNN training step and sampling speed of
-//! `shared/anchors/torch_rnn_bench.py`, in recur, printing the same lines:
+//! `scripts/torch_rnn_bench.py`, in recur, printing the same lines:
 //!
 //! ```text
 //! small threads=1 ms/step=20.537 GFLOP/s=48.1 sample_us/char=109.0
@@ -29,7 +29,6 @@
 
 mod bench_common;
 use bench_common::{bad_argument, median, threads_arg};
-use rand::{RngExt, SeedableRng};
 use recur::autograd::Tape;
 use recur::nn::clip::clip_grad_norm;
 use recur::nn::gru::GruMath;
@@ -39,6 +38,7 @@ use recur::nn::optim::{Adagrad, Adam, Optimizer};
 use recur::nn::recurrent::{Cell, Recurrent, RecurrentConfig};
 use recur::nn::rnn::RnnMath;
 use recur::nn::{Layer, Linear, Module, Nonlinearity};
+use recur::rand::RngExt;
 use recur::tensor::{IndexTensor, Tensor};
 use std::time::Instant;
 
@@ -171,7 +171,7 @@ impl<'c, C: Cell> Bench<'c, C> {
         let mut stepper = self.rnn.stepper()?;
         let mut logits = vec![0.0f32; v];
         let mut probs = vec![0.0f32; v];
-        let mut srng = rand::rngs::StdRng::seed_from_u64(1);
+        let mut srng = recur::seeded_rng(1);
         let mut ch = 0usize;
         let s = Instant::now();
         for _ in 0..n {

@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Generates the PyTorch reference cases for recur's LSTM, GRU, LSTMCell and GRUCell.
 
-Run with the anchors venv (see ../shared/anchors/README.md), from the workspace root:
+Run with a venv that has torch (see scripts/README.md), from the workspace root:
 
-    /tmp/anchors/bin/python scripts/gen_fixtures.py [OUT_DIR]
+    ../anchors-venv/bin/python scripts/gen_fixtures.py [OUT_DIR]
 
 OUT_DIR defaults to nn/tests/fixtures. Deterministic: every case seeds torch itself
 (torch.manual_seed), runs in float64 on the CPU, and the files are rewritten byte for byte the
-same on the same PyTorch version. CI has no torch: the generated files are committed.
+same on the same PyTorch version and CPU (two runs on 2026-12-06 agreed). On another CPU the
+long-sequence cases can move in their last bits: regenerated on 2026-12-06 on a Zen 5, they
+differ from the committed ones (made on 2026-11-26 on a Zen 3 VM) by 4e-15 at most, far inside
+the tests' 1e-10. CI has no torch: the generated files are committed.
 
 The layout is the one of ../shared/fixtures (see its README): safetensors files whose metadata
 holds the case's settings as strings (`kind`, `"true"`, `"2"`), parameters under PyTorch's own

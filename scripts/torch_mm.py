@@ -2,7 +2,7 @@
 """torch.mm throughput on square products, for comparison with `cargo bench -p recur-tensor
 --bench gemm` (same sizes, f32 and f64, 1 and 2 threads). Prints median GFLOP/s.
 
-usage: torch_mm.py   (in the anchors' venv, see shared/anchors/README.md)
+usage: torch_mm.py   (in a venv with torch, see scripts/README.md)
 """
 import time, statistics, torch
 

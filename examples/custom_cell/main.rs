@@ -21,7 +21,6 @@ mod min_gru;
 
 use clap::Parser;
 use min_gru::MinGru;
-use rand::RngExt;
 use recur::nn::gru::GruMath;
 use recur::nn::loss::{Reduction, mse_loss};
 use recur::nn::lstm::LstmMath;
@@ -29,6 +28,7 @@ use recur::nn::optim::{Adam, Optimizer};
 use recur::nn::recurrent::{Cell, Recurrent, RecurrentConfig};
 use recur::nn::rnn::RnnMath;
 use recur::nn::{Layer, Linear, Module, Nonlinearity, Tape, clip_grad_norm};
+use recur::rand::RngExt;
 use recur::tensor::Tensor;
 use std::time::Instant;
 
@@ -64,7 +64,7 @@ struct Args {
 fn batch(
     t_len: usize,
     b: usize,
-    rng: &mut rand::rngs::StdRng,
+    rng: &mut recur::rand::rngs::StdRng,
 ) -> recur::nn::Result<(Tensor<f32>, Tensor<f32>)> {
     let mut x = vec![0f32; t_len * b * 2];
     let mut y = vec![0f32; b];
