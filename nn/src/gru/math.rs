@@ -1,8 +1,7 @@
 //! The GRU's cell math: the gates `r, z, n` and their backward.
 
 use crate::error::Result;
-use crate::lstm::sigmoid_in_place;
-use crate::recurrent::{Backward, Cell, Forward, ForwardVars, Recurrence};
+use crate::recurrent::{Backward, Cell, Forward, ForwardVars, Recurrence, sigmoid_in_place};
 use recur_autograd::Var;
 use recur_tensor::Float;
 

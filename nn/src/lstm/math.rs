@@ -1,7 +1,7 @@
 //! The LSTM's cell math: the gates `i, f, g, o`, the cell state, and their backward.
 
 use crate::error::Result;
-use crate::recurrent::{Backward, Cell, Forward, ForwardVars, Recurrence};
+use crate::recurrent::{Backward, Cell, Forward, ForwardVars, Recurrence, sigmoid_in_place};
 use recur_autograd::Var;
 use recur_tensor::Float;
 
@@ -15,32 +15,14 @@ use recur_tensor::Float;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LstmMath;
 
-/// `σ` of every element, in place: `(1 + tanh(x / 2)) / 2`, one SIMD `tanh` pass, for `f32`;
-/// the exact form for `f64` (what references and gradient checks run in).
-pub(crate) fn sigmoid_in_place<T: Float>(v: &mut [T]) {
-    if T::DTYPE == "float64" {
-        for x in v {
-            *x = recur_tensor::sigmoid(*x);
-        }
-        return;
-    }
-    let half = T::from_f64(0.5);
-    for x in v.iter_mut() {
-        *x *= half;
-    }
-    T::tanh_slice(v);
-    for x in v.iter_mut() {
-        *x = (*x + T::ONE) * half;
-    }
-}
-
 impl Cell for LstmMath {
+    // What sets the LSTM apart: a cell state beside h, and h may be projected (proj_size).
+    const STATE_PARTS: usize = 2;
+    const PROJECTABLE: bool = true;
+    const SAVED: usize = 1;
     const NAME: &'static str = "LSTM";
     const GATES: usize = 4;
     const RECURRENCE: Recurrence = Recurrence::Joined;
-    const STATE_PARTS: usize = 2;
-    const SAVED: usize = 1;
-    const PROJECTABLE: bool = true;
     fn forward<T: Float>(&self, f: Forward<'_, T>) {
         let h = f.hidden;
         let rows = f

@@ -18,7 +18,6 @@
 mod math;
 
 pub use math::LstmMath;
-pub(crate) use math::sigmoid_in_place;
 
 use recur_autograd::{Param, Tape, Var};
 use recur_tensor::{Float, Tensor};

@@ -160,3 +160,29 @@ pub trait Cell: Clone + Send + Sync + 'static {
     /// When an op fails (it should not for the engine's shapes).
     fn forward_composed<'t, T: Float>(&self, s: ForwardVars<'_, 't, T>) -> Result<Vec<Var<'t, T>>>;
 }
+
+/// `σ` of every element, in place, for a cell's gates: `(1 + tanh(x / 2)) / 2`, one SIMD
+/// `tanh` pass, for `f32`; the exact form for `f64` (what references and gradient checks run
+/// in).
+///
+/// ```
+/// let mut v = [0.0f64, 2.0, -2.0];
+/// recur_nn::recurrent::sigmoid_in_place(&mut v);
+/// assert!((v[0] - 0.5).abs() < 1e-15 && (v[1] + v[2] - 1.0).abs() < 1e-15);
+/// ```
+pub fn sigmoid_in_place<T: Float>(v: &mut [T]) {
+    if T::DTYPE == "float64" {
+        for x in v {
+            *x = recur_tensor::sigmoid(*x);
+        }
+        return;
+    }
+    let half = T::from_f64(0.5);
+    for x in v.iter_mut() {
+        *x *= half;
+    }
+    T::tanh_slice(v);
+    for x in v.iter_mut() {
+        *x = (*x + T::ONE) * half;
+    }
+}

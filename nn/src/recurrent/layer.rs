@@ -195,12 +195,14 @@ impl<C: Cell, T: Float> Layer<C, T> {
         } else {
             Vec::new()
         };
+        // Contiguous copies of strided `h` rows for the per-step products (see `compact`).
+        let (mut hbuf, mut mbuf) = (Vec::new(), Vec::new());
         for s in 0..steps {
             let (t, prev_t) = self.order(steps, s);
             let (prev, next) = neighbours(states, t, prev_t, s0);
             // The `h` the recurrent product reads: the projected one, or the state's own.
             let (h_prev, h_rs): (&[T], usize) = match (run.whr_t, prev_t) {
-                (None, _) => (prev, sw),
+                (None, _) => compact(prev, sw, h, rows, &mut hbuf),
                 (Some(_), None) => (h0p, rw),
                 (Some(_), Some(p)) => (&*hs[p], rw),
             };
@@ -241,7 +243,8 @@ impl<C: Cell, T: Float> Layer<C, T> {
             });
             if let Some(w) = run.whr_t {
                 // h_t = m_t W_hr^T, from the `h` the cell wrote.
-                w.apply(next, sw, rows, T::ZERO, &mut *hs[t], rw);
+                let (m, m_rs) = compact(next, sw, h, rows, &mut mbuf);
+                w.apply(m, m_rs, rows, T::ZERO, &mut *hs[t], rw);
             }
             if self.lengths.is_some() {
                 for (i, b) in g.clone().enumerate() {
@@ -303,6 +306,7 @@ impl<C: Cell, T: Float> Layer<C, T> {
         let (dh_w, dh_rs) = if w_hr.is_some() { (rw, rw) } else { (h, sw) };
         let dhw = if w_hr.is_some() { rw } else { 0 };
         let mut stash = Vec::new();
+        let mut dbuf = Vec::new();
         for s in (0..steps).rev() {
             let (t, prev_t) = self.order(steps, s);
             let prev = prev_t.map_or(s0, |p| states[p]);
@@ -340,7 +344,7 @@ impl<C: Cell, T: Float> Layer<C, T> {
                         dht[i * rw..(i + 1) * rw].fill(T::ZERO);
                     }
                 }
-                w.apply(&d_h, rw, rows, T::ZERO, &mut d_state, sw);
+                apply_into_h(w, &d_h, rw, rows, &mut d_state, sw, h, false, &mut dbuf);
             }
             let (dpt, dqt) = (&mut *d_gates[t], &mut *d_hidden[t]);
             self.cell.backward(Backward {
@@ -379,7 +383,7 @@ impl<C: Cell, T: Float> Layer<C, T> {
                     // The projected h_{t-1} feeds step t only through W_hh.
                     w.apply(dq, gw, rows, T::ZERO, &mut d_h, rw);
                 } else {
-                    w.apply(dq, gw, rows, T::ONE, &mut d_state, sw);
+                    apply_into_h(w, dq, gw, rows, &mut d_state, sw, h, true, &mut dbuf);
                 }
             }
             if self.lengths.is_some() {
@@ -396,6 +400,57 @@ impl<C: Cell, T: Float> Layer<C, T> {
             }
         }
         [d_state, d_h, sum_p, sum_q]
+    }
+}
+
+/// `rows` rows of `width` from `src` (row stride `rs`) as a contiguous matrix: `src` itself
+/// when it is one, else a copy in `buf`. A product reading `h` out of `[h | c]` rows would
+/// read rows `P*H` apart, 4 KiB for an LSTM of hidden size 512: every row in the same L1 set.
+fn compact<'b, T: Float>(
+    src: &'b [T],
+    rs: usize,
+    width: usize,
+    rows: usize,
+    buf: &'b mut Vec<T>,
+) -> (&'b [T], usize) {
+    if rs == width {
+        return (src, rs);
+    }
+    buf.clear();
+    for r in 0..rows {
+        buf.extend_from_slice(&src[r * rs..r * rs + width]);
+    }
+    (buf, width)
+}
+
+/// `h(out) (+)= x · M` where `h(out)` is the first `width` columns of `out`'s rows (stride
+/// `rs`), through a contiguous buffer when `out` has other parts (see [`compact`]).
+#[allow(clippy::too_many_arguments)]
+fn apply_into_h<T: Float>(
+    w: &StepWeight<'_, T>,
+    x: &[T],
+    x_rs: usize,
+    rows: usize,
+    out: &mut [T],
+    rs: usize,
+    width: usize,
+    accumulate: bool,
+    buf: &mut Vec<T>,
+) {
+    let beta = if accumulate { T::ONE } else { T::ZERO };
+    if rs == width {
+        w.apply(x, x_rs, rows, beta, out, rs);
+        return;
+    }
+    buf.clear();
+    buf.resize(rows * width, T::ZERO);
+    w.apply(x, x_rs, rows, T::ZERO, buf, width);
+    for (dst, src) in out.chunks_exact_mut(rs).zip(buf.chunks_exact(width)) {
+        if accumulate {
+            add_into(&mut dst[..width], src);
+        } else {
+            dst[..width].copy_from_slice(src);
+        }
     }
 }
 
@@ -813,10 +868,14 @@ impl<C: Cell, T: Float> CustomOp<T> for Layer<C, T> {
         });
         // dW_hh = sum_t dQ_t^T h_prev(t): one GEMM over the steps whose previous state is a
         // stored state, one for the step that starts from h0 (skipped when h0 is zero).
+        // The `h` sequence as a contiguous matrix for the weight-gradient GEMMs (see
+        // `compact`): the projected one, or the states' `h` parts.
+        let mut hcopy = Vec::new();
+        let (hparts, hparts_w) = compact(states, sw, hidden, rows, &mut hcopy);
         let (hsrc, hsrc_w, h0src, h0_w): (&[T], usize, &[T], usize) = if proj {
             (&sv.hs, rw, &sv.h0p, rw)
         } else {
-            (states, sw, &sv.s0, sw)
+            (hparts, hparts_w, &sv.s0, sw)
         };
         let gw_hh = sl.w_hh.filter(|&i| needs[i]).map(|_| {
             let dqs = if separate { &dq } else { &dp };
@@ -853,7 +912,7 @@ impl<C: Cell, T: Float> CustomOp<T> for Layer<C, T> {
             gemm(
                 T::ONE,
                 dense(&dhs, 0, rows, rw, rw).t(),
-                dense(states, 0, rows, hidden, sw),
+                dense(hparts, 0, rows, hidden, hparts_w),
                 T::ZERO,
                 MatMut::row_major(&mut g, rw, hidden),
             );

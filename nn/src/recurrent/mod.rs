@@ -29,7 +29,7 @@ mod step_weight;
 mod stepper;
 pub(crate) mod wrapper;
 
-pub use cell::{Backward, Cell, Forward, ForwardVars, Recurrence};
+pub use cell::{Backward, Cell, Forward, ForwardVars, Recurrence, sigmoid_in_place};
 pub use composed::{Composed, forward_composed};
 pub use config::RecurrentConfig;
 pub use module::{Recurrent, RecurrentOutput};
