@@ -40,8 +40,9 @@ macro_rules! say {
     }};
 }
 
-use recur::plot;
 
+
+mod plot;
 use clap::Parser;
 use recur::nn::optim::{Optimizer, Sgd};
 use recur::nn::{

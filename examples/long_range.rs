@@ -40,8 +40,9 @@ macro_rules! say {
     }};
 }
 
-use recur::plot;
 
+
+mod plot;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use recur::nn::loss::{Reduction, mse_loss};

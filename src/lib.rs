@@ -6,7 +6,6 @@
 //! - [`tensor`] (`recur-tensor`): n-d strided `f32`/`f64` tensors, broadcasting, our own GEMM;
 //! - [`autograd`] (`recur-autograd`): a tape-based reverse-mode engine and `gradcheck`;
 //! - [`nn`] (`recur-nn`): modules, losses, optimizers, clipping, checkpoints;
-//! - [`plot`]: SVG line charts and an atomic file writer for the examples;
 //! - [`rand`](https://docs.rs/rand/0.10/rand/) and [`seeded_rng`]: the random-number crate
 //!   recur's initialisers draw from, so that a crate depending on `recur` needs no `rand` line
 //!   of its own (and no matching version).
@@ -51,7 +50,6 @@
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
-pub mod plot;
 
 pub use recur_autograd as autograd;
 pub use recur_nn as nn;

@@ -17,7 +17,7 @@ use recur::nn::checkpoint::{
 };
 use recur::nn::clip::clip_grad_norm;
 use recur::nn::optim::{Optimizer, param_names};
-use recur::plot::{Chart, PALETTE, Series, grid};
+use crate::plot::{Chart, PALETTE, Series, grid};
 use recur::tensor::Tensor;
 use std::collections::BTreeMap;
 use std::fs::File;

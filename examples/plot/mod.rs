@@ -1,5 +1,8 @@
 //! Hand-written SVG line charts and atomic file writes, for the examples' loss curves and
 //! gradient-norm plots. No plotting crate: a chart is a few dozen SVG elements.
+//!
+//! Shared by the examples (`mod plot;`); each uses part of it.
+#![allow(dead_code)]
 
 use std::fmt::Write as _;
 
@@ -237,7 +240,7 @@ impl Chart {
 /// under them.
 ///
 /// ```
-/// use recur::plot::{Chart, PALETTE, Series, grid};
+/// use plot::{Chart, PALETTE, Series, grid};
 /// let chart = Chart {
 ///     title: "loss".into(),
 ///     x_label: "step".into(),
@@ -271,7 +274,7 @@ pub fn grid(charts: &[Chart], cols: usize, w: f64, h: f64, note: &str) -> String
 }
 
 /// Creates `path`'s directory if missing, then writes `bytes` to `path` atomically with
-/// [`recur_nn::checkpoint::write_atomic`] (the one implementation: a uniquely named
+/// [`recur::nn::checkpoint::write_atomic`] (the one implementation: a uniquely named
 /// temporary in the same directory, synced, then renamed over `path`), so a reader never
 /// sees a half-written file.
 ///
@@ -281,17 +284,17 @@ pub fn grid(charts: &[Chart], cols: usize, w: f64, h: f64, note: &str) -> String
 ///
 /// ```
 /// let p = std::env::temp_dir().join(format!("recur_doc_{}/chart.svg", std::process::id()));
-/// recur::plot::write_atomic(&p, b"hello")?;
+/// plot::write_atomic(&p, b"hello")?;
 /// assert_eq!(std::fs::read(&p)?, b"hello");
 /// # std::fs::remove_dir_all(p.parent().unwrap())?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> recur_nn::Result<()> {
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> recur::nn::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| recur_nn::NnError::Io {
+        std::fs::create_dir_all(dir).map_err(|source| recur::nn::NnError::Io {
             path: dir.display().to_string(),
             source,
         })?;
     }
-    recur_nn::checkpoint::write_atomic(path, bytes)
+    recur::nn::checkpoint::write_atomic(path, bytes)
 }
