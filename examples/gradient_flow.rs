@@ -40,8 +40,6 @@ macro_rules! say {
     }};
 }
 
-
-
 mod plot;
 use clap::Parser;
 use recur::nn::optim::{Optimizer, Sgd};

@@ -50,7 +50,6 @@
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
-
 pub use recur_autograd as autograd;
 pub use recur_nn as nn;
 pub use recur_tensor as tensor;

@@ -8,10 +8,10 @@
 //! The last line of a run:
 //! `final step=N train_loss=X val_loss=Y val_bpc=Z elapsed_s=S`.
 
-#[path = "../plot/mod.rs"]
-mod plot;
 mod data;
 mod model;
+#[path = "../plot/mod.rs"]
+mod plot;
 mod settings;
 mod trainer;
 

@@ -10,6 +10,7 @@
 use crate::Error;
 use crate::data::{Batch, Corpus, random_windows, windows};
 use crate::model::CharModel;
+use crate::plot::{Chart, PALETTE, Series, grid};
 use crate::settings::{Settings, step_rng};
 use recur::autograd::Tape;
 use recur::nn::checkpoint::{
@@ -17,7 +18,6 @@ use recur::nn::checkpoint::{
 };
 use recur::nn::clip::clip_grad_norm;
 use recur::nn::optim::{Optimizer, param_names};
-use crate::plot::{Chart, PALETTE, Series, grid};
 use recur::tensor::Tensor;
 use std::collections::BTreeMap;
 use std::fs::File;
