@@ -194,6 +194,31 @@ def cell_case(out_dir, name, kind, seed, input_size, hidden_size, batch, bias=Tr
     save(out_dir, name, tensors, meta)
 
 
+def optim_case(out_dir, name, seed, optimizer, settings, steps=6, clip_max_norm=None):
+    """One optimizer case (kind `optim`): a 3x4 parameter through `steps` steps of
+    `torch.optim.<optimizer>(**settings)` under fixed random gradients (clipped to
+    `clip_max_norm` first when set); metadata `optimizer` and every setting by name."""
+    torch.manual_seed(seed)
+    cls = {"adamw": torch.optim.AdamW, "rmsprop": torch.optim.RMSprop, "adam": torch.optim.Adam,
+           "adagrad": torch.optim.Adagrad, "sgd": torch.optim.SGD}[optimizer]
+    p = torch.nn.Parameter(torch.rand(3, 4, dtype=torch.float64) * 2 - 1)
+    opt = cls([p], **settings)
+    tensors = {"param.0": p.detach().clone()}
+    for k in range(1, steps + 1):
+        g = (torch.rand(3, 4, dtype=torch.float64) * 2 - 1) * 3
+        tensors[f"grad.{k}"] = g.clone()
+        p.grad = g.clone()
+        if clip_max_norm is not None:
+            tensors[f"total_norm.{k}"] = torch.nn.utils.clip_grad_norm_([p], clip_max_norm).reshape(1)
+        opt.step()
+        tensors[f"param.{k}"] = p.detach().clone()
+    meta = {"kind": "optim", "name": name, "optimizer": optimizer, "steps": steps,
+            "dtype": "float64", **settings}
+    if clip_max_norm is not None:
+        meta["clip_max_norm"] = clip_max_norm
+    save(out_dir, "optim_" + name, tensors, meta)
+
+
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join("nn", "tests", "fixtures")
     os.makedirs(out_dir, exist_ok=True)
@@ -222,6 +247,19 @@ def main():
                batch_first=True, lengths=[5, 2, 4], proj_size=3)
     stack_case(out_dir, "lstm_proj_unbatched_no_h0", "LSTM", 15, 3, 3, seq=6, batch=None,
                with_h0=False, proj_size=1)
+    # Every optimizer setting recur implements, reachable from metadata.
+    optim_case(out_dir, "adamw_amsgrad", 16, "adamw",
+               {"lr": 1e-2, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.1,
+                "amsgrad": True})
+    optim_case(out_dir, "rmsprop_centered_momentum", 17, "rmsprop",
+               {"lr": 1e-2, "alpha": 0.9, "eps": 1e-7, "weight_decay": 0.01, "momentum": 0.5,
+                "centered": True})
+    optim_case(out_dir, "rmsprop_plain", 18, "rmsprop", {"lr": 1e-2})
+    optim_case(out_dir, "adam_amsgrad_wd", 19, "adam",
+               {"lr": 1e-2, "weight_decay": 0.05, "amsgrad": True}, clip_max_norm=2.0)
+    optim_case(out_dir, "adagrad_lr_decay", 20, "adagrad",
+               {"lr": 0.1, "lr_decay": 0.01, "weight_decay": 0.02, "initial_accumulator_value": 0.1,
+                "eps": 1e-9})
     for kind in ("LSTMCell", "GRUCell"):
         p = kind.lower()
         cell_case(out_dir, f"{p}_batched", kind, 10, 4, 3, batch=5)

@@ -10,7 +10,10 @@
 use recur_autograd::{Grads, Param, Tape, Var};
 use recur_nn::checkpoint::load_tensors;
 use recur_nn::clip::clip_grad_norm;
-use recur_nn::optim::{Adagrad, AdagradConfig, Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
+use recur_nn::optim::{
+    Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, AdamWConfig, Optimizer, RmsProp,
+    RmsPropConfig, Sgd, SgdConfig,
+};
 use recur_nn::rnn::{Nonlinearity, Rnn, RnnCell, RnnConfig};
 use recur_nn::{Module, NnError, Result};
 use recur_tensor::{Float, Tensor};
@@ -153,6 +156,37 @@ impl<T: Float> Case<T> {
         } else {
             Ok(default)
         }
+    }
+    /// An optional boolean (`default` when the key is absent).
+    fn bool_or(&self, key: &str, default: bool) -> Result<bool> {
+        if self.meta.contains_key(key) {
+            self.bool(key)
+        } else {
+            Ok(default)
+        }
+    }
+    /// `betas` as PyTorch's fixtures store them (a JSON pair), or `beta1` / `beta2`, or the
+    /// defaults.
+    fn betas(&self, default: (f64, f64)) -> Result<(f64, f64)> {
+        if let Some(v) = self.meta.get("betas") {
+            let parts: Vec<f64> = v
+                .trim()
+                .trim_matches('"')
+                .trim_start_matches(['[', '('])
+                .trim_end_matches([']', ')'])
+                .split(',')
+                .map(|x| x.trim().parse::<f64>())
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|_| self.err(format!("metadata \"betas\" is not a pair: {v:?}")))?;
+            return match parts[..] {
+                [a, b] => Ok((a, b)),
+                _ => Err(self.err(format!("metadata \"betas\" is not a pair: {v:?}"))),
+            };
+        }
+        Ok((
+            self.f64_opt("beta1")?.unwrap_or(default.0),
+            self.f64_opt("beta2")?.unwrap_or(default.1),
+        ))
     }
     fn bool(&self, key: &str) -> Result<bool> {
         match self.meta(key)?.to_ascii_lowercase().as_str() {
@@ -329,6 +363,9 @@ fn optimizer<T: Float>(case: &Case<T>) -> Result<Box<dyn Optimizer<T>>> {
     };
     let known =
         |key: &str, default: f64| -> Result<f64> { Ok(case.f64_opt(key)?.unwrap_or(default)) };
+    // The shared fixtures name their optimizer and leave its settings implicit (documented in
+    // their README); a case with metadata `optimizer` has PyTorch's defaults for what it omits.
+    let legacy = !case.meta.contains_key("optimizer");
     Ok(match kind.as_str() {
         "sgd" => {
             let fixture = name == "sgd_momentum_nesterov_wd";
@@ -344,15 +381,40 @@ fn optimizer<T: Float>(case: &Case<T>) -> Result<Box<dyn Optimizer<T>>> {
                     .weight_decay(known("weight_decay", if fixture { 0.01 } else { 0.0 })?),
             )?)
         }
-        "adam" => Box::new(Adam::with_config(
-            AdamConfig::new(known("lr", 1e-2)?)
-                .betas(known("beta1", 0.9)?, known("beta2", 0.999)?)
+        "adam" | "adamw" => {
+            let (b1, b2) = case.betas((0.9, 0.999))?;
+            let amsgrad = case.bool_or("amsgrad", false)?;
+            if kind == "adam" {
+                Box::new(Adam::with_config(
+                    AdamConfig::new(known("lr", if legacy { 1e-2 } else { 1e-3 })?)
+                        .betas(b1, b2)
+                        .eps(known("eps", 1e-8)?)
+                        .weight_decay(known("weight_decay", 0.0)?)
+                        .amsgrad(amsgrad),
+                )?)
+            } else {
+                Box::new(AdamW::with_config(
+                    AdamWConfig::new(known("lr", 1e-3)?)
+                        .betas(b1, b2)
+                        .eps(known("eps", 1e-8)?)
+                        .weight_decay(known("weight_decay", 1e-2)?)
+                        .amsgrad(amsgrad),
+                )?)
+            }
+        }
+        "rmsprop" => Box::new(RmsProp::with_config(
+            RmsPropConfig::new(known("lr", 1e-2)?)
+                .alpha(known("alpha", 0.99)?)
                 .eps(known("eps", 1e-8)?)
-                .weight_decay(known("weight_decay", 0.0)?),
+                .weight_decay(known("weight_decay", 0.0)?)
+                .momentum(known("momentum", 0.0)?)
+                .centered(case.bool_or("centered", false)?),
         )?),
         "adagrad" => Box::new(Adagrad::with_config(
-            AdagradConfig::new(known("lr", 0.1)?)
+            AdagradConfig::new(known("lr", if legacy { 0.1 } else { 1e-2 })?)
+                .lr_decay(known("lr_decay", 0.0)?)
                 .weight_decay(known("weight_decay", 0.0)?)
+                .initial_accumulator_value(known("initial_accumulator_value", 0.0)?)
                 .eps(known("eps", 1e-10)?),
         )?),
         other => return Err(case.err(format!("unknown optimizer {other:?}"))),
