@@ -193,6 +193,16 @@ impl History {
         }
         grad.series
             .insert(0, series("‖g‖ per step", norms, PALETTE[2], false));
+        // Whole decades, so the log axis always has ticks at both ends.
+        let (lo, hi) = grad
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1))
+            .filter(|y| y.is_finite())
+            .fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(y), b.max(y)));
+        if lo <= hi {
+            grad.y_range = Some((lo.floor(), hi.ceil().max(lo.floor() + 1.0)));
+        }
         grid(&[loss, grad], 1, 760.0, 380.0, "")
     }
 
