@@ -6,7 +6,8 @@
 # the layer and unit the address asks for (so the embedded data parsed and the script ran).
 #
 # Without Chromium it tries `apt-get install chromium` (as root); if that fails it prints
-# "skipped: no chromium" and exits 0. STATES_SCREENSHOT=FILE.png also saves a screenshot.
+# "skipped: no chromium" and exits 0. CHROMIUM=BROWSER names another Chromium binary
+# (chromium-browser, google-chrome); STATES_SCREENSHOT=FILE.png also saves a screenshot.
 #
 #   scripts/check_states_html.sh [path/to/char_rnn]   (default: target/release/examples/char_rnn)
 set -euo pipefail
@@ -49,22 +50,23 @@ for cell in rnn lstm; do
     echo "ok   $cell ($layers layers): $chars characters, $(tail -n 2 "$out/$cell.err" | head -n 1)"
 done
 
-if ! command -v chromium > /dev/null; then
-    if [ "$(id -u)" -eq 0 ] && command -v apt-get > /dev/null; then
+chromium=${CHROMIUM:-chromium}
+if ! command -v "$chromium" > /dev/null; then
+    if [ "$chromium" = chromium ] && [ "$(id -u)" -eq 0 ] && command -v apt-get > /dev/null; then
         echo "installing chromium (apt-get, quietly; a minute or more the first time)"
         export DEBIAN_FRONTEND=noninteractive
         { apt-get install -y -qq chromium || { apt-get update -qq && apt-get install -y -qq chromium; }; } \
             > "$out/apt.log" 2>&1 || true
     fi
 fi
-if ! command -v chromium > /dev/null; then
-    echo "skipped: no chromium (install Debian's chromium package to render the page)"
+if ! command -v "$chromium" > /dev/null; then
+    echo "skipped: no chromium ($chromium not found; install Debian's chromium package to render the page)"
     exit 0
 fi
 
 # dump URL: the DOM after the page's scripts ran.
 dump() {
-    timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
+    timeout 60 "$chromium" --headless --no-sandbox --disable-gpu --disable-background-networking \
         --disable-component-update --disable-sync --no-first-run \
         --user-data-dir="$(mktemp -d -p "$out")" --dump-dom "$1" 2> "$out/chromium.err" ||
         { tail -n 5 "$out/chromium.err"; fail "chromium could not load $1"; }
@@ -93,7 +95,7 @@ for cell in rnn lstm; do
     echo "ok   $cell rendered: $chars coloured spans per unit, status line, saturation table"
 done
 if [ -n "$shot" ]; then
-    timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
+    timeout 60 "$chromium" --headless --no-sandbox --disable-gpu --disable-background-networking \
         --disable-component-update --disable-sync --no-first-run --hide-scrollbars \
         --user-data-dir="$(mktemp -d -p "$out")" --window-size=1100,800 \
         --screenshot="$shot" "file://$out/lstm.html#layer=1&unit=5" \
