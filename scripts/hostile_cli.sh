@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # char_rnn against a hostile user: extreme and invalid flags, FIFOs, an unwritable --out,
-# a diverging learning rate, and checkpoints edited by another tool (checksums dropped,
-# absurd sizes, NaN weights, stripped optimizer or tbptt state). Every case must end with
-# exit code 2 and an `error:` line, quickly: never a panic (101), an abort (134), a hang,
-# a success on garbage, or a good checkpoint overwritten.
+# a diverging learning rate, checkpoints edited by another tool (checksums dropped, absurd
+# sizes, NaN weights, stripped optimizer or tbptt state) and bad --dump-states targets.
+# Every case must end with exit code 2 and an `error:` line, quickly: never a panic (101), an
+# abort (134), a hang, a success on garbage, or a good checkpoint overwritten.
 #
 #   scripts/hostile_cli.sh [path/to/char_rnn]   (default: target/release/examples/char_rnn)
 set -euo pipefail
@@ -65,6 +65,17 @@ fi
 
 # Checkpoints edited by another tool: checksums dropped, then one field changed.
 "$bin" "${small[@]}" --tbptt --steps 10 --save-every 10 --eval-every 10 --out "$out/good" > /dev/null
+
+# --dump-states: a missing directory, a directory, a page too large to open, a prime outside
+# the vocabulary; refused before sampling, and while training before the first step.
+good="$out/good/checkpoint.safetensors"
+expect_error "--dump-states in a missing directory" --sample "$good" --dump-states "$out/nodir/s.html"
+expect_error "--dump-states a directory" --sample "$good" --dump-states "$out"
+expect_error "--dump-states --len 16777216" --sample "$good" --len 16777216 --dump-states "$out/s.html"
+expect_error "--dump-states training, missing directory" "${small[@]}" --steps 100000000 \
+    --out "$out/dump_run" --dump-states "$out/nodir/s.html"
+expect_error "--dump-states training, prime outside the vocabulary" "${small[@]}" \
+    --steps 100000000 --out "$out/dump_run" --prime $'\u2603' --dump-states "$out/s.html"
 edit() { # edit SRC DST PYTHON-STATEMENTS (on `meta` and `tensors`, as safetensors JSON)
     python3 - "$1" "$2" "$3" <<'PY'
 import json, struct, sys

@@ -3,7 +3,8 @@
 //! `cargo run --release --example char_rnn` trains on recur's own sources (embedded in the
 //! binary: nothing to download) and prints validation loss and samples as it goes. See
 //! `--help` for every option; `--data FILE` trains on any UTF-8 text, `--sample CHECKPOINT`
-//! generates text from a saved model without training.
+//! generates text from a saved model without training, and `--dump-states FILE.html` shows
+//! the hidden state over that text (a page, one character per hidden-unit colour).
 //!
 //! The last line of a run:
 //! `final step=N train_loss=X val_loss=Y val_bpc=Z elapsed_s=S`.
@@ -13,11 +14,13 @@ mod model;
 #[path = "../plot/mod.rs"]
 mod plot;
 mod settings;
+mod states;
 mod trainer;
 
 use clap::Parser;
 use data::{Corpus, DEFAULT_CORPUS};
 use indicatif::{ProgressBar, ProgressStyle};
+use model::CharModel;
 use recur::nn::Module;
 use recur::nn::checkpoint::{load_tensors, load_training_state};
 use settings::{ModelSpec, Settings, check_sampling, make_optimizer, regular_file};
@@ -117,6 +120,11 @@ struct Args {
     /// Sample only among the k most likely characters (at least 1).
     #[arg(long)]
     top_k: Option<usize>,
+    /// Write an HTML page of the hidden state over the primed and sampled text (with
+    /// `--sample`, or after training): each character coloured by a chosen unit's h_t, and
+    /// each layer's share of saturated units. Self-contained; open it in a browser.
+    #[arg(long, value_name = "FILE.html")]
+    dump_states: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -250,6 +258,9 @@ fn train(a: &Args) -> Result<ExitCode, Error> {
     // Everything is checked before anything is allocated or written.
     let s = settings(a)?;
     let corpus = load_corpus(a, &s)?;
+    if let Some(path) = &a.dump_states {
+        check_dump(a, path, &corpus, s.model.layers, s.model.hidden)?;
+    }
     recur::tensor::gemm::set_num_threads(a.threads);
     let mut t = Trainer::new(s, corpus)?;
     if let Some(ck) = &a.resume {
@@ -328,6 +339,11 @@ fn train(a: &Args) -> Result<ExitCode, Error> {
     };
     t.save()?;
     t.write_chart()?;
+    if let Some(path) = &a.dump_states {
+        let source = format!("after training, step {}", t.step);
+        let text = dump_states(t.model(), t.corpus(), a, path, source)?;
+        println!("--- states of the sample ---\n{text}\n--------------");
+    }
     if interrupted {
         println!(
             "interrupted: checkpoint saved to {}",
@@ -381,14 +397,15 @@ fn sample_only(a: &Args) -> Result<ExitCode, Error> {
         train: Vec::new(),
         val: Vec::new(),
     };
-    let prime = corpus.encode(&a.prime).map_err(|c| {
-        format!("--prime contains {c:?}, which is not in the checkpoint's vocabulary")
-    })?;
-    if prime.is_empty() {
-        return Err("--prime must not be empty".into());
+    let step = meta.get("step").map_or("?", String::as_str);
+    if let Some(dump) = &a.dump_states {
+        let source = format!("checkpoint {} (step {step})", path.display());
+        check_dump(a, dump, &corpus, spec.layers, spec.hidden)?;
+        println!("{}", dump_states(&model, &corpus, a, dump, source)?);
+        return Ok(ExitCode::SUCCESS);
     }
     let ids = model.sample(
-        &prime,
+        &encode_prime(&corpus, &a.prime)?,
         a.len,
         a.temperature,
         a.top_k,
@@ -396,4 +413,92 @@ fn sample_only(a: &Args) -> Result<ExitCode, Error> {
     )?;
     println!("{}{}", a.prime, corpus.decode(&ids));
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--prime` as ids of the vocabulary; refused if empty or outside it.
+fn encode_prime(corpus: &Corpus, prime: &str) -> Result<Vec<usize>, Error> {
+    let ids = corpus
+        .encode(prime)
+        .map_err(|c| format!("--prime contains {c:?}, which is not in the model's vocabulary"))?;
+    if ids.is_empty() {
+        return Err("--prime must not be empty".into());
+    }
+    Ok(ids)
+}
+
+/// The `--dump-states` checks, before any training or sampling: the target, the page's
+/// size and the prime.
+fn check_dump(
+    a: &Args,
+    path: &Path,
+    corpus: &Corpus,
+    layers: usize,
+    hidden: usize,
+) -> Result<(), Error> {
+    states::check_target(path)?;
+    let chars = a.prime.chars().count().saturating_add(a.len);
+    states::check_size(chars, layers, hidden)?;
+    encode_prime(corpus, &a.prime)?;
+    Ok(())
+}
+
+/// `--dump-states`: samples as `--sample` does (the same text for the same flags) with every
+/// layer's `h` traced, writes the page, reports each layer's saturation on stderr and
+/// returns the text (prime and sample).
+fn dump_states(
+    model: &CharModel,
+    corpus: &Corpus,
+    a: &Args,
+    path: &Path,
+    source: String,
+) -> Result<String, Error> {
+    let prime = encode_prime(corpus, &a.prime)?;
+    let (layers, hidden) = model.core_size();
+    let mut trace = states::StateTrace::new(layers, hidden);
+    let ids = model.sample_traced(
+        &prime,
+        a.len,
+        a.temperature,
+        a.top_k,
+        &mut recur::seeded_rng(a.seed),
+        Some(&mut trace),
+    )?;
+    let text = format!("{}{}", a.prime, corpus.decode(&ids));
+    let chars: Vec<char> = text.chars().collect();
+    let model_name = format!(
+        "{} + Linear({hidden}, {})",
+        model.rnn.describe(),
+        model.vocab
+    );
+    let about = [
+        ("weights", source),
+        (
+            "text",
+            format!("{} characters of prime, {} sampled", prime.len(), ids.len()),
+        ),
+        ("temperature", a.temperature.to_string()),
+        ("top-k", a.top_k.map_or("all".into(), |k| k.to_string())),
+        ("seed", a.seed.to_string()),
+    ];
+    states::write(
+        path,
+        &states::Page {
+            model: &model_name,
+            about: &about,
+            text: &chars,
+            prime_len: prime.len(),
+            trace: &trace,
+        },
+    )
+    .map_err(|e| format!("--dump-states {}: {e}", path.display()))?;
+    for (l, s) in states::saturation(&trace).iter().enumerate() {
+        eprintln!(
+            "states: layer {l}: {:.1} % of h at |h| > 0.99, {:.1} % exactly ±1, {} of {hidden} units saturated on every character",
+            s.percent(s.near),
+            s.percent(s.exact),
+            s.always
+        );
+    }
+    eprintln!("states: wrote {}", path.display());
+    Ok(text)
 }

@@ -5,6 +5,7 @@
 //! LSTM's `c`) side by side.
 
 use crate::data::Batch;
+use crate::states::StateTrace;
 use rand::{Rng, RngExt};
 use recur::autograd::{Param, Tape, Var};
 use recur::nn::gru::GruMath;
@@ -182,8 +183,31 @@ impl CharModel {
         temperature: f32,
         top_k: Option<usize>,
         rng: &mut R,
-    ) -> Result<Vec<usize>, NnError> {
-        on_core!(&self.rnn, r => sample_with(r, self, prime, len, temperature, top_k, rng))
+    ) -> Result<Vec<usize>, crate::Error> {
+        self.sample_traced(prime, len, temperature, top_k, rng, None)
+    }
+
+    /// [`CharModel::sample`], recording into `trace` (if given) every layer's `h` after each
+    /// character of the prime and of the sample (the last sampled character is fed too, so
+    /// the trace has `prime.len() + len` steps). The sampled text does not depend on tracing.
+    pub fn sample_traced<R: Rng + ?Sized>(
+        &self,
+        prime: &[usize],
+        len: usize,
+        temperature: f32,
+        top_k: Option<usize>,
+        rng: &mut R,
+        trace: Option<&mut StateTrace>,
+    ) -> Result<Vec<usize>, crate::Error> {
+        if trace.is_some() && prime.is_empty() {
+            return Err("tracing the hidden state needs a non-empty prime".into());
+        }
+        on_core!(&self.rnn, r => sample_with(r, self, prime, len, temperature, top_k, rng, trace))
+    }
+
+    /// `(layers, hidden)` of the recurrent core.
+    pub fn core_size(&self) -> (usize, usize) {
+        on_core!(&self.rnn, r => (r.config().num_layers, r.config().hidden_size))
     }
 }
 
@@ -213,8 +237,9 @@ fn run_core<'t, C: Cell>(
     Ok((out, Tensor::concat(&values, 2)?))
 }
 
-/// [`CharModel::sample`] for one cell type: one step at a time with preallocated buffers
-/// (the engine's stepper); a one-hot input reads the character's column of `W_ih`.
+/// [`CharModel::sample_traced`] for one cell type: one step at a time with preallocated
+/// buffers (the engine's stepper); a one-hot input reads the character's column of `W_ih`.
+#[allow(clippy::too_many_arguments)]
 fn sample_with<C: Cell, R: Rng + ?Sized>(
     r: &Recurrent<C, f32>,
     m: &CharModel,
@@ -223,28 +248,40 @@ fn sample_with<C: Cell, R: Rng + ?Sized>(
     temperature: f32,
     top_k: Option<usize>,
     rng: &mut R,
-) -> Result<Vec<usize>, NnError> {
+    mut trace: Option<&mut StateTrace>,
+) -> Result<Vec<usize>, crate::Error> {
     let mut stepper = r.stepper()?;
     let mut logits = vec![0.0f32; m.vocab];
-    let mut feed = |c: usize, logits: &mut [f32]| -> Result<(), NnError> {
+    let mut feed = |c: usize,
+                    logits: &mut [f32],
+                    trace: Option<&mut StateTrace>|
+     -> Result<(), crate::Error> {
         let h = match &m.embed {
             Some(e) => {
                 stepper.step(&e.forward_tensor(&IndexTensor::from_usizes(&[c]))?.to_vec())?
             }
             None => stepper.step_token(c)?,
         };
-        m.head.forward_slice(h, logits)
+        m.head.forward_slice(h, logits)?;
+        if let Some(t) = trace {
+            t.push_packed(stepper.state())?;
+        }
+        Ok(())
     };
     for &c in prime {
-        feed(c, &mut logits)?;
+        feed(c, &mut logits, trace.as_deref_mut())?;
     }
     let mut out = Vec::with_capacity(len);
     for i in 0..len {
         if i > 0 || prime.is_empty() {
             let c = out.last().copied().or(prime.last().copied()).unwrap_or(0);
-            feed(c, &mut logits)?;
+            feed(c, &mut logits, trace.as_deref_mut())?;
         }
         out.push(pick(&logits, temperature, top_k, rng));
+    }
+    // The trace shows the state after every character, the last sampled one included.
+    if let (Some(t), Some(&c)) = (trace, out.last()) {
+        feed(c, &mut logits, Some(t))?;
     }
     Ok(out)
 }

@@ -135,12 +135,14 @@ impl History {
         Ok(History { rows })
     }
 
-    fn svg(&self) -> String {
-        let series = |label: &str, points, color| Series {
+    /// `loss.svg`: the losses, and below them the pre-clip gradient norm per step (log
+    /// scale) with the `clip` threshold (0: none) dashed, so the steps clipping changed show.
+    fn svg(&self, clip: f64) -> String {
+        let series = |label: &str, points, color, dashed| Series {
             label: label.into(),
             points,
             color,
-            dashed: false,
+            dashed,
         };
         let train = self
             .rows
@@ -152,18 +154,56 @@ impl History {
             .iter()
             .filter_map(|r| r.val_loss.map(|v| (r.step as f64, v)))
             .collect();
-        let chart = Chart {
+        let loss = Chart {
             title: "char_rnn loss".into(),
             x_label: "step".into(),
             y_label: "nats/char".into(),
             y_log10: false,
             y_range: None,
             series: vec![
-                series("train", train, PALETTE[0]),
-                series("validation", val, PALETTE[1]),
+                series("train", train, PALETTE[0], false),
+                series("validation", val, PALETTE[1], false),
             ],
         };
-        grid(&[chart], 1, 760.0, 440.0, "")
+        // Histories from before the norm was logged hold NaN there: left out, not drawn.
+        let norms: Vec<(f64, f64)> = self
+            .rows
+            .iter()
+            .filter(|r| !r.grad_norm.is_nan())
+            .map(|r| (r.step as f64, r.grad_norm.log10()))
+            .collect();
+        let mut grad = Chart {
+            title: "gradient norm before clipping".into(),
+            x_label: "step".into(),
+            y_label: "‖g‖₂ (log scale)".into(),
+            y_log10: true,
+            y_range: None,
+            series: Vec::new(),
+        };
+        if clip > 0.0
+            && let (Some(first), Some(last)) = (self.rows.first(), self.rows.last())
+        {
+            let at = clip.log10();
+            grad.series.push(series(
+                &format!("clip {clip}"),
+                vec![(first.step as f64, at), (last.step as f64, at)],
+                PALETTE[3],
+                true,
+            ));
+        }
+        grad.series
+            .insert(0, series("‖g‖ per step", norms, PALETTE[2], false));
+        // Whole decades, so the log axis always has ticks at both ends.
+        let (lo, hi) = grad
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1))
+            .filter(|y| y.is_finite())
+            .fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(y), b.max(y)));
+        if lo <= hi {
+            grad.y_range = Some((lo.floor(), hi.ceil().max(lo.floor() + 1.0)));
+        }
+        grid(&[loss, grad], 1, 760.0, 380.0, "")
     }
 
     /// Mean training loss over the last `n` steps.
@@ -474,7 +514,7 @@ impl Trainer {
     pub fn write_chart(&self) -> Result<(), Error> {
         write_atomic(
             self.settings.out.join("loss.svg"),
-            self.history.svg().as_bytes(),
+            self.history.svg(self.settings.clip).as_bytes(),
         )?;
         Ok(())
     }
@@ -556,4 +596,49 @@ pub fn parse_meta<V: std::str::FromStr>(
     meta.get(key)
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| format!("checkpoint metadata has no valid {key:?}").into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The points of the polyline drawn in `color`.
+    fn polyline_points(svg: &str, color: &str) -> usize {
+        let tag = format!(r#"<polyline fill="none" stroke="{color}""#);
+        let line = svg.lines().find(|l| l.starts_with(&tag)).unwrap();
+        let pts = &line[line.find("points=\"").unwrap() + 8..];
+        pts[..pts.find('"').unwrap()].split(' ').count()
+    }
+
+    #[test]
+    fn the_chart_shows_the_gradient_norm_and_the_clip() {
+        // Step 1 from an old history (no norm logged), then norms 1, 10, 100.
+        let rows = (1..=4)
+            .map(|step| Row {
+                step,
+                train_loss: 4.0 - 0.1 * step as f64,
+                val_loss: (step == 4).then_some(3.9),
+                grad_norm: if step == 1 {
+                    f64::NAN
+                } else {
+                    10f64.powi(step as i32 - 2)
+                },
+            })
+            .collect();
+        let h = History { rows };
+        let svg = h.svg(5.0);
+        assert!(svg.contains("gradient norm before clipping"));
+        // Three norms drawn (the NaN left out, not marked as an overflow), the clip dashed
+        // across all four steps, on a log axis whose ticks read 1e0 .. 1e2.
+        assert_eq!(polyline_points(&svg, PALETTE[2]), 3);
+        assert!(!svg.contains("NaN</title>"));
+        let clip = svg
+            .lines()
+            .find(|l| l.contains(PALETTE[3]) && l.contains("stroke-dasharray"))
+            .unwrap();
+        assert!(clip.starts_with("<polyline") && svg.contains(">clip 5</text>"));
+        assert!(svg.contains(">1e0</text>") && svg.contains(">1e2</text>"));
+        // No clipping: no threshold line.
+        assert!(!h.svg(0.0).contains(">clip"));
+    }
 }
