@@ -251,12 +251,8 @@ impl<C: Cell, T: Float> Layer<C, T> {
                     if !self.active(t, b) {
                         next[i * sw..(i + 1) * sw].copy_from_slice(&prev[i * sw..(i + 1) * sw]);
                         if run.whr_t.is_some() {
-                            let from = prev_t
-                                .map_or(&h0p[i * rw..(i + 1) * rw], |p| {
-                                    &hs[p][i * rw..(i + 1) * rw]
-                                })
-                                .to_vec();
-                            hs[t][i * rw..(i + 1) * rw].copy_from_slice(&from);
+                            let (from, to) = neighbours(hs, t, prev_t, h0p);
+                            to[i * rw..(i + 1) * rw].copy_from_slice(&from[i * rw..(i + 1) * rw]);
                         }
                     }
                 }
@@ -659,13 +655,10 @@ impl<C: Cell, T: Float> CustomOp<T> for Layer<C, T> {
         } else {
             steps.saturating_sub(1)
         };
-        let last_rows = |buf: &[T], w: usize| -> Vec<T> {
-            if steps == 0 {
-                Vec::new()
-            } else {
-                buf[last * batch * w..(last + 1) * batch * w].to_vec()
-            }
-        };
+        // Row block `last` of a buffer of `w`-wide rows.
+        fn last_block<T>(buf: &[T], last: usize, batch: usize, w: usize) -> &[T] {
+            &buf[last * batch * w..(last + 1) * batch * w]
+        }
         let mut out = Vec::with_capacity(1 + parts);
         // The output: the `h`, zero at inactive positions (a plain one-part state with no
         // lengths is the output itself: shared below, not copied).
@@ -681,24 +674,23 @@ impl<C: Cell, T: Float> CustomOp<T> for Layer<C, T> {
         }
         // The final state: each part's rows at the last processed step (the initial state
         // for zero steps).
-        let h_last = if steps == 0 {
-            if w_hr.is_some() {
-                h0p.clone()
-            } else {
-                columns(&s0, sw, 0, hidden)
-            }
-        } else {
-            columns(&last_rows(hsrc, hsrc_w), hsrc_w, 0, rw)
+        let (h_last, h_last_w): (&[T], usize) = match (steps, w_hr.is_some()) {
+            (0, true) => (&h0p, rw),
+            (0, false) => (&s0, sw),
+            _ => (last_block(hsrc, last, batch, hsrc_w), hsrc_w),
         };
-        out.push(Tensor::from_vec(h_last, &[batch, rw])?);
+        out.push(Tensor::from_vec(
+            columns(h_last, h_last_w, 0, rw),
+            &[batch, rw],
+        )?);
+        let native_last = if steps == 0 {
+            &s0[..]
+        } else {
+            last_block(&states, last, batch, sw)
+        };
         for k in 1..parts {
-            let src = if steps == 0 {
-                s0.clone()
-            } else {
-                last_rows(&states, sw)
-            };
             out.push(Tensor::from_vec(
-                columns(&src, sw, k * hidden, hidden),
+                columns(native_last, sw, k * hidden, hidden),
                 &[batch, hidden],
             )?);
         }

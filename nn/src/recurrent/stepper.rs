@@ -271,12 +271,11 @@ impl<'a, C: Cell, T: Float> Stepper<'a, C, T> {
 
     /// Layers 1.. from layer 0's fresh state.
     fn rest(&mut self) -> Result<&[T]> {
-        let (layers, h) = (self.m.config().num_layers, self.m.config().hidden_size);
+        let layers = self.m.config().num_layers;
         for layer in 1..layers {
             self.project(layer, None)?;
             self.finish_layer(layer);
         }
-        let _ = h;
         let mut out = std::mem::take(&mut self.out);
         out.clear();
         let last = self.h_of(layers - 1);
