@@ -27,6 +27,7 @@ impl Cell for MinGru {
     const NAME: &'static str = "MinGRU";
     const GATES: usize = 2;
     const RECURRENCE: Recurrence = Recurrence::None;
+    #[inline(always)]
     fn forward<T: Float>(&self, s: Forward<'_, T>) {
         let h = s.hidden;
         let rows = s.gates.chunks_exact_mut(2 * h).zip(s.prev.chunks_exact(h));
@@ -38,6 +39,7 @@ impl Cell for MinGru {
             }
         }
     }
+    #[inline(always)]
     fn backward<T: Float>(&self, s: Backward<'_, T>) {
         let h = s.hidden;
         let rows = s.gates.chunks_exact(2 * h).zip(s.prev.chunks_exact(h));

@@ -87,37 +87,68 @@ fn exp_loop(v: &mut [f32]) {
     }
 }
 
-/// Declares the per-ISA copies of a loop and its run-time dispatcher.
+/// Runs `f` compiled for the widest instruction set this thread may use
+/// ([`gemm::isa`](crate::gemm::isa): the CPU's best, capped by `RECUR_GEMM_ISA` and
+/// [`gemm::with_isa_cap`](crate::gemm::with_isa_cap)).
+///
+/// This is how recur writes a SIMD loop once: `f` is inlined into one of three copies of this
+/// function (AVX-512, AVX2 + FMA, baseline), each compiled with its instruction set enabled,
+/// so the compiler vectorises plain element-wise loops in `f` (and in what it inlines) at that
+/// width. The results are the same on every path: the compiler only vectorises what it may
+/// without reordering floating-point operations (no fused multiply-adds are formed, no sums
+/// reassociated). The recurrent engine runs every cell's step through it, so a user's own
+/// cell gets the CPU's vector width without a line of SIMD.
+///
+/// Only code the compiler inlines into `f` is compiled for the wider set: small functions and
+/// closures are, large ones called from elsewhere may not be — mark those `#[inline]`.
+///
+/// ```
+/// use recur_tensor::vmath::vectorized;
+/// let (a, b) = ([1.0f32, 2.0, 3.0], [0.5f32, 0.25, 2.0]);
+/// let mut out = [0.0f32; 3];
+/// vectorized(|| {
+///     for ((o, x), y) in out.iter_mut().zip(&a).zip(&b) {
+///         *o = x * y + 1.0;
+///     }
+/// });
+/// assert_eq!(out, [1.5, 1.5, 7.0]);
+/// ```
+#[inline]
+pub fn vectorized<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    match crate::gemm::isa() {
+        // SAFETY: `isa()` selects only instruction sets the CPU supports.
+        crate::gemm::Isa::Avx512 => return unsafe { with_avx512(f) },
+        // SAFETY: as above.
+        crate::gemm::Isa::Avx2 => return unsafe { with_avx2(f) },
+        crate::gemm::Isa::Portable => {}
+    }
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn with_avx512<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+/// Declares a loop's portable copy and its [`vectorized`] form.
 macro_rules! dispatch {
-    ($(#[$doc:meta])* $name:ident, $portable:ident, $avx512:ident, $avx2:ident, $body:ident) => {
+    ($(#[$doc:meta])* $name:ident, $portable:ident, $body:ident) => {
         /// The loop compiled for the baseline target (the portable path).
         pub fn $portable(v: &mut [f32]) {
             $body(v)
         }
 
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx512f,avx2,fma")]
-        fn $avx512(v: &mut [f32]) {
-            $body(v)
-        }
-
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2,fma")]
-        fn $avx2(v: &mut [f32]) {
-            $body(v)
-        }
-
         $(#[$doc])*
         pub fn $name(v: &mut [f32]) {
-            #[cfg(target_arch = "x86_64")]
-            match crate::gemm::isa() {
-                // SAFETY: `isa()` selects only instruction sets the CPU supports.
-                crate::gemm::Isa::Avx512 => return unsafe { $avx512(v) },
-                // SAFETY: as above.
-                crate::gemm::Isa::Avx2 => return unsafe { $avx2(v) },
-                crate::gemm::Isa::Portable => {}
-            }
-            $portable(v)
+            vectorized(#[inline(always)] || $body(v))
         }
     };
 }
@@ -130,7 +161,7 @@ dispatch!(
     /// recur_tensor::vmath::tanh_f32(&mut v);
     /// assert!((v[1] - 0.5f32.tanh()).abs() < 1e-7 && v[3] == 1.0);
     /// ```
-    tanh_f32, tanh_f32_portable, tanh_avx512, tanh_avx2, tanh_loop
+    tanh_f32, tanh_f32_portable, tanh_loop
 );
 dispatch!(
     /// `e^x` of every element, in place, with the widest SIMD the CPU has.
@@ -141,7 +172,7 @@ dispatch!(
     /// assert_eq!(v[0], 1.0);
     /// assert!((v[1] - 1f32.exp()).abs() <= 2.0 * f32::EPSILON * v[1] && v[2] == 0.0);
     /// ```
-    exp_f32, exp_f32_portable, exp_avx512, exp_avx2, exp_loop
+    exp_f32, exp_f32_portable, exp_loop
 );
 
 #[cfg(test)]

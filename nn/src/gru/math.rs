@@ -20,6 +20,7 @@ impl Cell for GruMath {
     const GATES: usize = 3;
     const RECURRENCE: Recurrence = Recurrence::Separate;
     const SAVED: usize = 1;
+    #[inline(always)]
     fn forward<T: Float>(&self, f: Forward<'_, T>) {
         let (h, g3) = (f.hidden, 3 * f.hidden);
         let states = f.prev.chunks_exact(h).zip(f.next.chunks_exact_mut(h));
@@ -45,6 +46,7 @@ impl Cell for GruMath {
             }
         }
     }
+    #[inline(always)]
     fn backward<T: Float>(&self, b: Backward<'_, T>) {
         let (h, g3) = (b.hidden, 3 * b.hidden);
         for (i, dh) in b.d_state.chunks_exact_mut(h).enumerate() {

@@ -23,6 +23,7 @@ impl Cell for LstmMath {
     const NAME: &'static str = "LSTM";
     const GATES: usize = 4;
     const RECURRENCE: Recurrence = Recurrence::Joined;
+    #[inline(always)]
     fn forward<T: Float>(&self, f: Forward<'_, T>) {
         let h = f.hidden;
         let rows = f
@@ -50,6 +51,7 @@ impl Cell for LstmMath {
             }
         }
     }
+    #[inline(always)]
     fn backward<T: Float>(&self, b: Backward<'_, T>) {
         let h = b.hidden;
         let rows = b

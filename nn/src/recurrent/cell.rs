@@ -151,8 +151,13 @@ pub trait Cell: Clone + Send + Sync + 'static {
         None
     }
     /// One step forward (see [`Forward`]).
+    ///
+    /// The engine runs it through [`vectorized`](recur_tensor::vmath::vectorized), so plain
+    /// element-wise loops here are compiled for the CPU's vector width (AVX-512, AVX2) with
+    /// the same results as the portable path. Mark the method `#[inline(always)]`: only code
+    /// inlined into that call is compiled for the wider instruction set.
     fn forward<T: Float>(&self, s: Forward<'_, T>);
-    /// One step backward (see [`Backward`]).
+    /// One step backward (see [`Backward`]); vectorised like [`Cell::forward`].
     fn backward<T: Float>(&self, s: Backward<'_, T>);
     /// The same step in `Var` ops (see [`ForwardVars`]); returns the new state parts.
     ///

@@ -30,6 +30,7 @@ use super::step_weight::{StepWeight, row_major_copy};
 use core::ops::Range;
 use recur_autograd::{AutogradError, CustomOp, Result};
 use recur_tensor::gemm::{MatMut, MatRef, gemm};
+use recur_tensor::vmath::vectorized;
 use recur_tensor::{Float, Tensor, pool};
 
 /// Where each input sits in the node's input list:
@@ -232,15 +233,21 @@ impl<C: Cell, T: Float> Layer<C, T> {
                     w.apply(h_prev, h_rs, rows, T::ONE, gt, gw);
                 }
             }
-            self.cell.forward(Forward {
-                hidden: h,
-                rows,
-                gates: gt,
-                hidden_gates: &q,
-                prev,
-                next: &mut *next,
-                saved: &mut *kept[t],
-            });
+            // The cell's element-wise math, compiled for the CPU's vector width.
+            vectorized(
+                #[inline(always)]
+                || {
+                    self.cell.forward(Forward {
+                        hidden: h,
+                        rows,
+                        gates: gt,
+                        hidden_gates: &q,
+                        prev,
+                        next: &mut *next,
+                        saved: &mut *kept[t],
+                    })
+                },
+            );
             if let Some(w) = run.whr_t {
                 // h_t = m_t W_hr^T, from the `h` the cell wrote.
                 let (m, m_rs) = compact(next, sw, h, rows, &mut mbuf);
@@ -343,17 +350,22 @@ impl<C: Cell, T: Float> Layer<C, T> {
                 apply_into_h(w, &d_h, rw, rows, &mut d_state, sw, h, false, &mut dbuf);
             }
             let (dpt, dqt) = (&mut *d_gates[t], &mut *d_hidden[t]);
-            self.cell.backward(Backward {
-                hidden: h,
-                rows,
-                gates: gates[t],
-                saved: kept[t],
-                prev,
-                next: states[t],
-                d_state: &mut d_state,
-                d_gates: dpt,
-                d_hidden_gates: dqt,
-            });
+            vectorized(
+                #[inline(always)]
+                || {
+                    self.cell.backward(Backward {
+                        hidden: h,
+                        rows,
+                        gates: gates[t],
+                        saved: kept[t],
+                        prev,
+                        next: states[t],
+                        d_state: &mut d_state,
+                        d_gates: dpt,
+                        d_hidden_gates: dqt,
+                    })
+                },
+            );
             if self.lengths.is_some() {
                 for (i, b) in g.clone().enumerate() {
                     if !self.active(t, b) {

@@ -5,6 +5,7 @@ use super::cell::{Cell, Forward, Recurrence};
 use super::module::Recurrent;
 use crate::error::{NnError, Result};
 use recur_tensor::gemm::{MatMut, MatRef, gemm};
+use recur_tensor::vmath::vectorized;
 use recur_tensor::{Float, Tensor};
 
 /// Runs a [`Recurrent`] stack one time step at a time for a batch of rows, with buffers
@@ -319,15 +320,20 @@ impl<'a, C: Cell, T: Float> Stepper<'a, C, T> {
             }
         }
         let prev = &mut self.state[layer * block..(layer + 1) * block];
-        cell.forward(Forward {
-            hidden: h,
-            rows: self.batch,
-            gates: &mut self.gates,
-            hidden_gates: &self.hidden_gates,
-            prev,
-            next: &mut self.next,
-            saved: &mut self.kept,
-        });
+        vectorized(
+            #[inline(always)]
+            || {
+                cell.forward(Forward {
+                    hidden: h,
+                    rows: self.batch,
+                    gates: &mut self.gates,
+                    hidden_gates: &self.hidden_gates,
+                    prev,
+                    next: &mut self.next,
+                    saved: &mut self.kept,
+                })
+            },
+        );
         prev.copy_from_slice(&self.next);
         if let Some(w) = &self.m.layers[layer].w_hr {
             // h = m W_hr^T, from the `h` the cell wrote.

@@ -29,10 +29,12 @@ impl Cell for RnnMath {
         (self.nonlinearity != Nonlinearity::Tanh)
             .then(|| format!("nonlinearity={}", self.nonlinearity))
     }
+    #[inline(always)]
     fn forward<T: Float>(&self, s: Forward<'_, T>) {
         s.next.copy_from_slice(s.gates);
         self.nonlinearity.apply(s.next);
     }
+    #[inline(always)]
     fn backward<T: Float>(&self, s: Backward<'_, T>) {
         // dz = dh * act'(z), from the output h = act(z); h_{t-1} is reached only through W_hh.
         self.nonlinearity.backward(s.next, s.d_state, s.d_gates);
