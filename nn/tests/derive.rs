@@ -329,3 +329,54 @@ fn a_derived_model_round_trips_through_a_checkpoint() {
     assert_eq!(value(&fresh), value(&saved));
     std::fs::remove_file(&path).ok();
 }
+
+/// A module type parameter gets its `M: Module<T>` bound from the derive; a list of
+/// parameters is PyTorch's `ParameterList`; a flattened list is named `0.`, `1.`, ...
+#[derive(Module)]
+#[module(crate = recur_nn)]
+struct Stack<T: Float, M> {
+    first: M,
+    gains: Vec<Param<T>>,
+    #[module(flatten)]
+    rest: Vec<Linear<T>>,
+}
+
+/// The element type named, and the crate path as a string.
+#[derive(Module)]
+#[module(float = f64, crate = "recur_nn")]
+struct Named {
+    inner: Wrap<Linear<f64>>,
+    maybe: Option<Param<f64>>,
+}
+
+#[test]
+fn type_parameters_parameter_lists_and_type_attributes() {
+    let mut rng = recur_nn::seeded_rng(12);
+    let stack = Stack {
+        first: Model::new(13),
+        gains: (0..2).map(|_| Param::new(Tensor::ones(&[2]))).collect(),
+        rest: vec![Linear::new(2, 2, &mut rng).unwrap()],
+    };
+    let mut want: Vec<String> = names(&Model::new(0))
+        .iter()
+        .map(|n| format!("first.{n}"))
+        .collect();
+    want.extend(["gains.0", "gains.1", "0.weight", "0.bias"].map(String::from));
+    assert_eq!(names(&stack), want);
+    let gains: Vec<ParamId> = stack.gains.iter().map(Param::id).collect();
+    let got: Vec<ParamId> = stack.named_parameters()[10..12]
+        .iter()
+        .map(|(_, p)| p.id())
+        .collect();
+    assert_eq!(got, gains);
+
+    let mut named = Named {
+        inner: Wrap {
+            inner: Linear::new(2, 1, &mut rng).unwrap(),
+        },
+        maybe: Some(Param::new(Tensor::zeros(&[3]))),
+    };
+    assert_eq!(names(&named), ["inner.weight", "inner.bias", "maybe"]);
+    named.maybe = None;
+    assert_eq!(names(&named), ["inner.weight", "inner.bias"]);
+}
