@@ -380,3 +380,24 @@ fn type_parameters_parameter_lists_and_type_attributes() {
     named.maybe = None;
     assert_eq!(names(&named), ["inner.weight", "inner.bias"]);
 }
+
+/// The `Float` bound in a `where` clause, and a lifetime parameter.
+#[derive(Module)]
+struct Bounded<'a, T>
+where
+    T: Float,
+{
+    head: Linear<T>,
+    #[module(skip)]
+    label: &'a str,
+}
+
+#[test]
+fn where_clauses_and_lifetimes() {
+    let m = Bounded {
+        head: Linear::<f64>::new(2, 1, &mut recur_nn::seeded_rng(14)).unwrap(),
+        label: "b",
+    };
+    assert_eq!(names(&m), ["head.weight", "head.bias"]);
+    assert_eq!(m.label, "b");
+}
