@@ -7,16 +7,18 @@
 use crate::data::Batch;
 use crate::states::StateTrace;
 use rand::{Rng, RngExt};
-use recur::autograd::{Param, Tape, Var};
+use recur::autograd::{Tape, Var};
 use recur::nn::gru::GruMath;
 use recur::nn::loss::{CrossEntropyOptions, Reduction, cross_entropy, cross_entropy_tensor};
 use recur::nn::lstm::LstmMath;
 use recur::nn::recurrent::{Cell, Recurrent, RecurrentConfig};
 use recur::nn::rnn::RnnMath;
-use recur::nn::{Embedding, Layer, Linear, Module, NnError, prefixed, prefixed_mut};
+use recur::nn::{Embedding, Layer, Linear, Module, NnError};
 use recur::tensor::{IndexTensor, Tensor};
 
-/// The recurrent core: the engine with the cell `--cell` chose.
+/// The recurrent core: the engine with the cell `--cell` chose. As a module it is that
+/// engine: its parameters keep the engine's names.
+#[derive(Module)]
 pub enum Core {
     /// `--cell rnn` (tanh or relu).
     Rnn(Recurrent<RnnMath, f32>),
@@ -68,15 +70,19 @@ impl Core {
     }
 }
 
-/// A character-level language model.
+/// A character-level language model; its parameters are `embedding.weight` (with an
+/// embedding), `rnn.weight_ih_l0`, ..., `head.weight`, `head.bias`.
+#[derive(Module)]
 pub struct CharModel {
     /// `Some` with `--embedding N`; one-hot input otherwise.
+    #[module(rename = "embedding")]
     pub embed: Option<Embedding<f32>>,
     /// The recurrent core.
     pub rnn: Core,
     /// Hidden state to logits.
     pub head: Linear<f32>,
     /// Vocabulary size.
+    #[module(skip)]
     pub vocab: usize,
 }
 
@@ -314,29 +320,37 @@ fn pick<R: Rng + ?Sized>(
     kept[keep - 1]
 }
 
-impl Module<f32> for CharModel {
-    fn named_parameters(&self) -> Vec<(String, &Param<f32>)> {
-        let mut v = Vec::new();
-        if let Some(e) = &self.embed {
-            v.extend(prefixed("embedding", e.named_parameters()));
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(m: &CharModel) -> Vec<String> {
+        m.named_parameters().into_iter().map(|(n, _)| n).collect()
+    }
+
+    #[test]
+    fn parameters_carry_pytorchs_names_and_eval_mode_reaches_the_core() {
+        let mut rng = recur::seeded_rng(0);
+        let config = RecurrentConfig::new(4, 6).num_layers(2).dropout(0.5);
+        let tanh = recur::nn::Nonlinearity::Tanh;
+        let mut m = CharModel::new(9, Some(4), "lstm", tanh, config, &mut rng).unwrap();
+        let mut want = vec!["embedding.weight".to_string()];
+        for l in 0..2 {
+            for p in ["weight_ih", "weight_hh", "bias_ih", "bias_hh"] {
+                want.push(format!("rnn.{p}_l{l}"));
+            }
         }
-        v.extend(on_core!(&self.rnn, r => prefixed("rnn", r.named_parameters())));
-        v.extend(prefixed("head", self.head.named_parameters()));
-        v
-    }
-    fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<f32>)> {
-        let mut v = Vec::new();
-        if let Some(e) = &mut self.embed {
-            v.extend(prefixed_mut("embedding", e.named_parameters_mut()));
-        }
-        v.extend(on_core!(&mut self.rnn, r => prefixed_mut("rnn", r.named_parameters_mut())));
-        v.extend(prefixed_mut("head", self.head.named_parameters_mut()));
-        v
-    }
-    fn set_training(&mut self, training: bool) {
-        on_core!(&mut self.rnn, r => r.set_training(training));
-    }
-    fn is_training(&self) -> bool {
-        on_core!(&self.rnn, r => r.is_training())
+        want.extend(["head.weight".to_string(), "head.bias".to_string()]);
+        assert_eq!(names(&m), want);
+        m.set_training(false);
+        assert!(!m.is_training());
+        assert!(on_core!(&m.rnn, r => !r.is_training()));
+        m.set_training(true);
+        assert!(on_core!(&m.rnn, r => r.is_training()));
+        // One-hot input: no embedding.
+        let config = RecurrentConfig::new(9, 6);
+        let m = CharModel::new(9, None, "gru", tanh, config, &mut rng).unwrap();
+        assert_eq!(names(&m)[0], "rnn.weight_ih_l0");
+        assert_eq!(names(&m).len(), 6);
     }
 }

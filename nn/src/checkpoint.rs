@@ -552,11 +552,8 @@ fn module_tensors<T: Float>(module: &dyn Module<T>) -> Vec<(String, Tensor<T>)> 
 /// use recur_nn::{Module, Param};
 /// use recur_tensor::Tensor;
 /// use std::collections::BTreeMap;
-/// struct Bias(Param<f32>);
-/// impl Module<f32> for Bias {
-///     fn named_parameters(&self) -> Vec<(String, &Param<f32>)> { vec![("bias".into(), &self.0)] }
-///     fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<f32>)> { vec![("bias".into(), &mut self.0)] }
-/// }
+/// #[derive(Module)]
+/// struct Bias(#[module(rename = "bias")] Param<f32>);
 /// let path = std::env::temp_dir().join(format!("recur_doc_module_{}.safetensors", std::process::id()));
 /// let m = Bias(Param::new(Tensor::from_vec(vec![1.0, 2.0], &[2])?));
 /// save_module(&m, &path, &BTreeMap::from([("epoch".into(), "3".into())]))?;
@@ -590,11 +587,8 @@ pub fn save_module<T: Float>(
 /// use recur_nn::{Module, Param};
 /// use recur_tensor::Tensor;
 /// use std::collections::BTreeMap;
-/// struct Bias(Param<f32>);
-/// impl Module<f32> for Bias {
-///     fn named_parameters(&self) -> Vec<(String, &Param<f32>)> { vec![("bias".into(), &self.0)] }
-///     fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<f32>)> { vec![("bias".into(), &mut self.0)] }
-/// }
+/// #[derive(Module)]
+/// struct Bias(#[module(rename = "bias")] Param<f32>);
 /// let path = std::env::temp_dir().join(format!("recur_doc_strict_{}.safetensors", std::process::id()));
 /// save_tensors(&path, &[("bias", Tensor::<f32>::zeros(&[3]))], &BTreeMap::new())?;
 /// let mut m = Bias(Param::new(Tensor::ones(&[2])));
@@ -626,11 +620,8 @@ pub fn load_module<T: Float>(
 /// use recur_nn::{Module, Param};
 /// use recur_tensor::Tensor;
 /// use std::collections::BTreeMap;
-/// struct Bias(Param<f64>);
-/// impl Module<f64> for Bias {
-///     fn named_parameters(&self) -> Vec<(String, &Param<f64>)> { vec![("bias".into(), &self.0)] }
-///     fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<f64>)> { vec![("bias".into(), &mut self.0)] }
-/// }
+/// #[derive(Module)]
+/// struct Bias(#[module(rename = "bias")] Param<f64>);
 /// let bytes = tensors_to_bytes(&[("bias", Tensor::<f64>::ones(&[2]))], &BTreeMap::new())?;
 /// let mut m = Bias(Param::new(Tensor::zeros(&[2])));
 /// load_module_from_bytes(&mut m, &bytes)?;
@@ -708,11 +699,8 @@ fn apply_module_load<T: Float>(module: &mut dyn Module<T>, plan: Vec<Tensor<T>>)
 /// use recur_nn::{Grads, Module, Param};
 /// use recur_tensor::Tensor;
 /// use std::collections::BTreeMap;
-/// struct Bias(Param<f64>);
-/// impl Module<f64> for Bias {
-///     fn named_parameters(&self) -> Vec<(String, &Param<f64>)> { vec![("bias".into(), &self.0)] }
-///     fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<f64>)> { vec![("bias".into(), &mut self.0)] }
-/// }
+/// #[derive(Module)]
+/// struct Bias(#[module(rename = "bias")] Param<f64>);
 /// let path = std::env::temp_dir().join(format!("recur_doc_train_{}.safetensors", std::process::id()));
 /// let mut m = Bias(Param::new(Tensor::ones(&[2])));
 /// let mut opt = Adam::new(0.1)?;
@@ -750,11 +738,8 @@ pub fn save_training_state<T: Float>(
 /// use recur_nn::{Module, Param};
 /// use recur_tensor::Tensor;
 /// use std::collections::BTreeMap;
-/// struct Bias(Param<f32>);
-/// impl Module<f32> for Bias {
-///     fn named_parameters(&self) -> Vec<(String, &Param<f32>)> { vec![("bias".into(), &self.0)] }
-///     fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<f32>)> { vec![("bias".into(), &mut self.0)] }
-/// }
+/// #[derive(Module)]
+/// struct Bias(#[module(rename = "bias")] Param<f32>);
 /// let path = std::env::temp_dir().join(format!("recur_doc_extra_{}.safetensors", std::process::id()));
 /// let m = Bias(Param::new(Tensor::ones(&[2])));
 /// let state = Tensor::full(&[1, 2], 0.5f32);

@@ -33,6 +33,8 @@ pub use loss::{
     mse_loss_broadcast, nll_loss,
 };
 pub use lstm::{Lstm, LstmCell, LstmConfig};
+#[doc(hidden)]
+pub use module::__derive;
 pub use module::{Module, prefixed, prefixed_mut};
 pub use recur_autograd::{Grads, Param, ParamId, Tape, Var};
 pub use rnn::{Nonlinearity, Rnn, RnnCell, RnnConfig};

@@ -3,8 +3,20 @@
 use recur_autograd::Param;
 use recur_tensor::Float;
 
+/// The derive: `#[derive(Module)]` makes a struct of modules a [`Module`](trait@Module),
+/// with PyTorch's dotted names (`rnn.weight_ih_l0`, `layers.0.weight`).
+#[doc(inline)]
+pub use recur_derive::Module;
+
 /// A layer or model: something with named parameters (PyTorch's names and order) and a
 /// train/eval mode.
+///
+/// A struct of modules gets it with `#[derive(Module)]` ([`macro@Module`]).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a recur `Module<{T}>`",
+    label = "not a module of `{T}`",
+    note = "in `#[derive(Module)]`, mark a field that holds no parameters `#[module(skip)]`"
+)]
 pub trait Module<T: Float> {
     /// Parameters with their PyTorch names, in PyTorch's order (`weight_ih_l0`, ...).
     fn named_parameters(&self) -> Vec<(String, &Param<T>)>;
@@ -43,4 +55,12 @@ pub fn prefixed_mut<'a, T: Float>(
     v.into_iter()
         .map(|(n, p)| (format!("{prefix}.{n}"), p))
         .collect()
+}
+
+/// What the code of `#[derive(Module)]` names, under one path (`recur::nn::__derive`).
+#[doc(hidden)]
+pub mod __derive {
+    pub use super::{Module, prefixed, prefixed_mut};
+    pub use recur_autograd::Param;
+    pub use recur_tensor::Float;
 }

@@ -6,29 +6,17 @@
 use proptest::prelude::*;
 use recur_nn::checkpoint::{load_training_state, save_training_state};
 use recur_nn::optim::{Adam, Optimizer, param_names};
-use recur_nn::{Layer, Linear, Module, Param, Rnn, RnnConfig, Tape, prefixed, prefixed_mut};
+use recur_nn::{Layer, Linear, Module, Rnn, RnnConfig, Tape};
 use recur_tensor::Tensor;
 use safetensors::SafeTensors;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+#[derive(Module)]
 struct Model {
     rnn: Rnn<f32>,
     head: Linear<f32>,
-}
-
-impl Module<f32> for Model {
-    fn named_parameters(&self) -> Vec<(String, &Param<f32>)> {
-        let mut v = prefixed("rnn", self.rnn.named_parameters());
-        v.extend(prefixed("head", self.head.named_parameters()));
-        v
-    }
-    fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<f32>)> {
-        let mut v = prefixed_mut("rnn", self.rnn.named_parameters_mut());
-        v.extend(prefixed_mut("head", self.head.named_parameters_mut()));
-        v
-    }
 }
 
 fn fresh() -> (Model, Adam<f32>) {

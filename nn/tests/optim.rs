@@ -305,6 +305,7 @@ fn validation_messages_are_pytorchs() {
 // ------------------------------------------------------------------ state save / restore
 
 /// A two-parameter module with PyTorch-style names.
+#[derive(Module)]
 struct Toy<T: Float> {
     weight: Param<T>,
     bias: Param<T>,
@@ -346,18 +347,6 @@ impl<T: Float> Toy<T> {
         let mut v = self.weight.value().to_vec();
         v.extend(self.bias.value().to_vec());
         v
-    }
-}
-
-impl<T: Float> Module<T> for Toy<T> {
-    fn named_parameters(&self) -> Vec<(String, &Param<T>)> {
-        vec![("weight".into(), &self.weight), ("bias".into(), &self.bias)]
-    }
-    fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<T>)> {
-        vec![
-            ("weight".into(), &mut self.weight),
-            ("bias".into(), &mut self.bias),
-        ]
     }
 }
 

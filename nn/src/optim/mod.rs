@@ -71,15 +71,8 @@ pub trait Optimizer<T: Float> {
     /// use recur_nn::optim::{Optimizer, Adam};
     /// use recur_nn::{Module, Param, Tape};
     /// use recur_tensor::Tensor;
+    /// #[derive(Module)]
     /// struct Affine { weight: Param<f64>, bias: Param<f64> }
-    /// impl Module<f64> for Affine {
-    ///     fn named_parameters(&self) -> Vec<(String, &Param<f64>)> {
-    ///         vec![("weight".into(), &self.weight), ("bias".into(), &self.bias)]
-    ///     }
-    ///     fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<f64>)> {
-    ///         vec![("weight".into(), &mut self.weight), ("bias".into(), &mut self.bias)]
-    ///     }
-    /// }
     /// let mut m = Affine { weight: Param::new(Tensor::ones(&[2])), bias: Param::new(Tensor::zeros(&[1])) };
     /// let tape = Tape::new();
     /// let loss = tape.param(&m.weight).sum_all()?.add(&tape.param(&m.bias).sum_all()?)?;
@@ -192,11 +185,8 @@ pub trait Optimizer<T: Float> {
 /// use recur_nn::optim::param_names;
 /// use recur_nn::{Module, Param};
 /// use recur_tensor::Tensor;
-/// struct One(Param<f32>);
-/// impl Module<f32> for One {
-///     fn named_parameters(&self) -> Vec<(String, &Param<f32>)> { vec![("weight".into(), &self.0)] }
-///     fn named_parameters_mut(&mut self) -> Vec<(String, &mut Param<f32>)> { vec![("weight".into(), &mut self.0)] }
-/// }
+/// #[derive(Module)]
+/// struct One(#[module(rename = "weight")] Param<f32>);
 /// let m = One(Param::new(Tensor::zeros(&[2])));
 /// assert_eq!(param_names("", &m), vec![("weight".to_string(), m.0.id())]);
 /// assert_eq!(param_names("head", &m)[0].0, "head.weight");
