@@ -484,18 +484,28 @@ fn neighbours<'a, T>(
 
 /// Adds `b` to every row of `rows` (rows of `b.len()`).
 fn add_rows<T: Float>(rows: &mut [T], b: &[T]) {
-    for row in rows.chunks_exact_mut(b.len().max(1)) {
-        for (z, &v) in row.iter_mut().zip(b) {
-            *z += v;
-        }
-    }
+    vectorized(
+        #[inline(always)]
+        || {
+            for row in rows.chunks_exact_mut(b.len().max(1)) {
+                for (z, &v) in row.iter_mut().zip(b) {
+                    *z += v;
+                }
+            }
+        },
+    )
 }
 
 /// `acc += v`, element by element.
 fn add_into<T: Float>(acc: &mut [T], v: &[T]) {
-    for (a, &x) in acc.iter_mut().zip(v) {
-        *a += x;
-    }
+    vectorized(
+        #[inline(always)]
+        || {
+            for (a, &x) in acc.iter_mut().zip(v) {
+                *a += x;
+            }
+        },
+    )
 }
 
 /// Sums the rows (each `width` wide) of per-row sums in batch order.
