@@ -278,7 +278,7 @@ fn backward_norms<'t>(
 ) -> Vec<Vec<f64>> {
     let loss = h_last
         .mul(&tape.constant(v.clone()))
-        .and_then(|l| l.sum_all())
+        .map(|l| l.sum_all())
         .expect("scalar");
     let grads = tape.backward(&loss).expect("backward");
     paths
@@ -642,10 +642,8 @@ fn train(s: &Settings, q: &[f64], clip: Option<f64>) -> Vec<(f64, f64, f64)> {
             // L = ½ ‖h_T - y‖²
             let loss = h_n
                 .sub(&tape.constant(target.clone()))
-                .and_then(|d| d.square())
-                .and_then(|d| d.sum_all())
-                .and_then(|d| d.mul_scalar(0.5))
-                .expect("scalar");
+                .map(|d| d.square().sum_all().mul_scalar(0.5))
+                .expect("shapes fit");
             let grads = tape.backward(&loss).expect("backward");
             (loss.value().to_vec()[0] as f64, grads)
         };

@@ -111,8 +111,8 @@ fn loss<'t>(
 ) -> recur::autograd::Result<Var<'t, f64>> {
     let tape = out.tape();
     out.mul(&tape.constant(r.clone()))?
-        .sum_all()?
-        .add(&h_n.mul(&tape.constant(s.clone()))?.sum_all()?)
+        .sum_all()
+        .add(&h_n.mul(&tape.constant(s.clone()))?.sum_all())
 }
 
 fn max_diff(a: &Tensor<f64>, b: &Tensor<f64>) -> f64 {

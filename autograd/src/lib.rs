@@ -23,7 +23,7 @@
 //! for _step in 0..2 {
 //!     let tape = Tape::new();                               // fresh each step
 //!     let x = tape.constant(Tensor::ones(&[3, 2]));
-//!     let loss = x.matmul(&tape.param(&w))?.tanh()?.square()?.mean_all()?;
+//!     let loss = x.matmul(&tape.param(&w))?.tanh().square().mean_all();
 //!     let grads = tape.backward(&loss)?;
 //!     assert_eq!(grads.get(&w).unwrap().dims(), &[2, 1]);
 //! }

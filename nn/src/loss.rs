@@ -574,10 +574,10 @@ pub fn mse_loss_broadcast<'t, T: Float>(
     b: &Var<'t, T>,
     reduction: Reduction,
 ) -> Result<Var<'t, T>> {
-    let sq = a.sub(b)?.square()?;
+    let sq = a.sub(b)?.square();
     Ok(match reduction {
-        Reduction::Mean => sq.mean_all()?,
-        Reduction::Sum => sq.sum_all()?,
+        Reduction::Mean => sq.mean_all(),
+        Reduction::Sum => sq.sum_all(),
         Reduction::None => sq,
     })
 }

@@ -71,8 +71,8 @@ fn original() -> &'static (Vec<u8>, Loaded) {
             let grads = {
                 let tape = Tape::new();
                 let (out, _) = m.rnn.forward(&tape, &tape.constant(x), None).unwrap();
-                let loss = m.head.forward(&tape, &out).unwrap().square().unwrap();
-                tape.backward(&loss.mean_all().unwrap()).unwrap()
+                let loss = m.head.forward(&tape, &out).unwrap().square();
+                tape.backward(&loss.mean_all()).unwrap()
             };
             opt.step_modules(&mut [&mut m], &grads).unwrap();
         }

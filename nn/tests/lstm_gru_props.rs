@@ -147,7 +147,7 @@ fn rand(dims: &[usize], seed: u64) -> Tensor<f64> {
 fn weighted<'t>(pairs: &[(&Var<'t, f64>, &Tensor<f64>)]) -> recur_autograd::Result<Var<'t, f64>> {
     let mut total: Option<Var<'t, f64>> = None;
     for (v, r) in pairs {
-        let term = v.mul(&v.tape().constant((*r).clone()))?.sum_all()?;
+        let term = v.mul(&v.tape().constant((*r).clone()))?.sum_all();
         total = Some(match total {
             None => term,
             Some(t) => t.add(&term)?,
@@ -315,7 +315,7 @@ fn cells_gradcheck() {
         gradcheck(
             |tape, v| {
                 let (h1, c1) = cell.forward(tape, &v[0], Some((&v[1], &v[2])))?;
-                h1.mul(&c1)?.sum_all()
+                Ok(h1.mul(&c1)?.sum_all())
             },
             &inputs[..3],
             &GradcheckOptions::default(),
@@ -323,7 +323,7 @@ fn cells_gradcheck() {
         .unwrap();
         let cell = GruCell::<f64>::new(3, 2, bias, &mut recur_nn::seeded_rng(5)).unwrap();
         gradcheck(
-            |tape, v| cell.forward(tape, &v[0], Some(&v[1]))?.square()?.sum_all(),
+            |tape, v| Ok(cell.forward(tape, &v[0], Some(&v[1]))?.square().sum_all()),
             &inputs[..2],
             &GradcheckOptions::default(),
         )

@@ -106,7 +106,7 @@ fn weighted<'t>(
     r: &Var<'t, f64>,
     s: &Var<'t, f64>,
 ) -> recur_autograd::Result<Var<'t, f64>> {
-    out.mul(r)?.sum_all()?.add(&h_n.mul(s)?.sum_all()?)
+    out.mul(r)?.sum_all().add(&h_n.mul(s)?.sum_all())
 }
 
 fn rand(dims: &[usize], seed: u64) -> Tensor<f64> {
