@@ -308,33 +308,18 @@ fn rate(norms: &[f64]) -> (f64, usize) {
 
 /// A cell with one state (`RnnCell`, `GruCell`), stepped on a tape.
 trait OneState {
-    fn step<'t>(
-        &self,
-        tape: &'t Tape<f32>,
-        x: &Var<'t, f32>,
-        h: Option<&Var<'t, f32>>,
-    ) -> Var<'t, f32>;
+    fn step<'t>(&self, x: &Var<'t, f32>, h: Option<&Var<'t, f32>>) -> Var<'t, f32>;
 }
 
 impl OneState for RnnCell<f32> {
-    fn step<'t>(
-        &self,
-        tape: &'t Tape<f32>,
-        x: &Var<'t, f32>,
-        h: Option<&Var<'t, f32>>,
-    ) -> Var<'t, f32> {
-        self.forward(tape, x, h).expect("shapes fit")
+    fn step<'t>(&self, x: &Var<'t, f32>, h: Option<&Var<'t, f32>>) -> Var<'t, f32> {
+        self.forward(x, h).expect("shapes fit")
     }
 }
 
 impl OneState for GruCell<f32> {
-    fn step<'t>(
-        &self,
-        tape: &'t Tape<f32>,
-        x: &Var<'t, f32>,
-        h: Option<&Var<'t, f32>>,
-    ) -> Var<'t, f32> {
-        self.forward(tape, x, h).expect("shapes fit")
+    fn step<'t>(&self, x: &Var<'t, f32>, h: Option<&Var<'t, f32>>) -> Var<'t, f32> {
+        self.forward(x, h).expect("shapes fit")
     }
 }
 
@@ -345,7 +330,7 @@ fn unroll(st: &Settings, cell: &impl OneState) -> (Vec<f64>, Vec<Vec<f32>>) {
     let tape = Tape::new();
     let mut hs: Vec<Var<'_, f32>> = Vec::with_capacity(xs.len());
     for x in &xs {
-        let h = cell.step(&tape, &tape.constant(x.clone()), hs.last());
+        let h = cell.step(&tape.constant(x.clone()), hs.last());
         // The retained-gradient API: mark every h_t, then read dL/dh_t from the gradient store.
         hs.push(h.retain_grad());
     }
@@ -525,7 +510,7 @@ fn measure_lstm(st: &Settings, bias: f64) -> [GatedRow; 2] {
     for x in &xs {
         let state = hs.last().zip(cs.last());
         let (h, c) = cell
-            .forward(&tape, &tape.constant(x.clone()), state)
+            .forward(&tape.constant(x.clone()), state)
             .expect("shapes fit");
         hs.push(h.retain_grad());
         cs.push(c.retain_grad());
@@ -637,7 +622,7 @@ fn train(s: &Settings, q: &[f64], clip: Option<f64>) -> Vec<(f64, f64, f64)> {
         let (loss, mut grads) = {
             let tape = Tape::new();
             let (_, h_n) = rnn
-                .forward(&tape, &tape.constant(x.clone()), None)
+                .forward(&tape.constant(x.clone()), None)
                 .expect("shapes fit");
             // L = ½ ‖h_T - y‖²
             let loss = h_n

@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::module::{Module, prefixed, prefixed_mut};
-use recur_autograd::{Param, Tape, Var};
+use recur_autograd::{Param, Var};
 use recur_tensor::Float;
 
 /// A module whose forward maps one var to one var (Linear, activations, Dropout, ...).
@@ -11,7 +11,7 @@ pub trait Layer<T: Float>: Module<T> {
     ///
     /// # Errors
     /// When the input's shape does not fit the layer.
-    fn forward<'t>(&self, tape: &'t Tape<T>, x: &Var<'t, T>) -> Result<Var<'t, T>>;
+    fn forward<'t>(&self, x: &Var<'t, T>) -> Result<Var<'t, T>>;
 }
 
 /// Layers applied in order (`torch.nn.Sequential`); parameters are named `0.weight`, `1.bias`, ...
@@ -26,7 +26,7 @@ pub trait Layer<T: Float>: Module<T> {
 ///     .push(Linear::new(8, 2, &mut rng)?);
 /// assert_eq!(net.named_parameters()[2].0, "2.weight");
 /// let tape = Tape::new();
-/// let y = net.forward(&tape, &tape.constant(Tensor::ones(&[3, 4])))?;
+/// let y = net.forward(&tape.constant(Tensor::ones(&[3, 4])))?;
 /// assert_eq!(y.dims(), &[3, 2]);
 /// # Ok::<(), recur_nn::NnError>(())
 /// ```
@@ -87,10 +87,10 @@ impl<T: Float> Module<T> for Sequential<T> {
 }
 
 impl<T: Float> Layer<T> for Sequential<T> {
-    fn forward<'t>(&self, tape: &'t Tape<T>, x: &Var<'t, T>) -> Result<Var<'t, T>> {
+    fn forward<'t>(&self, x: &Var<'t, T>) -> Result<Var<'t, T>> {
         let mut h = x.clone();
         for l in &self.layers {
-            h = l.forward(tape, &h)?;
+            h = l.forward(&h)?;
         }
         Ok(h)
     }

@@ -16,7 +16,7 @@ use recur_tensor::{Float, IndexTensor, Tensor};
 /// let lin = Linear::<f64>::new(3, 2, &mut recur_nn::seeded_rng(0))?;
 /// assert_eq!(lin.num_parameters(), 3 * 2 + 2);
 /// let tape = Tape::new();
-/// let y = lin.forward(&tape, &tape.constant(Tensor::zeros(&[5, 3])))?;
+/// let y = lin.forward(&tape.constant(Tensor::zeros(&[5, 3])))?;
 /// assert_eq!(y.value().to_vec()[..2], lin.bias().unwrap().value().to_vec()[..]); // 0 W^T + b
 /// # Ok::<(), recur_nn::NnError>(())
 /// ```
@@ -157,7 +157,8 @@ impl<T: Float> Layer<T> for Linear<T> {
     /// `x W^T + b` for `x` of shape `(*, in)`. Leading dims are flattened into one GEMM
     /// `(rows, in) x (in, out)` rather than a batched product, so the weight gradient is one
     /// GEMM too.
-    fn forward<'t>(&self, tape: &'t Tape<T>, x: &Var<'t, T>) -> Result<Var<'t, T>> {
+    fn forward<'t>(&self, x: &Var<'t, T>) -> Result<Var<'t, T>> {
+        let tape = x.tape();
         self.check(x.dims())?;
         let (i, o) = self.features();
         let lead = &x.dims()[..x.rank() - 1];

@@ -16,7 +16,7 @@ fn linear_init_shapes_and_errors() {
     assert!(w.iter().any(|&v| v > 0.9 * k) && w.iter().any(|&v| v < -0.9 * k));
     let tape = Tape::new();
     let e = lin
-        .forward(&tape, &tape.constant(Tensor::zeros(&[5, 4])))
+        .forward(&tape.constant(Tensor::zeros(&[5, 4])))
         .unwrap_err();
     assert_eq!(
         e.to_string(),
@@ -24,7 +24,7 @@ fn linear_init_shapes_and_errors() {
     );
     // Leading dims are kept: (2, 5, 400) -> (2, 5, 3).
     let y = lin
-        .forward(&tape, &tape.constant(Tensor::zeros(&[2, 5, 400])))
+        .forward(&tape.constant(Tensor::zeros(&[2, 5, 400])))
         .unwrap();
     assert_eq!(y.dims(), &[2, 5, 3]);
     assert!(
@@ -41,7 +41,7 @@ fn linear_gradcheck_through_the_module() {
     let x = Tensor::uniform(&[4, 3], -1.0, 1.0, &mut recur_nn::seeded_rng(2));
     let tape = Tape::new();
     let xv = tape.leaf(x.clone());
-    let y = lin.forward(&tape, &xv).unwrap().tanh().sum_all();
+    let y = lin.forward(&xv).unwrap().tanh().sum_all();
     let g = tape.backward(&y).unwrap();
     // Against gradcheck of the same function written with the op directly.
     let (w, b) = (
@@ -104,8 +104,8 @@ fn dropout_scales_masks_independently_and_is_identity_in_eval() {
     let mut d = Dropout::new(0.25, 3).unwrap();
     let tape = Tape::<f64>::new();
     let x = tape.constant(Tensor::ones(&[200_000]));
-    let a = d.forward(&tape, &x).unwrap().value().to_vec();
-    let b = d.forward(&tape, &x).unwrap().value().to_vec();
+    let a = d.forward(&x).unwrap().value().to_vec();
+    let b = d.forward(&x).unwrap().value().to_vec();
     // Inverted scaling: kept elements are 1/(1-p), so the mean stays 1.
     assert!(
         a.iter()
@@ -126,19 +126,16 @@ fn dropout_scales_masks_independently_and_is_identity_in_eval() {
     assert!((both - 0.75 * 0.75).abs() < 0.01, "{both}");
     // Gradient flows through kept elements only, scaled the same way.
     let xs = tape.leaf(Tensor::ones(&[1000]));
-    let y = d.forward(&tape, &xs).unwrap();
+    let y = d.forward(&xs).unwrap();
     let g = tape.backward(&y.sum_all()).unwrap();
     assert_eq!(g.of(&xs).unwrap().to_vec(), y.value().to_vec());
     d.set_training(false);
-    assert_eq!(
-        d.forward(&tape, &x).unwrap().value().to_vec(),
-        vec![1.0; 200_000]
-    );
+    assert_eq!(d.forward(&x).unwrap().value().to_vec(), vec![1.0; 200_000]);
     assert!(Dropout::new(1.5, 0).is_err());
     let mut all = Dropout::new(1.0, 0).unwrap();
     Module::<f64>::set_training(&mut all, true);
     assert!(
-        all.forward(&tape, &tape.constant(Tensor::ones(&[10])))
+        all.forward(&tape.constant(Tensor::ones(&[10])))
             .unwrap()
             .value()
             .to_vec()
@@ -151,17 +148,14 @@ fn dropout_scales_masks_independently_and_is_identity_in_eval() {
 fn activations_and_sequential() {
     let tape = Tape::<f64>::new();
     let x = tape.constant(Tensor::from_vec(vec![-2.0, 0.5], &[2]).unwrap());
+    assert_eq!(ReLU.forward(&x).unwrap().value().to_vec(), vec![0.0, 0.5]);
     assert_eq!(
-        ReLU.forward(&tape, &x).unwrap().value().to_vec(),
-        vec![0.0, 0.5]
-    );
-    assert_eq!(
-        Tanh.forward(&tape, &x).unwrap().value().to_vec(),
+        Tanh.forward(&x).unwrap().value().to_vec(),
         vec![(-2f64).tanh(), 0.5f64.tanh()]
     );
     assert_eq!(
         recur_nn::sigmoid(&x).value().to_vec(),
-        Sigmoid.forward(&tape, &x).unwrap().value().to_vec()
+        Sigmoid.forward(&x).unwrap().value().to_vec()
     );
     let mut rng = recur_nn::seeded_rng(0);
     let mut net = Sequential::<f64>::new()
@@ -175,7 +169,7 @@ fn activations_and_sequential() {
     assert_eq!(net.num_parameters(), 2 * 4 + 4 + 4 + 1);
     net.set_training(false);
     let x = tape.constant(Tensor::ones(&[3, 2]));
-    let a = net.forward(&tape, &x).unwrap().value().to_vec();
-    let b = net.forward(&tape, &x).unwrap().value().to_vec();
+    let a = net.forward(&x).unwrap().value().to_vec();
+    let b = net.forward(&x).unwrap().value().to_vec();
     assert_eq!(a, b, "eval mode is deterministic (dropout off)");
 }

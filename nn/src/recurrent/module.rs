@@ -160,12 +160,11 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
     /// instead`, `input.size(-1) must be equal to input_size. Expected 5, got 7`, ...).
     pub fn forward<'t>(
         &self,
-        tape: &'t Tape<T>,
         input: &Var<'t, T>,
         state0: Option<&[&Var<'t, T>]>,
     ) -> Result<RecurrentOutput<'t, T>> {
+        let tape = input.tape();
         self.run(
-            tape,
             input,
             None,
             state0,
@@ -187,21 +186,13 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
     /// batch size.
     pub fn forward_padded<'t>(
         &self,
-        tape: &'t Tape<T>,
         input: &Var<'t, T>,
         lengths: &[usize],
         state0: Option<&[&Var<'t, T>]>,
     ) -> Result<RecurrentOutput<'t, T>> {
+        let tape = input.tape();
         let params = self.param_vars(tape);
-        self.run(
-            tape,
-            input,
-            None,
-            state0,
-            Some(lengths),
-            self.training,
-            &params,
-        )
+        self.run(input, None, state0, Some(lengths), self.training, &params)
     }
 
     /// [`Recurrent::forward`] for a one-hot input given by its indices: `tokens` is `(L, N)`
@@ -248,15 +239,7 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
         };
         let x = tape.constant(placeholder);
         let params = self.param_vars(tape);
-        self.run(
-            tape,
-            &x,
-            Some(&time_major),
-            state0,
-            None,
-            self.training,
-            &params,
-        )
+        self.run(&x, Some(&time_major), state0, None, self.training, &params)
     }
 
     /// The parameters registered on `tape`, in `named_parameters` order (the `params` of
@@ -277,14 +260,13 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
     /// shapes.
     pub fn forward_with_params<'t>(
         &self,
-        tape: &'t Tape<T>,
         input: &Var<'t, T>,
         state0: Option<&[&Var<'t, T>]>,
         lengths: Option<&[usize]>,
         params: &[Var<'t, T>],
     ) -> Result<RecurrentOutput<'t, T>> {
         self.check_params(params)?;
-        self.run(tape, input, None, state0, lengths, self.training, params)
+        self.run(input, None, state0, lengths, self.training, params)
     }
 
     /// Checks that `params` has the module's parameter shapes.
@@ -353,7 +335,6 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
     #[allow(clippy::too_many_arguments)]
     fn run<'t>(
         &self,
-        tape: &'t Tape<T>,
         input: &Var<'t, T>,
         tokens: Option<&[u32]>,
         state0: Option<&[&Var<'t, T>]>,
@@ -361,10 +342,11 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
         training: bool,
         params: &[Var<'t, T>],
     ) -> Result<RecurrentOutput<'t, T>> {
+        let tape = input.tape();
         let n = self.check(input, state0, lengths)?;
         let per = self.per_layer();
         let d = self.config.directions();
-        super::stack::run_stack(self, n, tape, input, state0, training, |k, dir, x, s0| {
+        super::stack::run_stack(self, n, input, state0, training, |k, dir, x, s0| {
             let i = k * d + dir;
             let mut ins: Vec<&Var<'t, T>> = vec![x];
             ins.extend(s0);
@@ -390,7 +372,8 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
 
     /// Inverted dropout between layers with an independent mask per element, from the
     /// module's own seeded stream (so runs are reproducible and resumable).
-    pub(crate) fn dropout<'t>(&self, tape: &'t Tape<T>, x: &Var<'t, T>) -> Result<Var<'t, T>> {
+    pub(crate) fn dropout<'t>(&self, x: &Var<'t, T>) -> Result<Var<'t, T>> {
+        let tape = x.tape();
         let call = self.dropout_calls.get();
         self.dropout_calls.set(call + 1);
         let mut rng = rand::rngs::StdRng::seed_from_u64(
@@ -416,7 +399,7 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
             state0.map(|s| s.iter().map(|t| tape.constant((*t).clone())).collect());
         let refs: Option<Vec<&Var<'_, T>>> = s.as_ref().map(|s| s.iter().collect());
         let params = self.param_vars(&tape);
-        let (out, finals) = self.run(&tape, &x, None, refs.as_deref(), None, false, &params)?;
+        let (out, finals) = self.run(&x, None, refs.as_deref(), None, false, &params)?;
         Ok((
             out.value().clone(),
             finals.iter().map(|v| v.value().clone()).collect(),

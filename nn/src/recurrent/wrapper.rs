@@ -98,12 +98,11 @@ macro_rules! recurrent_module {
         /// `input.size(-1) must be equal to input_size. Expected 5, got 7`, ...).
         pub fn forward<'t>(
             &self,
-            tape: &'t Tape<T>,
             input: &Var<'t, T>,
             h0: Option<&Var<'t, T>>,
         ) -> $crate::error::Result<(Var<'t, T>, Var<'t, T>)> {
             let s = h0.as_ref().map(std::slice::from_ref);
-            $crate::recurrent::wrapper::one(self.engine.forward(tape, input, s))
+            $crate::recurrent::wrapper::one(self.engine.forward(input, s))
         }
 
         /// Forward over a padded batch of variable-length sequences (what PyTorch does with
@@ -114,13 +113,12 @@ macro_rules! recurrent_module {
         /// As `forward`, plus PyTorch's checks on the lengths.
         pub fn forward_padded<'t>(
             &self,
-            tape: &'t Tape<T>,
             input: &Var<'t, T>,
             lengths: &[usize],
             h0: Option<&Var<'t, T>>,
         ) -> $crate::error::Result<(Var<'t, T>, Var<'t, T>)> {
             let s = h0.as_ref().map(std::slice::from_ref);
-            $crate::recurrent::wrapper::one(self.engine.forward_padded(tape, input, lengths, s))
+            $crate::recurrent::wrapper::one(self.engine.forward_padded(input, lengths, s))
         }
 
         /// `forward` on the one-hot vectors of `tokens` (`(L, N)`, `(N, L)` with
@@ -148,7 +146,6 @@ macro_rules! recurrent_module {
         /// As `forward`, or when `params` does not match the parameter shapes.
         pub fn forward_with_params<'t>(
             &self,
-            tape: &'t Tape<T>,
             input: &Var<'t, T>,
             h0: Option<&Var<'t, T>>,
             lengths: Option<&[usize]>,
@@ -156,7 +153,7 @@ macro_rules! recurrent_module {
         ) -> $crate::error::Result<(Var<'t, T>, Var<'t, T>)> {
             let s = h0.as_ref().map(std::slice::from_ref);
             $crate::recurrent::wrapper::one(
-                self.engine.forward_with_params(tape, input, s, lengths, params),
+                self.engine.forward_with_params(input, s, lengths, params),
             )
         }
 
@@ -169,14 +166,13 @@ macro_rules! recurrent_module {
         /// As `forward_with_params`.
         pub fn forward_composed<'t>(
             &self,
-            tape: &'t Tape<T>,
             input: &Var<'t, T>,
             h0: Option<&Var<'t, T>>,
             lengths: Option<&[usize]>,
             params: &[Var<'t, T>],
         ) -> $crate::error::Result<$crate::recurrent::Composed<'t, T>> {
             let s = h0.as_ref().map(std::slice::from_ref);
-            $crate::recurrent::forward_composed(&self.engine, tape, input, s, lengths, params)
+            $crate::recurrent::forward_composed(&self.engine, input, s, lengths, params)
         }
 
         /// No-tape inference on plain tensors (eval semantics: no dropout); same shapes and
@@ -223,12 +219,11 @@ macro_rules! recurrent_module {
         /// tensors`, `Expected hidden[0] size (2, 3, 20), got [2, 1, 20]`, ...).
         pub fn forward<'t>(
             &self,
-            tape: &'t Tape<T>,
             input: &Var<'t, T>,
             hx: Option<(&Var<'t, T>, &Var<'t, T>)>,
         ) -> $crate::error::Result<(Var<'t, T>, (Var<'t, T>, Var<'t, T>))> {
             let s = hx.map(|(h, c)| [h, c]);
-            $crate::recurrent::wrapper::two(self.engine.forward(tape, input, s.as_ref().map(|s| &s[..])))
+            $crate::recurrent::wrapper::two(self.engine.forward(input, s.as_ref().map(|s| &s[..])))
         }
 
         /// Forward over a padded batch of variable-length sequences (what PyTorch does with
@@ -240,14 +235,13 @@ macro_rules! recurrent_module {
         /// As `forward`, plus PyTorch's checks on the lengths.
         pub fn forward_padded<'t>(
             &self,
-            tape: &'t Tape<T>,
             input: &Var<'t, T>,
             lengths: &[usize],
             hx: Option<(&Var<'t, T>, &Var<'t, T>)>,
         ) -> $crate::error::Result<(Var<'t, T>, (Var<'t, T>, Var<'t, T>))> {
             let s = hx.map(|(h, c)| [h, c]);
             let s = s.as_ref().map(|s| &s[..]);
-            $crate::recurrent::wrapper::two(self.engine.forward_padded(tape, input, lengths, s))
+            $crate::recurrent::wrapper::two(self.engine.forward_padded(input, lengths, s))
         }
 
         /// `forward` on the one-hot vectors of `tokens` without building them (see
@@ -274,7 +268,6 @@ macro_rules! recurrent_module {
         /// As `forward`, or when `params` does not match the parameter shapes.
         pub fn forward_with_params<'t>(
             &self,
-            tape: &'t Tape<T>,
             input: &Var<'t, T>,
             hx: Option<(&Var<'t, T>, &Var<'t, T>)>,
             lengths: Option<&[usize]>,
@@ -283,7 +276,7 @@ macro_rules! recurrent_module {
             let s = hx.map(|(h, c)| [h, c]);
             let s = s.as_ref().map(|s| &s[..]);
             $crate::recurrent::wrapper::two(
-                self.engine.forward_with_params(tape, input, s, lengths, params),
+                self.engine.forward_with_params(input, s, lengths, params),
             )
         }
 
@@ -296,7 +289,6 @@ macro_rules! recurrent_module {
         /// As `forward_with_params`.
         pub fn forward_composed<'t>(
             &self,
-            tape: &'t Tape<T>,
             input: &Var<'t, T>,
             hx: Option<(&Var<'t, T>, &Var<'t, T>)>,
             lengths: Option<&[usize]>,
@@ -304,7 +296,7 @@ macro_rules! recurrent_module {
         ) -> $crate::error::Result<$crate::recurrent::Composed<'t, T>> {
             let s = hx.map(|(h, c)| [h, c]);
             let s = s.as_ref().map(|s| &s[..]);
-            $crate::recurrent::forward_composed(&self.engine, tape, input, s, lengths, params)
+            $crate::recurrent::forward_composed(&self.engine, input, s, lengths, params)
         }
 
         /// No-tape inference on plain tensors (eval semantics: no dropout); same shapes and
