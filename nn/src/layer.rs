@@ -16,6 +16,9 @@ pub trait Layer<T: Float>: Module<T> {
 
 /// Layers applied in order (`torch.nn.Sequential`); parameters are named `0.weight`, `1.bias`, ...
 ///
+/// A recurrent module ([`Rnn`](crate::Rnn), [`Lstm`](crate::Lstm), [`Gru`](crate::Gru)) is a
+/// layer too: from a zero state it hands on its output sequence and drops its final state.
+///
 /// ```
 /// use recur_nn::{Layer, Linear, Module, Sequential, Tanh, Tape};
 /// use recur_tensor::Tensor;
@@ -28,6 +31,13 @@ pub trait Layer<T: Float>: Module<T> {
 /// let tape = Tape::new();
 /// let y = net.forward(&tape.constant(Tensor::ones(&[3, 4])))?;
 /// assert_eq!(y.dims(), &[3, 2]);
+///
+/// // An LSTM over (L, N, 4), then a head on every step: (L, N, 8) -> (L, N, 1).
+/// let tagger = Sequential::<f32>::new()
+///     .push(recur_nn::Lstm::new(recur_nn::LstmConfig::new(4, 8), &mut rng)?)
+///     .push(Linear::new(8, 1, &mut rng)?);
+/// let y = tagger.forward(&tape.constant(Tensor::ones(&[5, 3, 4])))?;
+/// assert_eq!(y.dims(), &[5, 3, 1]);
 /// # Ok::<(), recur_nn::NnError>(())
 /// ```
 pub struct Sequential<T: Float = f32> {

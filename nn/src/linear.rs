@@ -85,7 +85,8 @@ impl<T: Float> Linear<T> {
                 dims.last().copied().unwrap_or(0),
                 i,
                 o
-            )));
+            ))
+            .in_module(self));
         }
         Ok(())
     }
@@ -108,10 +109,11 @@ impl<T: Float> Linear<T> {
         let (i, o) = self.features();
         if x.len() != i || out.len() != o {
             return Err(NnError::Input(format!(
-                "Linear.forward_slice: expected {i} inputs and {o} outputs, got {} and {}",
+                "forward_slice: expected {i} inputs and {o} outputs, got {} and {}",
                 x.len(),
                 out.len()
-            )));
+            ))
+            .in_module(self));
         }
         match &self.bias {
             Some(b) => out.copy_from_slice(b.value().contiguous().as_slice().expect("contiguous")),
@@ -133,6 +135,15 @@ impl<T: Float> Linear<T> {
             Some(b) => y.add(b.value())?,
             None => y,
         })
+    }
+}
+
+impl<T: Float> std::fmt::Display for Linear<T> {
+    /// PyTorch's printed form: `Linear(in_features=3, out_features=2, bias=True)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (i, o) = self.features();
+        let bias = if self.bias.is_some() { "True" } else { "False" };
+        write!(f, "Linear(in_features={i}, out_features={o}, bias={bias})")
     }
 }
 

@@ -95,52 +95,52 @@ fn lstm_forward_errors_in_check_order() {
     let m = lstm(LstmConfig::new(3, 4).num_layers(2).bidirectional(true));
     assert_eq!(
         lstm_err(&m, &[1, 2, 3, 4], None),
-        "LSTM: Expected input to be 2D or 3D, got 4D instead"
+        "LSTM(3, 4, num_layers=2, bidirectional=True): LSTM: Expected input to be 2D or 3D, got 4D instead"
     );
     assert_eq!(
         lstm_err(&m, &[3], None),
-        "LSTM: Expected input to be 2D or 3D, got 1D instead"
+        "LSTM(3, 4, num_layers=2, bidirectional=True): LSTM: Expected input to be 2D or 3D, got 1D instead"
     );
     // State ranks before the feature size; both ranks are named.
     assert_eq!(
         lstm_err(&m, &[5, 2, 7], Some((&[4, 4], &[4, 4]))),
-        "For batched 3-D input, hx and cx should also be 3-D but got (2-D, 2-D) tensors"
+        "LSTM(3, 4, num_layers=2, bidirectional=True): For batched 3-D input, hx and cx should also be 3-D but got (2-D, 2-D) tensors"
     );
     assert_eq!(
         lstm_err(&m, &[5, 2, 7], Some((&[4, 2, 4], &[4, 4]))),
-        "For batched 3-D input, hx and cx should also be 3-D but got (3-D, 2-D) tensors"
+        "LSTM(3, 4, num_layers=2, bidirectional=True): For batched 3-D input, hx and cx should also be 3-D but got (3-D, 2-D) tensors"
     );
     assert_eq!(
         lstm_err(&m, &[5, 7], Some((&[4, 4], &[4, 1, 4]))),
-        "For unbatched 2-D input, hx and cx should also be 2-D but got (2-D, 3-D) tensors"
+        "LSTM(3, 4, num_layers=2, bidirectional=True): For unbatched 2-D input, hx and cx should also be 2-D but got (2-D, 3-D) tensors"
     );
     assert_eq!(
         lstm_err(&m, &[5, 2, 7], Some((&[2, 2, 4], &[2, 2, 4]))),
-        "input.size(-1) must be equal to input_size. Expected 3, got 7"
+        "LSTM(3, 4, num_layers=2, bidirectional=True): input.size(-1) must be equal to input_size. Expected 3, got 7"
     );
     // h0 before c0.
     assert_eq!(
         lstm_err(&m, &[5, 2, 3], Some((&[2, 2, 4], &[2, 2, 4]))),
-        "Expected hidden[0] size (4, 2, 4), got [2, 2, 4]"
+        "LSTM(3, 4, num_layers=2, bidirectional=True): Expected hidden[0] size (4, 2, 4), got [2, 2, 4]"
     );
     assert_eq!(
         lstm_err(&m, &[5, 2, 3], Some((&[4, 2, 4], &[4, 3, 4]))),
-        "Expected hidden[1] size (4, 2, 4), got [4, 3, 4]"
+        "LSTM(3, 4, num_layers=2, bidirectional=True): Expected hidden[1] size (4, 2, 4), got [4, 3, 4]"
     );
     // Unbatched: both shapes with the batch dim of 1 inserted.
     assert_eq!(
         lstm_err(&m, &[5, 3], Some((&[4, 4], &[4, 5]))),
-        "Expected hidden[1] size (4, 1, 4), got [4, 1, 5]"
+        "LSTM(3, 4, num_layers=2, bidirectional=True): Expected hidden[1] size (4, 1, 4), got [4, 1, 5]"
     );
     // State shapes before the sequence length.
     let one = lstm(LstmConfig::new(3, 4));
     assert_eq!(
         lstm_err(&one, &[0, 2, 3], Some((&[2, 2, 4], &[2, 2, 4]))),
-        "Expected hidden[0] size (1, 2, 4), got [2, 2, 4]"
+        "LSTM(3, 4): Expected hidden[0] size (1, 2, 4), got [2, 2, 4]"
     );
     assert_eq!(
         lstm_err(&one, &[0, 2, 3], None),
-        "Expected sequence length to be larger than 0 in RNN"
+        "LSTM(3, 4): Expected sequence length to be larger than 0 in RNN"
     );
 }
 
@@ -149,31 +149,31 @@ fn gru_forward_errors_in_check_order() {
     let m = gru(GruConfig::new(3, 4).num_layers(2).bidirectional(true));
     assert_eq!(
         gru_err(&m, &[1, 2, 3, 4], None),
-        "GRU: Expected input to be 2D or 3D, got 4D instead"
+        "GRU(3, 4, num_layers=2, bidirectional=True): GRU: Expected input to be 2D or 3D, got 4D instead"
     );
     assert_eq!(
         gru_err(&m, &[5, 2, 7], Some(&[4, 4])),
-        "For batched 3-D input, hx should also be 3-D but got 2-D tensor"
+        "GRU(3, 4, num_layers=2, bidirectional=True): For batched 3-D input, hx should also be 3-D but got 2-D tensor"
     );
     assert_eq!(
         gru_err(&m, &[5, 7], Some(&[4, 1, 4])),
-        "For unbatched 2-D input, hx should also be 2-D but got 3-D tensor"
+        "GRU(3, 4, num_layers=2, bidirectional=True): For unbatched 2-D input, hx should also be 2-D but got 3-D tensor"
     );
     assert_eq!(
         gru_err(&m, &[5, 2, 7], Some(&[2, 2, 4])),
-        "input.size(-1) must be equal to input_size. Expected 3, got 7"
+        "GRU(3, 4, num_layers=2, bidirectional=True): input.size(-1) must be equal to input_size. Expected 3, got 7"
     );
     assert_eq!(
         gru_err(&m, &[5, 2, 3], Some(&[2, 2, 4])),
-        "Expected hidden size (4, 2, 4), got [2, 2, 4]"
+        "GRU(3, 4, num_layers=2, bidirectional=True): Expected hidden size (4, 2, 4), got [2, 2, 4]"
     );
     assert_eq!(
         gru_err(&m, &[5, 3], Some(&[2, 4])),
-        "Expected hidden size (4, 1, 4), got [2, 1, 4]"
+        "GRU(3, 4, num_layers=2, bidirectional=True): Expected hidden size (4, 1, 4), got [2, 1, 4]"
     );
     assert_eq!(
         gru_err(&m, &[0, 2, 3], None),
-        "Expected sequence length to be larger than 0 in RNN"
+        "GRU(3, 4, num_layers=2, bidirectional=True): Expected sequence length to be larger than 0 in RNN"
     );
 }
 
@@ -190,44 +190,44 @@ fn cell_errors_in_check_order() {
     };
     assert_eq!(
         e(&[1, 2, 3], None),
-        "LSTMCell: Expected input to be 1D or 2D, got 3D instead"
+        "LSTMCell(3, 4): LSTMCell: Expected input to be 1D or 2D, got 3D instead"
     );
     assert_eq!(
         e(&[2, 3], Some((&[1, 2, 4], &[2, 4]))),
-        "LSTMCell: Expected hx[0] to be 1D or 2D, got 3D instead"
+        "LSTMCell(3, 4): LSTMCell: Expected hx[0] to be 1D or 2D, got 3D instead"
     );
     assert_eq!(
         e(&[2, 3], Some((&[2, 4], &[1, 2, 5]))),
-        "LSTMCell: Expected hx[1] to be 1D or 2D, got 3D instead"
+        "LSTMCell(3, 4): LSTMCell: Expected hx[1] to be 1D or 2D, got 3D instead"
     );
     assert_eq!(
         e(&[5], Some((&[2, 4], &[2, 4]))),
-        "input has inconsistent input_size: got 5 expected 3"
+        "LSTMCell(3, 4): input has inconsistent input_size: got 5 expected 3"
     );
     assert_eq!(
         e(&[2, 3], Some((&[2, 4], &[4]))),
-        "Expected 2D hidden1 (batch x hidden_size), but got 1D tensor"
+        "LSTMCell(3, 4): Expected 2D hidden1 (batch x hidden_size), but got 1D tensor"
     );
     assert_eq!(
         e(&[3], Some((&[4], &[2, 4]))),
-        "Expected 2D hidden1 (batch x hidden_size), but got 3D tensor"
+        "LSTMCell(3, 4): Expected 2D hidden1 (batch x hidden_size), but got 3D tensor"
     );
     // hidden0 is checked completely before hidden1.
     assert_eq!(
         e(&[2, 3], Some((&[3, 4], &[4]))),
-        "Input batch size 2 doesn't match hidden0 batch size 3"
+        "LSTMCell(3, 4): Input batch size 2 doesn't match hidden0 batch size 3"
     );
     assert_eq!(
         e(&[2, 3], Some((&[2, 5], &[3, 4]))),
-        "hidden0 has inconsistent hidden_size: got 5, expected 4"
+        "LSTMCell(3, 4): hidden0 has inconsistent hidden_size: got 5, expected 4"
     );
     assert_eq!(
         e(&[2, 3], Some((&[2, 4], &[3, 4]))),
-        "Input batch size 2 doesn't match hidden1 batch size 3"
+        "LSTMCell(3, 4): Input batch size 2 doesn't match hidden1 batch size 3"
     );
     assert_eq!(
         e(&[2, 3], Some((&[2, 4], &[2, 5]))),
-        "hidden1 has inconsistent hidden_size: got 5, expected 4"
+        "LSTMCell(3, 4): hidden1 has inconsistent hidden_size: got 5, expected 4"
     );
 
     let cell = GruCell::<f64>::new(3, 4, true, &mut recur_nn::seeded_rng(0)).unwrap();
@@ -237,31 +237,31 @@ fn cell_errors_in_check_order() {
     };
     assert_eq!(
         e(&[1, 2, 3], None),
-        "GRUCell: Expected input to be 1D or 2D, got 3D instead"
+        "GRUCell(3, 4): GRUCell: Expected input to be 1D or 2D, got 3D instead"
     );
     assert_eq!(
         e(&[2, 3], Some(&[1, 2, 4])),
-        "GRUCell: Expected hidden to be 1D or 2D, got 3D instead"
+        "GRUCell(3, 4): GRUCell: Expected hidden to be 1D or 2D, got 3D instead"
     );
     assert_eq!(
         e(&[5], Some(&[2, 4])),
-        "input has inconsistent input_size: got 5 expected 3"
+        "GRUCell(3, 4): input has inconsistent input_size: got 5 expected 3"
     );
     assert_eq!(
         e(&[3], Some(&[2, 4])),
-        "Expected 2D hidden0 (batch x hidden_size), but got 3D tensor"
+        "GRUCell(3, 4): Expected 2D hidden0 (batch x hidden_size), but got 3D tensor"
     );
     assert_eq!(
         e(&[2, 3], Some(&[4])),
-        "Expected 2D hidden0 (batch x hidden_size), but got 1D tensor"
+        "GRUCell(3, 4): Expected 2D hidden0 (batch x hidden_size), but got 1D tensor"
     );
     assert_eq!(
         e(&[2, 3], Some(&[3, 5])),
-        "Input batch size 2 doesn't match hidden0 batch size 3"
+        "GRUCell(3, 4): Input batch size 2 doesn't match hidden0 batch size 3"
     );
     assert_eq!(
         e(&[2, 3], Some(&[2, 5])),
-        "hidden0 has inconsistent hidden_size: got 5, expected 4"
+        "GRUCell(3, 4): hidden0 has inconsistent hidden_size: got 5, expected 4"
     );
 }
 
@@ -619,7 +619,7 @@ fn padded_batch_equals_each_sequence_alone() {
     let x = tape.constant(Tensor::zeros(&[5, 2, 3]));
     assert_eq!(
         l.forward_padded(&x, &[3, 0], None).unwrap_err().to_string(),
-        "Length of all samples has to be greater than 0, but found an element in 'lengths' that is <= 0"
+        "LSTM(3, 4): Length of all samples has to be greater than 0, but found an element in 'lengths' that is <= 0"
     );
     assert!(l.forward_padded(&x, &[6, 1], None).is_err());
     let g = gru(GruConfig::new(3, 4));
@@ -643,7 +643,7 @@ fn step_api_matches_the_sequence_forward_and_rejects_bad_input() {
         l.step(&Tensor::zeros(&[2, 3]), &mut wrong)
             .unwrap_err()
             .to_string(),
-        "LSTM.step: Expected hidden[1] size (2, 2, 4), got [2, 3, 4]"
+        "LSTM(3, 4, num_layers=2): step: Expected hidden[1] size (2, 2, 4), got [2, 3, 4]"
     );
     let g = gru(GruConfig::new(3, 4).num_layers(2));
     let (out, hn) = g.forward_tensor(&x, None).unwrap();
@@ -776,7 +776,7 @@ fn lstm_projection() {
     let e = lstm.forward(&x, Some((&h0, &c0))).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "Expected hidden[0] size (2, 1, 2), got [2, 1, 5]"
+        "LSTM(3, 5, proj_size=2, num_layers=2): Expected hidden[0] size (2, 1, 2), got [2, 1, 5]"
     );
     let (out, (h_n, c_n)) = lstm.forward(&x, None).unwrap();
     assert_eq!(

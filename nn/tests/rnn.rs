@@ -61,42 +61,42 @@ fn forward_errors_in_check_order() {
     let r = rnn(RnnConfig::new(3, 4).num_layers(2).bidirectional(true));
     assert_eq!(
         fwd_err(&r, &[1, 2, 3, 4], None),
-        "RNN: Expected input to be 2D or 3D, got 4D tensor instead"
+        "RNN(3, 4, num_layers=2, bidirectional=True): RNN: Expected input to be 2D or 3D, got 4D tensor instead"
     );
     assert_eq!(
         fwd_err(&r, &[1], None),
-        "RNN: Expected input to be 2D or 3D, got 1D tensor instead"
+        "RNN(3, 4, num_layers=2, bidirectional=True): RNN: Expected input to be 2D or 3D, got 1D tensor instead"
     );
     // Rank of hx before the feature size.
     assert_eq!(
         fwd_err(&r, &[5, 2, 7], Some(&[4, 4])),
-        "For batched 3-D input, hx should also be 3-D but got 2-D tensor"
+        "RNN(3, 4, num_layers=2, bidirectional=True): For batched 3-D input, hx should also be 3-D but got 2-D tensor"
     );
     assert_eq!(
         fwd_err(&r, &[5, 7], Some(&[4, 1, 4])),
-        "For unbatched 2-D input, hx should also be 2-D but got 3-D tensor"
+        "RNN(3, 4, num_layers=2, bidirectional=True): For unbatched 2-D input, hx should also be 2-D but got 3-D tensor"
     );
     // Feature size before h0 shape.
     assert_eq!(
         fwd_err(&r, &[5, 2, 7], Some(&[2, 2, 4])),
-        "input.size(-1) must be equal to input_size. Expected 3, got 7"
+        "RNN(3, 4, num_layers=2, bidirectional=True): input.size(-1) must be equal to input_size. Expected 3, got 7"
     );
     assert_eq!(
         fwd_err(&r, &[5, 2, 3], Some(&[2, 2, 4])),
-        "Expected hidden size (4, 2, 4), got [2, 2, 4]"
+        "RNN(3, 4, num_layers=2, bidirectional=True): Expected hidden size (4, 2, 4), got [2, 2, 4]"
     );
     assert_eq!(
         fwd_err(&r, &[5, 3], Some(&[2, 4])),
-        "Expected hidden size (4, 1, 4), got [2, 1, 4]"
+        "RNN(3, 4, num_layers=2, bidirectional=True): Expected hidden size (4, 1, 4), got [2, 1, 4]"
     );
     // h0 shape before seq_len 0.
     assert_eq!(
         fwd_err(&r, &[0, 2, 3], Some(&[2, 2, 4])),
-        "Expected hidden size (4, 2, 4), got [2, 2, 4]"
+        "RNN(3, 4, num_layers=2, bidirectional=True): Expected hidden size (4, 2, 4), got [2, 2, 4]"
     );
     assert_eq!(
         fwd_err(&r, &[0, 2, 3], None),
-        "Expected sequence length to be larger than 0 in RNN"
+        "RNN(3, 4, num_layers=2, bidirectional=True): Expected sequence length to be larger than 0 in RNN"
     );
 }
 
@@ -246,23 +246,23 @@ fn cell_errors() {
     };
     assert_eq!(
         e(&[1, 2, 3], None),
-        "RNNCell: Expected input to be 1D or 2D, got 3D instead"
+        "RNNCell(3, 4): RNNCell: Expected input to be 1D or 2D, got 3D instead"
     );
     assert_eq!(
         e(&[2, 3], Some(&[1, 2, 4])),
-        "RNNCell: Expected hidden to be 1D or 2D, got 3D instead"
+        "RNNCell(3, 4): RNNCell: Expected hidden to be 1D or 2D, got 3D instead"
     );
     assert_eq!(
         e(&[2, 5], Some(&[3, 4])),
-        "input has inconsistent input_size: got 5 expected 3"
+        "RNNCell(3, 4): input has inconsistent input_size: got 5 expected 3"
     );
     assert_eq!(
         e(&[2, 3], Some(&[3, 4])),
-        "Input batch size 2 doesn't match hidden0 batch size 3"
+        "RNNCell(3, 4): Input batch size 2 doesn't match hidden0 batch size 3"
     );
     assert_eq!(
         e(&[2, 3], Some(&[2, 5])),
-        "hidden0 has inconsistent hidden_size: got 5, expected 4"
+        "RNNCell(3, 4): hidden0 has inconsistent hidden_size: got 5, expected 4"
     );
     // Unbatched in, unbatched out.
     let h = cell
@@ -369,7 +369,7 @@ fn padded_batch_equals_each_sequence_alone() {
     let e = r.forward_padded(&x, &[3, 0], None).unwrap_err().to_string();
     assert_eq!(
         e,
-        "Length of all samples has to be greater than 0, but found an element in 'lengths' that is <= 0"
+        "RNN(3, 4): Length of all samples has to be greater than 0, but found an element in 'lengths' that is <= 0"
     );
     assert!(r.forward_padded(&x, &[6, 1], None).is_err());
     assert!(r.forward_padded(&x, &[1], None).is_err());
@@ -467,6 +467,6 @@ fn forward_tokens_equals_one_hot_forward() {
     let bad = recur_tensor::IndexTensor::from_vec(vec![0, 5], &[2, 1]).unwrap();
     assert_eq!(
         r.forward_tokens(&tape, &bad, None).unwrap_err().to_string(),
-        "RNN.forward_tokens: index 5 is out of bounds for input_size 5"
+        "RNN(5, 4): forward_tokens: index 5 is out of bounds for input_size 5"
     );
 }

@@ -70,7 +70,7 @@ crate::recurrent::wrapper::gated_builtin!(
     /// let h1 = cell.forward(&tape.constant(Tensor::ones(&[3])), None)?;   // unbatched
     /// assert_eq!(h1.dims(), &[4]);
     /// let e = cell.forward(&tape.constant(Tensor::ones(&[2, 5])), None).unwrap_err();
-    /// assert_eq!(e.to_string(), "input has inconsistent input_size: got 5 expected 3");
+    /// assert_eq!(e.to_string(), "GRUCell(3, 4, bias=False): input has inconsistent input_size: got 5 expected 3");
     /// # Ok::<(), recur_nn::NnError>(())
     /// ```
     ;

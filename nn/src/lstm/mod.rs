@@ -73,7 +73,7 @@ crate::recurrent::wrapper::gated_builtin!(
     /// assert_eq!((h1.dims(), c1.dims()), (&[2, 4][..], &[2, 4][..]));
     /// let (h, c) = (tape.constant(Tensor::zeros(&[3, 4])), tape.constant(Tensor::zeros(&[3, 4])));
     /// let e = cell.forward(&tape.constant(Tensor::ones(&[2, 3])), Some((&h, &c))).unwrap_err();
-    /// assert_eq!(e.to_string(), "Input batch size 2 doesn't match hidden0 batch size 3");
+    /// assert_eq!(e.to_string(), "LSTMCell(3, 4): Input batch size 2 doesn't match hidden0 batch size 3");
     /// # Ok::<(), recur_nn::NnError>(())
     /// ```
     ;

@@ -59,6 +59,15 @@ impl<C: Cell, T: Float> fmt::Display for Recurrent<C, T> {
     }
 }
 
+impl<C: Cell, T: Float> crate::layer::Layer<T> for Recurrent<C, T> {
+    /// [`Recurrent::forward`] from a zero state, returning the output sequence only: the
+    /// final state is dropped (what a recurrent layer inside a [`Sequential`](crate::Sequential)
+    /// hands on). Call the inherent `forward` for the final state or a given initial state.
+    fn forward<'t>(&self, x: &Var<'t, T>) -> Result<Var<'t, T>> {
+        Ok(Recurrent::forward(self, x, None)?.0)
+    }
+}
+
 /// What a forward returns: the output `(L, N, D*H)` and the final state parts, each
 /// `(layers * D, N, H)` (in the input's layout: unbatched, batch-first or not).
 pub type RecurrentOutput<'t, T> = (Var<'t, T>, Vec<Var<'t, T>>);
@@ -203,7 +212,8 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
     /// rows instead of a GEMM. This is how a character-level model feeds characters.
     ///
     /// # Errors
-    /// `LSTM.forward_tokens: index 70 is out of bounds for input_size 65` for a bad token;
+    /// `LSTM(65, 128): forward_tokens: index 70 is out of bounds for input_size 65` for a bad
+    /// token;
     /// otherwise as [`Recurrent::forward`] (with the shape the one-hot input would have).
     pub fn forward_tokens<'t>(
         &self,
@@ -218,9 +228,9 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
             .find(|&&t| t < 0 || t as usize >= v)
         {
             return Err(NnError::Input(format!(
-                "{}.forward_tokens: index {bad} is out of bounds for input_size {v}",
-                C::NAME
-            )));
+                "forward_tokens: index {bad} is out of bounds for input_size {v}"
+            ))
+            .in_module(self));
         }
         // The one-hot input's shape, as a stride-0 view of one zero (never read or copied).
         let mut dims = tokens.dims().to_vec();
@@ -271,11 +281,15 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
 
     /// Checks that `params` has the module's parameter shapes.
     pub(crate) fn check_params(&self, params: &[Var<'_, T>]) -> Result<()> {
+        self.check_params_unprefixed(params)
+            .map_err(|e| e.in_module(self))
+    }
+
+    fn check_params_unprefixed(&self, params: &[Var<'_, T>]) -> Result<()> {
         let own = self.named_parameters();
-        let name = C::NAME;
         if params.len() != own.len() {
             return Err(NnError::Input(format!(
-                "{name}: expected {} parameters, got {}",
+                "expected {} parameters, got {}",
                 own.len(),
                 params.len()
             )));
@@ -283,7 +297,7 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
         for ((pname, p), v) in own.iter().zip(params) {
             if p.value().dims() != v.dims() {
                 return Err(NnError::Input(format!(
-                    "{name}: parameter {pname} should have shape {}, got {}",
+                    "parameter {pname} should have shape {}, got {}",
                     p.value().shape(),
                     v.shape()
                 )));
@@ -292,11 +306,22 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
         Ok(())
     }
 
-    /// Checks a forward call's shapes.
+    /// Checks a forward call's shapes; the messages after the module's printed form.
     pub(crate) fn check(
         &self,
         input: &Var<'_, T>,
         state0: Option<&[&Var<'_, T>]>,
+        lengths: Option<&[usize]>,
+    ) -> Result<Normalised> {
+        let shapes: Option<Vec<&[usize]>> = state0.map(|s| s.iter().map(|v| v.dims()).collect());
+        self.check_dims(input.dims(), shapes.as_deref(), lengths)
+            .map_err(|e| e.in_module(self))
+    }
+
+    fn check_dims(
+        &self,
+        input: &[usize],
+        state0: Option<&[&[usize]]>,
         lengths: Option<&[usize]>,
     ) -> Result<Normalised> {
         let parts = C::STATE_PARTS;
@@ -304,14 +329,12 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
             && s.len() != parts
         {
             return Err(NnError::Input(format!(
-                "{}: expected {parts} initial state parts, got {}",
-                C::NAME,
+                "expected {parts} initial state parts, got {}",
                 s.len()
             )));
         }
-        let shapes: Vec<&[usize]> =
-            state0.map_or_else(Vec::new, |s| s.iter().map(|v| v.dims()).collect());
-        let n = check_forward(&self.config, C::NAME, input.dims(), &shapes, &self.widths())?;
+        let shapes = state0.unwrap_or_default();
+        let n = check_forward(&self.config, C::NAME, input, shapes, &self.widths())?;
         if let Some(l) = lengths {
             check_lengths(l, n.steps, n.batch)?;
         }

@@ -249,7 +249,10 @@ macro_rules! cell_module {
             hx: Option<&Var<'t, T>>,
         ) -> $crate::error::Result<Var<'t, T>> {
             let s = hx.as_ref().map(std::slice::from_ref);
-            let mut new = self.step.forward($torch, input, s)?;
+            let mut new = self
+                .step
+                .forward($torch, input, s)
+                .map_err(|e| e.in_module(self))?;
             Ok(new.pop().expect("one state part"))
         }
     };
@@ -272,7 +275,10 @@ macro_rules! cell_module {
             hx: Option<(&Var<'t, T>, &Var<'t, T>)>,
         ) -> $crate::error::Result<(Var<'t, T>, Var<'t, T>)> {
             let s = hx.map(|(h, c)| [h, c]);
-            let mut new = self.step.forward($torch, input, s.as_ref().map(|s| &s[..]))?;
+            let mut new = self
+                .step
+                .forward($torch, input, s.as_ref().map(|s| &s[..]))
+                .map_err(|e| e.in_module(self))?;
             let c = new.pop().expect("two state parts");
             Ok((new.pop().expect("two state parts"), c))
         }

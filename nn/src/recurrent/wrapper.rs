@@ -18,6 +18,23 @@ macro_rules! recurrent_module {
             }
         }
 
+        impl<T: Float> std::fmt::Display for $name<T> {
+            /// PyTorch's printed form (the config's), which also prefixes the module's errors.
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}", self.config)
+            }
+        }
+
+        impl<T: Float> $crate::layer::Layer<T> for $name<T> {
+            /// `forward` from a zero state, returning the output sequence only: the final
+            /// state is dropped (what a recurrent layer inside a
+            /// [`Sequential`]($crate::Sequential) hands on). Call the inherent `forward` for the
+            /// final state or a given initial state.
+            fn forward<'t>(&self, x: &Var<'t, T>) -> $crate::error::Result<Var<'t, T>> {
+                Ok(self.engine.forward(x, None)?.0)
+            }
+        }
+
         impl<T: Float> $name<T> {
             #[doc = concat!("A new ", $torch, " with PyTorch's initialisation: every parameter, biases")]
             /// included, from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), drawn in parameter

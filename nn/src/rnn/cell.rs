@@ -20,7 +20,7 @@ use std::fmt;
 /// let h1 = cell.forward(&tape.constant(Tensor::ones(&[2, 3])), None)?;
 /// assert_eq!(h1.dims(), &[2, 4]);
 /// let e = cell.forward(&tape.constant(Tensor::ones(&[2, 5])), None).unwrap_err();
-/// assert_eq!(e.to_string(), "input has inconsistent input_size: got 5 expected 3");
+/// assert_eq!(e.to_string(), "RNNCell(3, 4): input has inconsistent input_size: got 5 expected 3");
 /// # Ok::<(), recur_nn::NnError>(())
 /// ```
 #[derive(Debug)]
@@ -64,7 +64,8 @@ impl<T: Float> RnnCell<T> {
         let (input_size, hidden_size) = self.step.sizes();
         let shapes: Vec<&[usize]> = hx.map(|h| h.dims()).into_iter().collect();
         let (batched, batch) =
-            check_cell("RNNCell", input_size, hidden_size, input.dims(), &shapes)?;
+            check_cell("RNNCell", input_size, hidden_size, input.dims(), &shapes)
+                .map_err(|e| e.in_module(self))?;
         let s = hx.as_ref().map(std::slice::from_ref);
         let mut new = self.step.step(input, s, batched, batch)?;
         Ok(new.pop().expect("one state part"))
