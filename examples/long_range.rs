@@ -434,7 +434,7 @@ fn train(s: &Settings, t_len: usize, kind: Kind, bar: &ProgressBar) -> recur::nn
         let mut grads = {
             let tape = Tape::new();
             let pred = model.forward(&tape.constant(b.x))?;
-            let loss = mse_loss(&pred, &tape.constant(b.y), Reduction::Mean)?;
+            let loss = mse_loss(&pred, b.y, Reduction::Mean)?;
             tape.backward(&loss)?
         };
         clip_grad_norm(&mut grads, s.clip, 2.0, false)?;

@@ -14,7 +14,10 @@
 //! - [`CustomOp`]: a user-defined forward and backward that become one node (the fused RNN
 //!   and fused cross-entropy are built on it).
 //! - [`gradcheck`]: finite differences in `f64`, as public API.
+//! - Ops that cannot fail (element-wise, scalar, full reductions) return a [`Var`]; ops that
+//!   can (shapes that do not broadcast or multiply, bad dims) return a [`Result`].
 //! - Anomaly mode ([`Tape::set_anomaly`]) names the first op that produced a non-finite value.
+//! - Where a constant is meant (a loss's target), [`IntoVar`] takes a `Var` or a plain tensor.
 //!
 //! ```
 //! use recur_autograd::{Param, Tape};
@@ -42,4 +45,4 @@ pub use gradcheck::{GradcheckOptions, GradcheckReport, InputReport, gradcheck};
 pub use grads::Grads;
 pub use param::{Param, ParamId};
 pub use recur_tensor;
-pub use tape::{Backward, CustomOp, InputGrads, Tape, Var};
+pub use tape::{Backward, CustomOp, InputGrads, IntoVar, Tape, Var};

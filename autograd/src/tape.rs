@@ -244,6 +244,49 @@ impl<'t, T: Float> Var<'t, T> {
     }
 }
 
+/// A value that can stand where a constant is meant: a [`Var`] as it is (a gradient flows
+/// into it if it is tracked), or a plain [`Tensor`], recorded as a constant on the tape.
+///
+/// ```
+/// use recur_autograd::{IntoVar, Tape};
+/// use recur_tensor::Tensor;
+/// let tape = Tape::<f64>::new();
+/// let t = Tensor::from_vec(vec![1.0, 2.0], &[2])?;
+/// let c = (&t).into_var(&tape);
+/// assert!(!c.requires_grad());
+/// let x = tape.leaf(t);
+/// assert!((&x).into_var(&tape).requires_grad());
+/// # Ok::<(), recur_autograd::AutogradError>(())
+/// ```
+pub trait IntoVar<'t, T: Float> {
+    /// This value on `tape`.
+    fn into_var(self, tape: &'t Tape<T>) -> Var<'t, T>;
+}
+
+impl<'t, T: Float> IntoVar<'t, T> for &Var<'t, T> {
+    fn into_var(self, _tape: &'t Tape<T>) -> Var<'t, T> {
+        self.clone()
+    }
+}
+
+impl<'t, T: Float> IntoVar<'t, T> for Var<'t, T> {
+    fn into_var(self, _tape: &'t Tape<T>) -> Var<'t, T> {
+        self
+    }
+}
+
+impl<'t, T: Float> IntoVar<'t, T> for &Tensor<T> {
+    fn into_var(self, tape: &'t Tape<T>) -> Var<'t, T> {
+        tape.constant(self.clone())
+    }
+}
+
+impl<'t, T: Float> IntoVar<'t, T> for Tensor<T> {
+    fn into_var(self, tape: &'t Tape<T>) -> Var<'t, T> {
+        tape.constant(self)
+    }
+}
+
 impl<T: Float> Tape<T> {
     /// An empty tape.
     pub fn new() -> Self {

@@ -111,7 +111,7 @@ fn train<C: Cell>(cell: C, args: &Args, steps: usize) -> recur::nn::Result<Outco
             let tape = Tape::new();
             let (_, state) = rnn.forward(&tape.constant(x), None)?;
             let h_n = state[0].squeeze(0usize)?;
-            let loss = mse_loss(&head.forward(&h_n)?, &tape.constant(y), Reduction::Mean)?;
+            let loss = mse_loss(&head.forward(&h_n)?, y, Reduction::Mean)?;
             tape.backward(&loss)?
         };
         clip_grad_norm(&mut grads, 1.0, 2.0, false)?;
