@@ -271,11 +271,11 @@ fn norm2(t: &Tensor<f32>) -> f64 {
 /// `L = v · h_T` on the tape, then `‖dL/dv_t‖` for every retained var of each path, in the
 /// order t = T, T-1, ..., 1 (0 where no gradient arrived).
 fn backward_norms<'t>(
-    tape: &'t Tape<f32>,
     h_last: &Var<'t, f32>,
     v: &Tensor<f32>,
     paths: &[&[Var<'t, f32>]],
 ) -> Vec<Vec<f64>> {
+    let tape = h_last.tape();
     let loss = h_last
         .mul(&tape.constant(v.clone()))
         .map(|l| l.sum_all())
@@ -334,7 +334,7 @@ fn unroll(st: &Settings, cell: &impl OneState) -> (Vec<f64>, Vec<Vec<f32>>) {
         // The retained-gradient API: mark every h_t, then read dL/dh_t from the gradient store.
         hs.push(h.retain_grad());
     }
-    let norms = backward_norms(&tape, hs.last().expect("T >= 1"), &v, &[&hs])
+    let norms = backward_norms(hs.last().expect("T >= 1"), &v, &[&hs])
         .pop()
         .expect("one path");
     (norms, hs.iter().map(|s| s.value().to_vec()).collect())
@@ -515,7 +515,7 @@ fn measure_lstm(st: &Settings, bias: f64) -> [GatedRow; 2] {
         hs.push(h.retain_grad());
         cs.push(c.retain_grad());
     }
-    let mut norms = backward_norms(&tape, hs.last().expect("T >= 1"), &v, &[&hs, &cs]);
+    let mut norms = backward_norms(hs.last().expect("T >= 1"), &v, &[&hs, &cs]);
     let hv: Vec<Vec<f32>> = hs.iter().map(|s| s.value().to_vec()).collect();
     let gate = gate_mean(&cell, 1, &xs, &hv);
     let (h_bad, _) = forward_health(&hv);
