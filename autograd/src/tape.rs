@@ -210,7 +210,8 @@ impl<'t, T: Float> Var<'t, T> {
     /// compute `value`, then hand over the backward rule.
     ///
     /// # Errors
-    /// When an input is from another tape, or (anomaly mode) `value` is not finite.
+    /// When an input is from another tape, or (anomaly mode) `value` is not finite or an
+    /// earlier op's output was not (the first such value is reported).
     pub fn record(
         name: &'static str,
         inputs: &[&Var<'t, T>],
@@ -528,7 +529,7 @@ impl<T: Float> Tape<T> {
     ///
     /// # Errors
     /// When an input is from another tape, the op's forward fails, or (anomaly mode) an
-    /// output is not finite.
+    /// output is not finite or an earlier op's output was not (the first is reported).
     pub fn custom<'t, Op: CustomOp<T>>(
         &'t self,
         mut op: Op,

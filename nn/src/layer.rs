@@ -5,9 +5,10 @@ use crate::module::{Module, prefixed, prefixed_mut};
 use recur_autograd::{Param, Var};
 use recur_tensor::Float;
 
-/// A module whose forward maps one var to one var (Linear, activations, Dropout, ...).
+/// A module whose forward maps one var to one var (Linear, activations, Dropout, ...; Rnn,
+/// Lstm and Gru map the input sequence to the output sequence from a zero state).
 pub trait Layer<T: Float>: Module<T> {
-    /// Records the forward on `tape`.
+    /// Records the forward on the input's tape ([`Var::tape`]).
     ///
     /// # Errors
     /// When the input's shape does not fit the layer.
