@@ -165,7 +165,8 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
     /// mode.
     ///
     /// # Errors
-    /// PyTorch's messages, in its order (`LSTM: Expected input to be 2D or 3D, got 4D
+    /// PyTorch's messages, in its order, each after the module's printed form
+    /// (`LSTM(3, 4): ...`; `LSTM: Expected input to be 2D or 3D, got 4D
     /// instead`, `input.size(-1) must be equal to input_size. Expected 5, got 7`, ...).
     pub fn forward<'t>(
         &self,

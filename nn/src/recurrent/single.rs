@@ -239,7 +239,7 @@ macro_rules! cell_module {
         /// zeros if `None`; returns `h'` with the input's batchedness.
         ///
         /// # Errors
-        #[doc = concat!("PyTorch's messages in its order: `", $torch, ": Expected input to be 1D or 2D, got 3D")]
+        #[doc = concat!("PyTorch's messages in its order, after the cell's printed form (`", $torch, "(3, 4): `): `", $torch, ": Expected input to be 1D or 2D, got 3D")]
         /// instead`, `input has inconsistent input_size: got 5 expected 3`, `Input batch size
         /// 2 doesn't match hidden0 batch size 3`, `hidden0 has inconsistent hidden_size: got
         /// 5, expected 4`, ...
@@ -263,7 +263,7 @@ macro_rules! cell_module {
         /// batchedness.
         ///
         /// # Errors
-        #[doc = concat!("PyTorch's messages in its order: `", $torch, ": Expected input to be 1D or 2D, got 3D")]
+        #[doc = concat!("PyTorch's messages in its order, after the cell's printed form (`", $torch, "(3, 4): `): `", $torch, ": Expected input to be 1D or 2D, got 3D")]
         /// instead`, `Expected hx[1] to be 1D or 2D, got 3D instead`, `input has inconsistent
         /// input_size: got 5 expected 3`, then for `hidden0` and `hidden1` in turn: `Expected
         /// 2D hidden1 (batch x hidden_size), but got 1D tensor`, `Input batch size 2 doesn't

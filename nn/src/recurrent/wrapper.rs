@@ -111,7 +111,8 @@ macro_rules! recurrent_module {
         /// `(output, h_n)` with PyTorch's shapes. Dropout applies between layers in train mode.
         ///
         /// # Errors
-        /// PyTorch's messages, in its order (`Expected input to be 2D or 3D ...`,
+        /// PyTorch's messages, in its order, each after the module's printed form
+        /// (`RNN(5, 6): ...`; `Expected input to be 2D or 3D ...`,
         /// `input.size(-1) must be equal to input_size. Expected 5, got 7`, ...).
         pub fn forward<'t>(
             &self,
@@ -231,7 +232,8 @@ macro_rules! recurrent_module {
         /// train mode.
         ///
         /// # Errors
-        /// PyTorch's messages, in its order (`LSTM: Expected input to be 2D or 3D, got 4D
+        /// PyTorch's messages, in its order, each after the module's printed form
+        /// (`LSTM(3, 4): ...`; `LSTM: Expected input to be 2D or 3D, got 4D
         /// instead`, `For batched 3-D input, hx and cx should also be 3-D but got (2-D, 3-D)
         /// tensors`, `Expected hidden[0] size (2, 3, 20), got [2, 1, 20]`, ...).
         pub fn forward<'t>(
