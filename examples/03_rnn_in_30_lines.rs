@@ -22,7 +22,7 @@ fn forward<'t>(
     for x in xs {
         // A batch of rows at once: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh).
         let z = tape.constant(x.clone()).matmul(&w_ih_t)?.add(&b_ih)?;
-        h = z.add(&h.matmul(&w_hh_t)?)?.add(&b_hh)?.tanh()?;
+        h = z.add(&h.matmul(&w_hh_t)?)?.add(&b_hh)?.tanh();
     }
     Ok(h)
 }
@@ -68,10 +68,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let xs = steps(&seq)?;
         let tape = Tape::new();
         let pred = forward(&tape, &all[..4], &xs)?.matmul(&tape.param(&all[4]))?;
-        let loss = pred
-            .sub(&tape.constant(xs[0].clone()))?
-            .square()?
-            .mean_all()?;
+        let loss = pred.sub(&tape.constant(xs[0].clone()))?.square().mean_all();
         let grads = tape.backward(&loss)?;
         for p in &mut all {
             let g = grads

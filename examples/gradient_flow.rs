@@ -271,14 +271,14 @@ fn norm2(t: &Tensor<f32>) -> f64 {
 /// `L = v · h_T` on the tape, then `‖dL/dv_t‖` for every retained var of each path, in the
 /// order t = T, T-1, ..., 1 (0 where no gradient arrived).
 fn backward_norms<'t>(
-    tape: &'t Tape<f32>,
     h_last: &Var<'t, f32>,
     v: &Tensor<f32>,
     paths: &[&[Var<'t, f32>]],
 ) -> Vec<Vec<f64>> {
+    let tape = h_last.tape();
     let loss = h_last
         .mul(&tape.constant(v.clone()))
-        .and_then(|l| l.sum_all())
+        .map(|l| l.sum_all())
         .expect("scalar");
     let grads = tape.backward(&loss).expect("backward");
     paths
@@ -308,33 +308,18 @@ fn rate(norms: &[f64]) -> (f64, usize) {
 
 /// A cell with one state (`RnnCell`, `GruCell`), stepped on a tape.
 trait OneState {
-    fn step<'t>(
-        &self,
-        tape: &'t Tape<f32>,
-        x: &Var<'t, f32>,
-        h: Option<&Var<'t, f32>>,
-    ) -> Var<'t, f32>;
+    fn step<'t>(&self, x: &Var<'t, f32>, h: Option<&Var<'t, f32>>) -> Var<'t, f32>;
 }
 
 impl OneState for RnnCell<f32> {
-    fn step<'t>(
-        &self,
-        tape: &'t Tape<f32>,
-        x: &Var<'t, f32>,
-        h: Option<&Var<'t, f32>>,
-    ) -> Var<'t, f32> {
-        self.forward(tape, x, h).expect("shapes fit")
+    fn step<'t>(&self, x: &Var<'t, f32>, h: Option<&Var<'t, f32>>) -> Var<'t, f32> {
+        self.forward(x, h).expect("shapes fit")
     }
 }
 
 impl OneState for GruCell<f32> {
-    fn step<'t>(
-        &self,
-        tape: &'t Tape<f32>,
-        x: &Var<'t, f32>,
-        h: Option<&Var<'t, f32>>,
-    ) -> Var<'t, f32> {
-        self.forward(tape, x, h).expect("shapes fit")
+    fn step<'t>(&self, x: &Var<'t, f32>, h: Option<&Var<'t, f32>>) -> Var<'t, f32> {
+        self.forward(x, h).expect("shapes fit")
     }
 }
 
@@ -345,11 +330,11 @@ fn unroll(st: &Settings, cell: &impl OneState) -> (Vec<f64>, Vec<Vec<f32>>) {
     let tape = Tape::new();
     let mut hs: Vec<Var<'_, f32>> = Vec::with_capacity(xs.len());
     for x in &xs {
-        let h = cell.step(&tape, &tape.constant(x.clone()), hs.last());
+        let h = cell.step(&tape.constant(x.clone()), hs.last());
         // The retained-gradient API: mark every h_t, then read dL/dh_t from the gradient store.
         hs.push(h.retain_grad());
     }
-    let norms = backward_norms(&tape, hs.last().expect("T >= 1"), &v, &[&hs])
+    let norms = backward_norms(hs.last().expect("T >= 1"), &v, &[&hs])
         .pop()
         .expect("one path");
     (norms, hs.iter().map(|s| s.value().to_vec()).collect())
@@ -525,12 +510,12 @@ fn measure_lstm(st: &Settings, bias: f64) -> [GatedRow; 2] {
     for x in &xs {
         let state = hs.last().zip(cs.last());
         let (h, c) = cell
-            .forward(&tape, &tape.constant(x.clone()), state)
+            .forward(&tape.constant(x.clone()), state)
             .expect("shapes fit");
         hs.push(h.retain_grad());
         cs.push(c.retain_grad());
     }
-    let mut norms = backward_norms(&tape, hs.last().expect("T >= 1"), &v, &[&hs, &cs]);
+    let mut norms = backward_norms(hs.last().expect("T >= 1"), &v, &[&hs, &cs]);
     let hv: Vec<Vec<f32>> = hs.iter().map(|s| s.value().to_vec()).collect();
     let gate = gate_mean(&cell, 1, &xs, &hv);
     let (h_bad, _) = forward_health(&hv);
@@ -637,15 +622,13 @@ fn train(s: &Settings, q: &[f64], clip: Option<f64>) -> Vec<(f64, f64, f64)> {
         let (loss, mut grads) = {
             let tape = Tape::new();
             let (_, h_n) = rnn
-                .forward(&tape, &tape.constant(x.clone()), None)
+                .forward(&tape.constant(x.clone()), None)
                 .expect("shapes fit");
             // L = ½ ‖h_T - y‖²
             let loss = h_n
                 .sub(&tape.constant(target.clone()))
-                .and_then(|d| d.square())
-                .and_then(|d| d.sum_all())
-                .and_then(|d| d.mul_scalar(0.5))
-                .expect("scalar");
+                .map(|d| d.square().sum_all().mul_scalar(0.5))
+                .expect("shapes fit");
             let grads = tape.backward(&loss).expect("backward");
             (loss.value().to_vec()[0] as f64, grads)
         };

@@ -238,17 +238,13 @@ impl Model {
     }
 
     /// Predictions `(B, 1)` for input `(T, B, 2)`, on the tape.
-    fn forward<'t>(
-        &self,
-        tape: &'t Tape<f32>,
-        x: &Var<'t, f32>,
-    ) -> recur::nn::Result<Var<'t, f32>> {
+    fn forward<'t>(&self, x: &Var<'t, f32>) -> recur::nn::Result<Var<'t, f32>> {
         let h_n = match &self.net {
-            Net::Rnn(m) => m.forward(tape, x, None)?.1,
-            Net::Lstm(m) => m.forward(tape, x, None)?.1.0,
-            Net::Gru(m) => m.forward(tape, x, None)?.1,
+            Net::Rnn(m) => m.forward(x, None)?.1,
+            Net::Lstm(m) => m.forward(x, None)?.1.0,
+            Net::Gru(m) => m.forward(x, None)?.1,
         };
-        self.head.forward(tape, &h_n.squeeze(0usize)?)
+        self.head.forward(&h_n.squeeze(0usize)?)
     }
 
     /// Predictions without a tape.
@@ -437,8 +433,8 @@ fn train(s: &Settings, t_len: usize, kind: Kind, bar: &ProgressBar) -> recur::nn
         let b = batch(t_len, s.batch, &mut rng);
         let mut grads = {
             let tape = Tape::new();
-            let pred = model.forward(&tape, &tape.constant(b.x))?;
-            let loss = mse_loss(&pred, &tape.constant(b.y), Reduction::Mean)?;
+            let pred = model.forward(&tape.constant(b.x))?;
+            let loss = mse_loss(&pred, b.y, Reduction::Mean)?;
             tape.backward(&loss)?
         };
         clip_grad_norm(&mut grads, s.clip, 2.0, false)?;

@@ -153,8 +153,8 @@ impl<'c, C: Cell> Bench<'c, C> {
             let h0: Vec<_> = h0.iter().collect();
             let (out, _) = self
                 .rnn
-                .forward(&tape, &tape.constant(self.x.clone()), Some(&h0))?;
-            let logits = self.head.forward(&tape, &out)?.reshape(&[t * b, v])?;
+                .forward(&tape.constant(self.x.clone()), Some(&h0))?;
+            let logits = self.head.forward(&out)?.reshape(&[t * b, v])?;
             let loss = cross_entropy(&logits, &self.y, CrossEntropyOptions::default())?;
             tape.backward(&loss)?
         };

@@ -67,7 +67,7 @@ pub struct GradcheckReport {
 /// use recur_tensor::Tensor;
 /// let x = Tensor::from_vec(vec![0.3, -1.2, 2.0], &[3])?;
 /// let w = Tensor::from_vec(vec![0.5, 0.25, -1.0], &[3])?;
-/// let report = gradcheck(|_, v| v[0].tanh()?.mul(&v[1]), &[x, w], &GradcheckOptions::default())?;
+/// let report = gradcheck(|_, v| v[0].tanh().mul(&v[1]), &[x, w], &GradcheckOptions::default())?;
 /// assert!(report.inputs.iter().all(|r| r.max_abs_err < 1e-8));
 /// # Ok::<(), recur_autograd::AutogradError>(())
 /// ```

@@ -14,7 +14,10 @@
 //! - [`CustomOp`]: a user-defined forward and backward that become one node (the fused RNN
 //!   and fused cross-entropy are built on it).
 //! - [`gradcheck`]: finite differences in `f64`, as public API.
+//! - Ops that cannot fail (element-wise, scalar, full reductions) return a [`Var`]; ops that
+//!   can (shapes that do not broadcast or multiply, bad dims) return a [`Result`].
 //! - Anomaly mode ([`Tape::set_anomaly`]) names the first op that produced a non-finite value.
+//! - Where a constant is meant (a loss's target), [`IntoVar`] takes a `Var` or a plain tensor.
 //!
 //! ```
 //! use recur_autograd::{Param, Tape};
@@ -23,7 +26,7 @@
 //! for _step in 0..2 {
 //!     let tape = Tape::new();                               // fresh each step
 //!     let x = tape.constant(Tensor::ones(&[3, 2]));
-//!     let loss = x.matmul(&tape.param(&w))?.tanh()?.square()?.mean_all()?;
+//!     let loss = x.matmul(&tape.param(&w))?.tanh().square().mean_all();
 //!     let grads = tape.backward(&loss)?;
 //!     assert_eq!(grads.get(&w).unwrap().dims(), &[2, 1]);
 //! }
@@ -42,4 +45,4 @@ pub use gradcheck::{GradcheckOptions, GradcheckReport, InputReport, gradcheck};
 pub use grads::Grads;
 pub use param::{Param, ParamId};
 pub use recur_tensor;
-pub use tape::{Backward, CustomOp, InputGrads, Tape, Var};
+pub use tape::{Backward, CustomOp, InputGrads, IntoVar, Tape, Var};

@@ -28,7 +28,7 @@ impl ParamId {
 /// use recur_tensor::Tensor;
 /// let w = Param::new(Tensor::<f64>::from_vec(vec![2.0], &[1])?);
 /// let tape = Tape::new();
-/// let y = tape.param(&w).square()?.sum_all()?;
+/// let y = tape.param(&w).square().sum_all();
 /// let grads = tape.backward(&y)?;
 /// assert_eq!(grads.get(&w).unwrap().to_vec(), vec![4.0]);
 /// # Ok::<(), recur_autograd::AutogradError>(())

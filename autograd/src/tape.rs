@@ -46,7 +46,7 @@ pub trait Backward<T: Float>: 'static {
 /// let tape = Tape::new();
 /// let x = tape.leaf(Tensor::from_vec(vec![1.0, 2.0], &[2])?);
 /// let y = tape.custom(Triple, &[&x])?.remove(0);
-/// let grads = tape.backward(&y.sum_all()?)?;
+/// let grads = tape.backward(&y.sum_all())?;
 /// assert_eq!(grads.of(&x).unwrap().to_vec(), vec![3.0, 3.0]);
 /// # Ok::<(), recur_autograd::AutogradError>(())
 /// ```
@@ -110,7 +110,7 @@ struct Slot {
 /// use recur_tensor::Tensor;
 /// let tape = Tape::<f64>::new();
 /// let x = tape.leaf(Tensor::from_vec(vec![0.5, -1.0], &[2])?);
-/// let y = x.tanh()?.mul(&x)?.sum_all()?;            // y = sum(x * tanh x)
+/// let y = x.tanh().mul(&x)?.sum_all();                // y = sum(x * tanh x)
 /// let grads = tape.backward(&y)?;
 /// let g = grads.of(&x).unwrap().to_vec();
 /// let d = |v: f64| v.tanh() + v * (1.0 - v.tanh().powi(2));
@@ -121,6 +121,8 @@ pub struct Tape<T: Float = f32> {
     nodes: RefCell<Vec<Node<T>>>,
     slots: RefCell<Vec<Slot>>,
     anomaly: Cell<bool>,
+    /// The first non-finite forward value seen in anomaly mode; [`Tape::backward`] returns it.
+    first_anomaly: RefCell<Option<AutogradError>>,
 }
 
 impl<T: Float> Default for Tape<T> {
@@ -208,7 +210,8 @@ impl<'t, T: Float> Var<'t, T> {
     /// compute `value`, then hand over the backward rule.
     ///
     /// # Errors
-    /// When an input is from another tape, or (anomaly mode) `value` is not finite.
+    /// When an input is from another tape, or (anomaly mode) `value` is not finite or an
+    /// earlier op's output was not (the first such value is reported).
     pub fn record(
         name: &'static str,
         inputs: &[&Var<'t, T>],
@@ -225,6 +228,64 @@ impl<'t, T: Float> Var<'t, T> {
             .tape
             .record_op(name, inputs, value, Rule::Op(Box::new(backward)))
     }
+
+    /// Records a single-input op that cannot fail (element-wise, scalar, full reductions).
+    /// In anomaly mode a non-finite output is stored on the tape and reported by
+    /// [`Tape::backward`] (or [`Tape::check_anomaly`]) rather than here.
+    pub(crate) fn record_unary(
+        &self,
+        name: &'static str,
+        value: Tensor<T>,
+        backward: impl Backward<T>,
+    ) -> Var<'t, T> {
+        let tape = self.tape;
+        let ids: SmallVec<[usize; 3]> = smallvec::smallvec![self.slot];
+        tape.note_anomaly(name, &ids, &value);
+        tape.push_op(name, ids, value, Rule::Op(Box::new(backward)))
+    }
+}
+
+/// A value that can stand where a constant is meant: a [`Var`] as it is (a gradient flows
+/// into it if it is tracked), or a plain [`Tensor`], recorded as a constant on the tape.
+///
+/// ```
+/// use recur_autograd::{IntoVar, Tape};
+/// use recur_tensor::Tensor;
+/// let tape = Tape::<f64>::new();
+/// let t = Tensor::from_vec(vec![1.0, 2.0], &[2])?;
+/// let c = (&t).into_var(&tape);
+/// assert!(!c.requires_grad());
+/// let x = tape.leaf(t);
+/// assert!((&x).into_var(&tape).requires_grad());
+/// # Ok::<(), recur_autograd::AutogradError>(())
+/// ```
+pub trait IntoVar<'t, T: Float> {
+    /// This value on `tape`.
+    fn into_var(self, tape: &'t Tape<T>) -> Var<'t, T>;
+}
+
+impl<'t, T: Float> IntoVar<'t, T> for &Var<'t, T> {
+    fn into_var(self, _tape: &'t Tape<T>) -> Var<'t, T> {
+        self.clone()
+    }
+}
+
+impl<'t, T: Float> IntoVar<'t, T> for Var<'t, T> {
+    fn into_var(self, _tape: &'t Tape<T>) -> Var<'t, T> {
+        self
+    }
+}
+
+impl<'t, T: Float> IntoVar<'t, T> for &Tensor<T> {
+    fn into_var(self, tape: &'t Tape<T>) -> Var<'t, T> {
+        tape.constant(self.clone())
+    }
+}
+
+impl<'t, T: Float> IntoVar<'t, T> for Tensor<T> {
+    fn into_var(self, tape: &'t Tape<T>) -> Var<'t, T> {
+        tape.constant(self)
+    }
 }
 
 impl<T: Float> Tape<T> {
@@ -234,6 +295,7 @@ impl<T: Float> Tape<T> {
             nodes: RefCell::new(Vec::new()),
             slots: RefCell::new(Vec::new()),
             anomaly: Cell::new(false),
+            first_anomaly: RefCell::new(None),
         }
     }
 
@@ -247,8 +309,13 @@ impl<T: Float> Tape<T> {
     }
 
     /// Turns anomaly mode on or off. When on, the first op whose output (forward) or whose
-    /// input gradient (backward) is not finite fails with [`AutogradError::Anomaly`], naming
-    /// the op, its node id and its input shapes.
+    /// input gradient (backward) is not finite is reported as [`AutogradError::Anomaly`],
+    /// naming the op, its node id and its input shapes.
+    ///
+    /// Ops that cannot fail (`tanh`, `ln`, `mul_scalar`, `sum_all`, ...) return their `Var`
+    /// directly: the first non-finite forward value is kept on the tape and
+    /// [`Tape::backward`] returns it (so does [`Tape::check_anomaly`], without a backward).
+    /// Ops that return a `Result` fail at once, with that first anomaly if there was one.
     ///
     /// ```
     /// use recur_autograd::{AutogradError, Tape};
@@ -256,14 +323,16 @@ impl<T: Float> Tape<T> {
     /// let tape = Tape::<f64>::new();
     /// tape.set_anomaly(true);
     /// let x = tape.leaf(Tensor::from_vec(vec![1.0, 0.0], &[2])?);
-    /// let y = x.exp()?;                                     // finite: fine
-    /// let e = x.ln().unwrap_err();                          // ln(0) = -inf: reported
+    /// let y = x.exp();                                      // finite: fine
+    /// let z = x.ln();                                       // ln(0) = -inf: noted
+    /// let loss = z.mul_scalar(2.0).sum_all();
+    /// let e = tape.backward(&loss).unwrap_err();            // reported here
     /// assert_eq!(
     ///     e.to_string(),
     ///     "anomaly: forward of op `ln` (node #2, input shapes [[2]]) produced a non-finite value"
     /// );
-    /// # let _ = y;
     /// assert!(matches!(e, AutogradError::Anomaly { .. }));
+    /// assert_eq!(y.add(&z).unwrap_err(), e);                // a fallible op: at once
     /// # Ok::<(), recur_autograd::AutogradError>(())
     /// ```
     pub fn set_anomaly(&self, on: bool) {
@@ -272,6 +341,42 @@ impl<T: Float> Tape<T> {
     /// Whether anomaly mode is on.
     pub fn anomaly(&self) -> bool {
         self.anomaly.get()
+    }
+
+    /// The first non-finite forward value recorded in anomaly mode, as an error.
+    ///
+    /// # Errors
+    /// [`AutogradError::Anomaly`] naming the first op whose output was not finite.
+    ///
+    /// ```
+    /// use recur_autograd::Tape;
+    /// use recur_tensor::Tensor;
+    /// let tape = Tape::<f64>::new();
+    /// tape.set_anomaly(true);
+    /// let x = tape.constant(Tensor::from_vec(vec![-1.0], &[1])?);
+    /// assert!(tape.check_anomaly().is_ok());
+    /// let _ = x.sqrt();                                      // NaN
+    /// assert!(tape.check_anomaly().unwrap_err().to_string().contains("op `sqrt`"));
+    /// # Ok::<(), recur_autograd::AutogradError>(())
+    /// ```
+    pub fn check_anomaly(&self) -> Result<()> {
+        match &*self.first_anomaly.borrow() {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// In anomaly mode, keeps the first non-finite forward output (the op about to become
+    /// node `self.len()`). Returns the first anomaly seen so far, if any.
+    fn note_anomaly(&self, op: &str, inputs: &[usize], t: &Tensor<T>) -> Option<AutogradError> {
+        if !self.anomaly.get() {
+            return None;
+        }
+        let first = self.first_anomaly.borrow().is_none();
+        if first && let Err(e) = self.check_finite("forward", op, self.len(), inputs, t) {
+            *self.first_anomaly.borrow_mut() = Some(e);
+        }
+        self.first_anomaly.borrow().clone()
     }
 
     fn push(
@@ -386,7 +491,20 @@ impl<T: Float> Tape<T> {
             self.check_tape(name, v)?;
         }
         let ids: SmallVec<[usize; 3]> = inputs.iter().map(|v| v.slot).collect();
-        self.check_finite("forward", name, self.len(), &ids, &value)?;
+        if let Some(e) = self.note_anomaly(name, &ids, &value) {
+            return Err(e);
+        }
+        Ok(self.push_op(name, ids, value, rule))
+    }
+
+    /// Appends a single-output op node (a constant when no input needs a gradient).
+    fn push_op(
+        &self,
+        name: &'static str,
+        ids: SmallVec<[usize; 3]>,
+        value: Tensor<T>,
+        rule: Rule<T>,
+    ) -> Var<'_, T> {
         let requires_grad = {
             let slots = self.slots.borrow();
             ids.iter().any(|&s| slots[s].requires_grad)
@@ -400,18 +518,18 @@ impl<T: Float> Tape<T> {
             core::slice::from_ref(value.shape()),
             requires_grad,
         );
-        Ok(Var {
+        Var {
             tape: self,
             slot,
             value,
-        })
+        }
     }
 
     /// Runs a [`CustomOp`] on `inputs` and records it as one node; returns its outputs.
     ///
     /// # Errors
     /// When an input is from another tape, the op's forward fails, or (anomaly mode) an
-    /// output is not finite.
+    /// output is not finite or an earlier op's output was not (the first is reported).
     pub fn custom<'t, Op: CustomOp<T>>(
         &'t self,
         mut op: Op,
@@ -425,7 +543,9 @@ impl<T: Float> Tape<T> {
         let outs = op.forward(&values)?;
         let ids: SmallVec<[usize; 3]> = inputs.iter().map(|v| v.slot).collect();
         for o in &outs {
-            self.check_finite("forward", name, self.len(), &ids, o)?;
+            if let Some(e) = self.note_anomaly(name, &ids, o) {
+                return Err(e);
+            }
         }
         let requires_grad = {
             let slots = self.slots.borrow();
@@ -454,8 +574,10 @@ impl<T: Float> Tape<T> {
     ///
     /// # Errors
     /// When `output` has more than one element ([`AutogradError::NonScalarBackward`]), is
-    /// from another tape, or (anomaly mode) a gradient becomes non-finite.
+    /// from another tape, or (anomaly mode) a forward value was or a gradient becomes
+    /// non-finite.
     pub fn backward(&self, output: &Var<'_, T>) -> Result<Grads<T>> {
+        self.check_anomaly()?;
         if output.value.numel() != 1 {
             return Err(AutogradError::NonScalarBackward {
                 shape: output.value.shape().clone(),
@@ -469,9 +591,10 @@ impl<T: Float> Tape<T> {
     ///
     /// # Errors
     /// When `grad_output`'s shape is not `output`'s, `output` is from another tape, or
-    /// (anomaly mode) a gradient becomes non-finite.
+    /// (anomaly mode) a forward value was or a gradient becomes non-finite.
     pub fn backward_with(&self, output: &Var<'_, T>, grad_output: Tensor<T>) -> Result<Grads<T>> {
         self.check_tape("backward", output)?;
+        self.check_anomaly()?;
         if grad_output.shape() != output.value.shape() {
             return Err(AutogradError::GradShape {
                 op: "backward_with".into(),

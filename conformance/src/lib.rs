@@ -278,8 +278,8 @@ fn weighted<'t, T: Float>(
 ) -> Result<Var<'t, T>> {
     let tape = a.tape();
     Ok(a.mul(&tape.constant(ga.clone()))?
-        .sum_all()?
-        .add(&b.mul(&tape.constant(gb.clone()))?.sum_all()?)?)
+        .sum_all()
+        .add(&b.mul(&tape.constant(gb.clone()))?.sum_all())?)
 }
 
 fn run_rnn<T: Float>(case: &Case<T>, cmp: &mut Comparison) -> Result<()> {
@@ -296,7 +296,7 @@ fn run_rnn<T: Float>(case: &Case<T>, cmp: &mut Comparison) -> Result<()> {
     let tape = Tape::new();
     let x = tape.leaf(case.tensor("input")?.clone());
     let h0 = case.tensors.get("h0").map(|h| tape.leaf(h.clone()));
-    let (out, h_n) = rnn.forward(&tape, &x, h0.as_ref())?;
+    let (out, h_n) = rnn.forward(&x, h0.as_ref())?;
     cmp.check("output", out.value(), case.tensor("output")?);
     cmp.check("h_n", h_n.value(), case.tensor("h_n")?);
     let loss = weighted(
@@ -329,11 +329,11 @@ fn run_cell<T: Float>(case: &Case<T>, cmp: &mut Comparison) -> Result<()> {
     let tape = Tape::new();
     let x = tape.leaf(case.tensor("input")?.clone());
     let hx = case.tensors.get("hx").map(|h| tape.leaf(h.clone()));
-    let h1 = cell.forward(&tape, &x, hx.as_ref())?;
+    let h1 = cell.forward(&x, hx.as_ref())?;
     cmp.check("h1", h1.value(), case.tensor("h1")?);
     let loss = h1
         .mul(&tape.constant(case.tensor("grad_h1")?.clone()))?
-        .sum_all()?;
+        .sum_all();
     let grads = tape.backward(&loss)?;
     cmp.grad(case, "input", grads.of(&x))?;
     if let Some(hx) = &hx {
@@ -514,8 +514,8 @@ fn run_lstm<T: Float>(case: &Case<T>, cmp: &mut Comparison) -> Result<()> {
         _ => return Err(case.err("an LSTM case has both h0 and c0 or neither".into())),
     };
     let (out, (h_n, c_n)) = match &lengths {
-        Some(l) => lstm.forward_padded(&tape, &x, l, hx)?,
-        None => lstm.forward(&tape, &x, hx)?,
+        Some(l) => lstm.forward_padded(&x, l, hx)?,
+        None => lstm.forward(&x, hx)?,
     };
     cmp.check("output", out.value(), case.tensor("output")?);
     cmp.check("h_n", h_n.value(), case.tensor("h_n")?);
@@ -528,7 +528,7 @@ fn run_lstm<T: Float>(case: &Case<T>, cmp: &mut Comparison) -> Result<()> {
     )?
     .add(
         &c_n.mul(&tape.constant(case.tensor("grad_c_n")?.clone()))?
-            .sum_all()?,
+            .sum_all(),
     )?;
     let grads = tape.backward(&loss)?;
     let inputs = [
@@ -554,8 +554,8 @@ fn run_gru<T: Float>(case: &Case<T>, cmp: &mut Comparison) -> Result<()> {
     let x = tape.leaf(case.tensor("input")?.clone());
     let h0 = case.tensors.get("h0").map(|h| tape.leaf(h.clone()));
     let (out, h_n) = match &lengths {
-        Some(l) => gru.forward_padded(&tape, &x, l, h0.as_ref())?,
-        None => gru.forward(&tape, &x, h0.as_ref())?,
+        Some(l) => gru.forward_padded(&x, l, h0.as_ref())?,
+        None => gru.forward(&x, h0.as_ref())?,
     };
     cmp.check("output", out.value(), case.tensor("output")?);
     cmp.check("h_n", h_n.value(), case.tensor("h_n")?);
@@ -587,7 +587,7 @@ fn run_lstm_cell<T: Float>(case: &Case<T>, cmp: &mut Comparison) -> Result<()> {
         (None, None) => None,
         _ => return Err(case.err("an LSTMCell case has both hx and cx or neither".into())),
     };
-    let (h1, c1) = cell.forward(&tape, &x, state)?;
+    let (h1, c1) = cell.forward(&x, state)?;
     cmp.check("h1", h1.value(), case.tensor("h1")?);
     cmp.check("c1", c1.value(), case.tensor("c1")?);
     let loss = weighted(&h1, case.tensor("grad_h1")?, &c1, case.tensor("grad_c1")?)?;
@@ -611,11 +611,11 @@ fn run_gru_cell<T: Float>(case: &Case<T>, cmp: &mut Comparison) -> Result<()> {
     let tape = Tape::new();
     let x = tape.leaf(case.tensor("input")?.clone());
     let hx = case.tensors.get("hx").map(|h| tape.leaf(h.clone()));
-    let h1 = cell.forward(&tape, &x, hx.as_ref())?;
+    let h1 = cell.forward(&x, hx.as_ref())?;
     cmp.check("h1", h1.value(), case.tensor("h1")?);
     let loss = h1
         .mul(&tape.constant(case.tensor("grad_h1")?.clone()))?
-        .sum_all()?;
+        .sum_all();
     let grads = tape.backward(&loss)?;
     let inputs = [("input", Some(&x)), ("hx", hx.as_ref())];
     gated_grads(case, cmp, &grads, &inputs, &cell)

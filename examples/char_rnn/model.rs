@@ -139,7 +139,7 @@ impl CharModel {
         let (out, h_n) = self.rnn_forward(tape, &b.x, seq, batch, h0)?;
         let logits = self
             .head
-            .forward(tape, &out)?
+            .forward(&out)?
             .reshape(&[seq * batch, self.vocab])?;
         let loss = cross_entropy(&logits, &b.y, CrossEntropyOptions::default())?;
         Ok((loss, h_n))
@@ -236,7 +236,7 @@ fn run_core<'t, C: Cell>(
         .transpose()?;
     let refs: Option<Vec<&Var<'t, f32>>> = parts.as_ref().map(|p| p.iter().collect());
     let (out, finals) = match embed {
-        Some(e) => r.forward(tape, &e.forward(tape, idx)?, refs.as_deref())?,
+        Some(e) => r.forward(&e.forward(tape, idx)?, refs.as_deref())?,
         None => r.forward_tokens(tape, idx, refs.as_deref())?,
     };
     let values: Vec<&Tensor<f32>> = finals.iter().map(|v| v.value()).collect();

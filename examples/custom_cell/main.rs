@@ -109,13 +109,9 @@ fn train<C: Cell>(cell: C, args: &Args, steps: usize) -> recur::nn::Result<Outco
         let (x, y) = batch(args.length, args.batch, &mut data)?;
         let mut grads = {
             let tape = Tape::new();
-            let (_, state) = rnn.forward(&tape, &tape.constant(x), None)?;
+            let (_, state) = rnn.forward(&tape.constant(x), None)?;
             let h_n = state[0].squeeze(0usize)?;
-            let loss = mse_loss(
-                &head.forward(&tape, &h_n)?,
-                &tape.constant(y),
-                Reduction::Mean,
-            )?;
+            let loss = mse_loss(&head.forward(&h_n)?, y, Reduction::Mean)?;
             tape.backward(&loss)?
         };
         clip_grad_norm(&mut grads, 1.0, 2.0, false)?;

@@ -59,7 +59,7 @@ impl Cell for MinGru {
     }
     fn forward_composed<'t, T: Float>(&self, s: ForwardVars<'_, 't, T>) -> Result<Vec<Var<'t, T>>> {
         let (h, prev) = (s.hidden, &s.prev[0]);
-        let z = s.gates.narrow(1usize, 0, h)?.sigmoid()?;
+        let z = s.gates.narrow(1usize, 0, h)?.sigmoid();
         let cand = s.gates.narrow(1usize, h, h)?;
         Ok(vec![prev.add(&z.mul(&cand.sub(prev)?)?)?])
     }

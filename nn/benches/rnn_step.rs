@@ -37,12 +37,8 @@ fn train_step(c: &mut Criterion) {
             bench.iter(|| {
                 let mut grads = {
                     let tape = Tape::new();
-                    let (out, _) = rnn.forward(&tape, &tape.constant(x.clone()), None).unwrap();
-                    let logits = head
-                        .forward(&tape, &out)
-                        .unwrap()
-                        .reshape(&[t * b, v])
-                        .unwrap();
+                    let (out, _) = rnn.forward(&tape.constant(x.clone()), None).unwrap();
+                    let logits = head.forward(&out).unwrap().reshape(&[t * b, v]).unwrap();
                     let loss = cross_entropy(&logits, &y, CrossEntropyOptions::default()).unwrap();
                     tape.backward(&loss).unwrap()
                 };

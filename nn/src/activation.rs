@@ -3,7 +3,7 @@
 use crate::error::Result;
 use crate::layer::Layer;
 use crate::module::Module;
-use recur_autograd::{Param, Tape, Var};
+use recur_autograd::{Param, Var};
 use recur_tensor::Float;
 
 macro_rules! activation {
@@ -22,17 +22,14 @@ macro_rules! activation {
         }
 
         impl<T: Float> Layer<T> for $ty {
-            fn forward<'t>(&self, _tape: &'t Tape<T>, x: &Var<'t, T>) -> Result<Var<'t, T>> {
-                $func(x)
+            fn forward<'t>(&self, x: &Var<'t, T>) -> Result<Var<'t, T>> {
+                Ok($func(x))
             }
         }
 
         #[doc = concat!("The `", stringify!($method), "` function on a var (the module [`", stringify!($ty), "`] as a function).")]
-        ///
-        /// # Errors
-        /// Only in anomaly mode, when the output is not finite.
-        pub fn $func<'t, T: Float>(x: &Var<'t, T>) -> Result<Var<'t, T>> {
-            Ok(x.$method()?)
+        pub fn $func<'t, T: Float>(x: &Var<'t, T>) -> Var<'t, T> {
+            x.$method()
         }
     };
 }
@@ -44,7 +41,7 @@ activation!(
     /// use recur_nn::{Layer, Tanh, Tape};
     /// use recur_tensor::Tensor;
     /// let tape = Tape::<f64>::new();
-    /// let y = Tanh.forward(&tape, &tape.constant(Tensor::from_vec(vec![-100.0, 0.0], &[2])?))?;
+    /// let y = Tanh.forward(&tape.constant(Tensor::from_vec(vec![-100.0, 0.0], &[2])?))?;
     /// assert_eq!(y.value().to_vec(), vec![-1.0, 0.0]);
     /// # Ok::<(), recur_nn::NnError>(())
     /// ```
@@ -57,7 +54,7 @@ activation!(
     /// use recur_nn::{Layer, ReLU, Tape};
     /// use recur_tensor::Tensor;
     /// let tape = Tape::<f64>::new();
-    /// let y = ReLU.forward(&tape, &tape.constant(Tensor::from_vec(vec![-1.0, 2.0], &[2])?))?;
+    /// let y = ReLU.forward(&tape.constant(Tensor::from_vec(vec![-1.0, 2.0], &[2])?))?;
     /// assert_eq!(y.value().to_vec(), vec![0.0, 2.0]);
     /// # Ok::<(), recur_nn::NnError>(())
     /// ```
@@ -70,7 +67,7 @@ activation!(
     /// use recur_nn::{Layer, Sigmoid, Tape};
     /// use recur_tensor::Tensor;
     /// let tape = Tape::<f64>::new();
-    /// let y = Sigmoid.forward(&tape, &tape.constant(Tensor::from_vec(vec![0.0], &[1])?))?;
+    /// let y = Sigmoid.forward(&tape.constant(Tensor::from_vec(vec![0.0], &[1])?))?;
     /// assert_eq!(y.value().to_vec(), vec![0.5]);
     /// # Ok::<(), recur_nn::NnError>(())
     /// ```

@@ -4,7 +4,7 @@ use crate::error::{NnError, Result};
 use crate::layer::Layer;
 use crate::module::Module;
 use rand::SeedableRng;
-use recur_autograd::{Param, Tape, Var};
+use recur_autograd::{Param, Var};
 use recur_tensor::{Float, Tensor};
 use std::cell::Cell;
 
@@ -40,10 +40,10 @@ pub(crate) fn mask<T: Float, R: rand::Rng + ?Sized>(
 /// use recur_tensor::Tensor;
 /// let mut d = Dropout::new(0.5, 7)?;
 /// let tape = Tape::<f64>::new();
-/// let y = d.forward(&tape, &tape.constant(Tensor::ones(&[1000])))?;
+/// let y = d.forward(&tape.constant(Tensor::ones(&[1000])))?;
 /// assert!(y.value().to_vec().iter().all(|&v| v == 0.0 || v == 2.0));
 /// d.set_training(false);
-/// let y = d.forward(&tape, &tape.constant(Tensor::ones(&[3])))?;
+/// let y = d.forward(&tape.constant(Tensor::ones(&[3])))?;
 /// assert_eq!(y.value().to_vec(), vec![1.0; 3]);
 /// # Ok::<(), recur_nn::NnError>(())
 /// ```
@@ -100,7 +100,8 @@ impl<T: Float> Module<T> for Dropout {
 }
 
 impl<T: Float> Layer<T> for Dropout {
-    fn forward<'t>(&self, tape: &'t Tape<T>, x: &Var<'t, T>) -> Result<Var<'t, T>> {
+    fn forward<'t>(&self, x: &Var<'t, T>) -> Result<Var<'t, T>> {
+        let tape = x.tape();
         if !self.training || self.p == 0.0 {
             return Ok(x.clone());
         }

@@ -5,7 +5,22 @@ use recur_tensor::TensorError;
 use thiserror::Error;
 
 /// What went wrong in a module, loss, optimizer or checkpoint. Module errors use PyTorch's
-/// wording where PyTorch has one (`input.size(-1) must be equal to input_size. Expected 3, got 7`).
+/// wording where PyTorch has one, after the module's printed form, so that a model with two
+/// RNNs says which one refused its input
+/// (`RNN(5, 6, num_layers=2): input.size(-1) must be equal to input_size. Expected 5, got 7`).
+///
+/// ```
+/// use recur_nn::{Rnn, RnnConfig, Tape};
+/// use recur_tensor::Tensor;
+/// let rnn = Rnn::<f32>::new(RnnConfig::new(5, 6).num_layers(2), &mut recur_nn::seeded_rng(0))?;
+/// let tape = Tape::new();
+/// let e = rnn.forward(&tape.constant(Tensor::zeros(&[3, 1, 7])), None).unwrap_err();
+/// assert_eq!(
+///     e.to_string(),
+///     "RNN(5, 6, num_layers=2): input.size(-1) must be equal to input_size. Expected 5, got 7"
+/// );
+/// # Ok::<(), recur_nn::NnError>(())
+/// ```
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum NnError {
@@ -38,6 +53,17 @@ pub enum NnError {
         /// The underlying error.
         source: std::io::Error,
     },
+}
+
+impl NnError {
+    /// A bad input refused by `module`: the message prefixed with the module's printed form
+    /// (`LSTM(3, 4): ...`). Other errors pass through unchanged.
+    pub(crate) fn in_module(self, module: &dyn std::fmt::Display) -> Self {
+        match self {
+            NnError::Input(msg) => NnError::Input(format!("{module}: {msg}")),
+            other => other,
+        }
+    }
 }
 
 impl From<TensorError> for NnError {

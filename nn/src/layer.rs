@@ -2,19 +2,23 @@
 
 use crate::error::Result;
 use crate::module::{Module, prefixed, prefixed_mut};
-use recur_autograd::{Param, Tape, Var};
+use recur_autograd::{Param, Var};
 use recur_tensor::Float;
 
-/// A module whose forward maps one var to one var (Linear, activations, Dropout, ...).
+/// A module whose forward maps one var to one var (Linear, activations, Dropout, ...; Rnn,
+/// Lstm and Gru map the input sequence to the output sequence from a zero state).
 pub trait Layer<T: Float>: Module<T> {
-    /// Records the forward on `tape`.
+    /// Records the forward on the input's tape ([`Var::tape`]).
     ///
     /// # Errors
     /// When the input's shape does not fit the layer.
-    fn forward<'t>(&self, tape: &'t Tape<T>, x: &Var<'t, T>) -> Result<Var<'t, T>>;
+    fn forward<'t>(&self, x: &Var<'t, T>) -> Result<Var<'t, T>>;
 }
 
 /// Layers applied in order (`torch.nn.Sequential`); parameters are named `0.weight`, `1.bias`, ...
+///
+/// A recurrent module ([`Rnn`](crate::Rnn), [`Lstm`](crate::Lstm), [`Gru`](crate::Gru)) is a
+/// layer too: from a zero state it hands on its output sequence and drops its final state.
 ///
 /// ```
 /// use recur_nn::{Layer, Linear, Module, Sequential, Tanh, Tape};
@@ -26,8 +30,15 @@ pub trait Layer<T: Float>: Module<T> {
 ///     .push(Linear::new(8, 2, &mut rng)?);
 /// assert_eq!(net.named_parameters()[2].0, "2.weight");
 /// let tape = Tape::new();
-/// let y = net.forward(&tape, &tape.constant(Tensor::ones(&[3, 4])))?;
+/// let y = net.forward(&tape.constant(Tensor::ones(&[3, 4])))?;
 /// assert_eq!(y.dims(), &[3, 2]);
+///
+/// // An LSTM over (L, N, 4), then a head on every step: (L, N, 8) -> (L, N, 1).
+/// let tagger = Sequential::<f32>::new()
+///     .push(recur_nn::Lstm::new(recur_nn::LstmConfig::new(4, 8), &mut rng)?)
+///     .push(Linear::new(8, 1, &mut rng)?);
+/// let y = tagger.forward(&tape.constant(Tensor::ones(&[5, 3, 4])))?;
+/// assert_eq!(y.dims(), &[5, 3, 1]);
 /// # Ok::<(), recur_nn::NnError>(())
 /// ```
 pub struct Sequential<T: Float = f32> {
@@ -87,10 +98,10 @@ impl<T: Float> Module<T> for Sequential<T> {
 }
 
 impl<T: Float> Layer<T> for Sequential<T> {
-    fn forward<'t>(&self, tape: &'t Tape<T>, x: &Var<'t, T>) -> Result<Var<'t, T>> {
+    fn forward<'t>(&self, x: &Var<'t, T>) -> Result<Var<'t, T>> {
         let mut h = x.clone();
         for l in &self.layers {
-            h = l.forward(tape, &h)?;
+            h = l.forward(&h)?;
         }
         Ok(h)
     }

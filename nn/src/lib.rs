@@ -36,7 +36,7 @@ pub use lstm::{Lstm, LstmCell, LstmConfig};
 #[doc(hidden)]
 pub use module::__derive;
 pub use module::{Module, prefixed, prefixed_mut};
-pub use recur_autograd::{Grads, Param, ParamId, Tape, Var};
+pub use recur_autograd::{Grads, IntoVar, Param, ParamId, Tape, Var};
 pub use rnn::{Nonlinearity, Rnn, RnnCell, RnnConfig};
 
 /// A seeded random-number generator (ChaCha12 via `rand`'s `StdRng`), the one recur's

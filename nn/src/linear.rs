@@ -16,7 +16,7 @@ use recur_tensor::{Float, IndexTensor, Tensor};
 /// let lin = Linear::<f64>::new(3, 2, &mut recur_nn::seeded_rng(0))?;
 /// assert_eq!(lin.num_parameters(), 3 * 2 + 2);
 /// let tape = Tape::new();
-/// let y = lin.forward(&tape, &tape.constant(Tensor::zeros(&[5, 3])))?;
+/// let y = lin.forward(&tape.constant(Tensor::zeros(&[5, 3])))?;
 /// assert_eq!(y.value().to_vec()[..2], lin.bias().unwrap().value().to_vec()[..]); // 0 W^T + b
 /// # Ok::<(), recur_nn::NnError>(())
 /// ```
@@ -85,7 +85,8 @@ impl<T: Float> Linear<T> {
                 dims.last().copied().unwrap_or(0),
                 i,
                 o
-            )));
+            ))
+            .in_module(self));
         }
         Ok(())
     }
@@ -108,10 +109,11 @@ impl<T: Float> Linear<T> {
         let (i, o) = self.features();
         if x.len() != i || out.len() != o {
             return Err(NnError::Input(format!(
-                "Linear.forward_slice: expected {i} inputs and {o} outputs, got {} and {}",
+                "forward_slice: expected {i} inputs and {o} outputs, got {} and {}",
                 x.len(),
                 out.len()
-            )));
+            ))
+            .in_module(self));
         }
         match &self.bias {
             Some(b) => out.copy_from_slice(b.value().contiguous().as_slice().expect("contiguous")),
@@ -136,6 +138,15 @@ impl<T: Float> Linear<T> {
     }
 }
 
+impl<T: Float> std::fmt::Display for Linear<T> {
+    /// PyTorch's printed form: `Linear(in_features=3, out_features=2, bias=True)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (i, o) = self.features();
+        let bias = if self.bias.is_some() { "True" } else { "False" };
+        write!(f, "Linear(in_features={i}, out_features={o}, bias={bias})")
+    }
+}
+
 impl<T: Float> Module<T> for Linear<T> {
     fn named_parameters(&self) -> Vec<(String, &Param<T>)> {
         let mut v = vec![("weight".to_string(), &self.weight)];
@@ -157,7 +168,8 @@ impl<T: Float> Layer<T> for Linear<T> {
     /// `x W^T + b` for `x` of shape `(*, in)`. Leading dims are flattened into one GEMM
     /// `(rows, in) x (in, out)` rather than a batched product, so the weight gradient is one
     /// GEMM too.
-    fn forward<'t>(&self, tape: &'t Tape<T>, x: &Var<'t, T>) -> Result<Var<'t, T>> {
+    fn forward<'t>(&self, x: &Var<'t, T>) -> Result<Var<'t, T>> {
+        let tape = x.tape();
         self.check(x.dims())?;
         let (i, o) = self.features();
         let lead = &x.dims()[..x.rank() - 1];

@@ -13,7 +13,7 @@
 //! PyTorch); `Sum` adds them; ignored items contribute 0 and get a zero gradient.
 
 use crate::error::{NnError, Result};
-use recur_autograd::{Backward, CustomOp, InputGrads, Var};
+use recur_autograd::{Backward, CustomOp, InputGrads, IntoVar, Var};
 use recur_tensor::{Float, IndexTensor, Tensor, pool};
 use smallvec::smallvec;
 
@@ -508,7 +508,8 @@ impl<T: Float> Backward<T> for NllBackward {
 // ------------------------------------------------------------------ mse
 
 /// Mean squared error `(a - b)²`, reduced (`torch.nn.functional.mse_loss`), of two
-/// tensors of the same shape.
+/// tensors of the same shape. The target `b` is a var or a plain tensor ([`IntoVar`]; a
+/// tensor is a constant).
 ///
 /// Shapes that differ are refused even when they would broadcast: `(4, 1)` against `(4)`
 /// would silently compute a `(4, 4)` loss, which PyTorch only warns about. To broadcast on
@@ -527,6 +528,8 @@ impl<T: Float> Backward<T> for NllBackward {
 /// let b = tape.constant(Tensor::from_vec(vec![1.0, 0.0, 0.0], &[3])?);
 /// let loss = mse_loss(&a, &b, Reduction::Mean)?;
 /// assert_eq!(loss.value().item()?, 13.0 / 3.0);
+/// let same = mse_loss(&a, b.value(), Reduction::Mean)?;        // a plain tensor target
+/// assert_eq!(same.value().item()?, 13.0 / 3.0);
 /// let g = tape.backward(&loss)?;
 /// assert_eq!(g.of(&a).unwrap().to_vec(), vec![0.0, 4.0 / 3.0, 2.0]);   // 2(a - b)/n
 ///
@@ -537,9 +540,10 @@ impl<T: Float> Backward<T> for NllBackward {
 /// ```
 pub fn mse_loss<'t, T: Float>(
     a: &Var<'t, T>,
-    b: &Var<'t, T>,
+    b: impl IntoVar<'t, T>,
     reduction: Reduction,
 ) -> Result<Var<'t, T>> {
+    let b = b.into_var(a.tape());
     if a.dims() != b.dims() {
         return Err(NnError::Input(format!(
             "mse_loss: Using a target size ({}) that is different to the input size ({}). \
@@ -549,7 +553,7 @@ pub fn mse_loss<'t, T: Float>(
             a.value().shape()
         )));
     }
-    mse_loss_broadcast(a, b, reduction)
+    mse_loss_broadcast(a, &b, reduction)
 }
 
 /// [`mse_loss`] of operands that broadcast together (NumPy rules), when that is meant:
@@ -571,13 +575,13 @@ pub fn mse_loss<'t, T: Float>(
 /// ```
 pub fn mse_loss_broadcast<'t, T: Float>(
     a: &Var<'t, T>,
-    b: &Var<'t, T>,
+    b: impl IntoVar<'t, T>,
     reduction: Reduction,
 ) -> Result<Var<'t, T>> {
-    let sq = a.sub(b)?.square()?;
+    let sq = a.sub(&b.into_var(a.tape()))?.square();
     Ok(match reduction {
-        Reduction::Mean => sq.mean_all()?,
-        Reduction::Sum => sq.sum_all()?,
+        Reduction::Mean => sq.mean_all(),
+        Reduction::Sum => sq.sum_all(),
         Reduction::None => sq,
     })
 }

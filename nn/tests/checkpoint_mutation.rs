@@ -58,9 +58,9 @@ fn original() -> &'static (Vec<u8>, Loaded) {
             let x = Tensor::uniform(&[4, 2, 3], -1.0, 1.0, &mut recur_nn::seeded_rng(step));
             let grads = {
                 let tape = Tape::new();
-                let (out, _) = m.rnn.forward(&tape, &tape.constant(x), None).unwrap();
-                let loss = m.head.forward(&tape, &out).unwrap().square().unwrap();
-                tape.backward(&loss.mean_all().unwrap()).unwrap()
+                let (out, _) = m.rnn.forward(&tape.constant(x), None).unwrap();
+                let loss = m.head.forward(&out).unwrap().square();
+                tape.backward(&loss.mean_all()).unwrap()
             };
             opt.step_modules(&mut [&mut m], &grads).unwrap();
         }

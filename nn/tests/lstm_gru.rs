@@ -29,7 +29,7 @@ fn lstm_err(m: &Lstm<f64>, x: &[usize], hx: Option<(&[usize], &[usize])>) -> Str
             tape.constant(Tensor::zeros(c)),
         )
     });
-    m.forward(&tape, &x, hx.as_ref().map(|(h, c)| (h, c)))
+    m.forward(&x, hx.as_ref().map(|(h, c)| (h, c)))
         .unwrap_err()
         .to_string()
 }
@@ -38,7 +38,7 @@ fn gru_err(m: &Gru<f64>, x: &[usize], h0: Option<&[usize]>) -> String {
     let tape = Tape::new();
     let x = tape.constant(Tensor::zeros(x));
     let h0 = h0.map(|h| tape.constant(Tensor::zeros(h)));
-    m.forward(&tape, &x, h0.as_ref()).unwrap_err().to_string()
+    m.forward(&x, h0.as_ref()).unwrap_err().to_string()
 }
 
 #[test]
@@ -95,52 +95,52 @@ fn lstm_forward_errors_in_check_order() {
     let m = lstm(LstmConfig::new(3, 4).num_layers(2).bidirectional(true));
     assert_eq!(
         lstm_err(&m, &[1, 2, 3, 4], None),
-        "LSTM: Expected input to be 2D or 3D, got 4D instead"
+        "LSTM(3, 4, num_layers=2, bidirectional=True): LSTM: Expected input to be 2D or 3D, got 4D instead"
     );
     assert_eq!(
         lstm_err(&m, &[3], None),
-        "LSTM: Expected input to be 2D or 3D, got 1D instead"
+        "LSTM(3, 4, num_layers=2, bidirectional=True): LSTM: Expected input to be 2D or 3D, got 1D instead"
     );
     // State ranks before the feature size; both ranks are named.
     assert_eq!(
         lstm_err(&m, &[5, 2, 7], Some((&[4, 4], &[4, 4]))),
-        "For batched 3-D input, hx and cx should also be 3-D but got (2-D, 2-D) tensors"
+        "LSTM(3, 4, num_layers=2, bidirectional=True): For batched 3-D input, hx and cx should also be 3-D but got (2-D, 2-D) tensors"
     );
     assert_eq!(
         lstm_err(&m, &[5, 2, 7], Some((&[4, 2, 4], &[4, 4]))),
-        "For batched 3-D input, hx and cx should also be 3-D but got (3-D, 2-D) tensors"
+        "LSTM(3, 4, num_layers=2, bidirectional=True): For batched 3-D input, hx and cx should also be 3-D but got (3-D, 2-D) tensors"
     );
     assert_eq!(
         lstm_err(&m, &[5, 7], Some((&[4, 4], &[4, 1, 4]))),
-        "For unbatched 2-D input, hx and cx should also be 2-D but got (2-D, 3-D) tensors"
+        "LSTM(3, 4, num_layers=2, bidirectional=True): For unbatched 2-D input, hx and cx should also be 2-D but got (2-D, 3-D) tensors"
     );
     assert_eq!(
         lstm_err(&m, &[5, 2, 7], Some((&[2, 2, 4], &[2, 2, 4]))),
-        "input.size(-1) must be equal to input_size. Expected 3, got 7"
+        "LSTM(3, 4, num_layers=2, bidirectional=True): input.size(-1) must be equal to input_size. Expected 3, got 7"
     );
     // h0 before c0.
     assert_eq!(
         lstm_err(&m, &[5, 2, 3], Some((&[2, 2, 4], &[2, 2, 4]))),
-        "Expected hidden[0] size (4, 2, 4), got [2, 2, 4]"
+        "LSTM(3, 4, num_layers=2, bidirectional=True): Expected hidden[0] size (4, 2, 4), got [2, 2, 4]"
     );
     assert_eq!(
         lstm_err(&m, &[5, 2, 3], Some((&[4, 2, 4], &[4, 3, 4]))),
-        "Expected hidden[1] size (4, 2, 4), got [4, 3, 4]"
+        "LSTM(3, 4, num_layers=2, bidirectional=True): Expected hidden[1] size (4, 2, 4), got [4, 3, 4]"
     );
     // Unbatched: both shapes with the batch dim of 1 inserted.
     assert_eq!(
         lstm_err(&m, &[5, 3], Some((&[4, 4], &[4, 5]))),
-        "Expected hidden[1] size (4, 1, 4), got [4, 1, 5]"
+        "LSTM(3, 4, num_layers=2, bidirectional=True): Expected hidden[1] size (4, 1, 4), got [4, 1, 5]"
     );
     // State shapes before the sequence length.
     let one = lstm(LstmConfig::new(3, 4));
     assert_eq!(
         lstm_err(&one, &[0, 2, 3], Some((&[2, 2, 4], &[2, 2, 4]))),
-        "Expected hidden[0] size (1, 2, 4), got [2, 2, 4]"
+        "LSTM(3, 4): Expected hidden[0] size (1, 2, 4), got [2, 2, 4]"
     );
     assert_eq!(
         lstm_err(&one, &[0, 2, 3], None),
-        "Expected sequence length to be larger than 0 in RNN"
+        "LSTM(3, 4): Expected sequence length to be larger than 0 in RNN"
     );
 }
 
@@ -149,31 +149,31 @@ fn gru_forward_errors_in_check_order() {
     let m = gru(GruConfig::new(3, 4).num_layers(2).bidirectional(true));
     assert_eq!(
         gru_err(&m, &[1, 2, 3, 4], None),
-        "GRU: Expected input to be 2D or 3D, got 4D instead"
+        "GRU(3, 4, num_layers=2, bidirectional=True): GRU: Expected input to be 2D or 3D, got 4D instead"
     );
     assert_eq!(
         gru_err(&m, &[5, 2, 7], Some(&[4, 4])),
-        "For batched 3-D input, hx should also be 3-D but got 2-D tensor"
+        "GRU(3, 4, num_layers=2, bidirectional=True): For batched 3-D input, hx should also be 3-D but got 2-D tensor"
     );
     assert_eq!(
         gru_err(&m, &[5, 7], Some(&[4, 1, 4])),
-        "For unbatched 2-D input, hx should also be 2-D but got 3-D tensor"
+        "GRU(3, 4, num_layers=2, bidirectional=True): For unbatched 2-D input, hx should also be 2-D but got 3-D tensor"
     );
     assert_eq!(
         gru_err(&m, &[5, 2, 7], Some(&[2, 2, 4])),
-        "input.size(-1) must be equal to input_size. Expected 3, got 7"
+        "GRU(3, 4, num_layers=2, bidirectional=True): input.size(-1) must be equal to input_size. Expected 3, got 7"
     );
     assert_eq!(
         gru_err(&m, &[5, 2, 3], Some(&[2, 2, 4])),
-        "Expected hidden size (4, 2, 4), got [2, 2, 4]"
+        "GRU(3, 4, num_layers=2, bidirectional=True): Expected hidden size (4, 2, 4), got [2, 2, 4]"
     );
     assert_eq!(
         gru_err(&m, &[5, 3], Some(&[2, 4])),
-        "Expected hidden size (4, 1, 4), got [2, 1, 4]"
+        "GRU(3, 4, num_layers=2, bidirectional=True): Expected hidden size (4, 1, 4), got [2, 1, 4]"
     );
     assert_eq!(
         gru_err(&m, &[0, 2, 3], None),
-        "Expected sequence length to be larger than 0 in RNN"
+        "GRU(3, 4, num_layers=2, bidirectional=True): Expected sequence length to be larger than 0 in RNN"
     );
 }
 
@@ -184,86 +184,84 @@ fn cell_errors_in_check_order() {
     let cell = LstmCell::<f64>::new(3, 4, true, &mut recur_nn::seeded_rng(0)).unwrap();
     let e = |x: &[usize], h: Option<(&[usize], &[usize])>| {
         let hx = h.map(|(h, c)| (z(h), z(c)));
-        cell.forward(&tape, &z(x), hx.as_ref().map(|(h, c)| (h, c)))
+        cell.forward(&z(x), hx.as_ref().map(|(h, c)| (h, c)))
             .unwrap_err()
             .to_string()
     };
     assert_eq!(
         e(&[1, 2, 3], None),
-        "LSTMCell: Expected input to be 1D or 2D, got 3D instead"
+        "LSTMCell(3, 4): LSTMCell: Expected input to be 1D or 2D, got 3D instead"
     );
     assert_eq!(
         e(&[2, 3], Some((&[1, 2, 4], &[2, 4]))),
-        "LSTMCell: Expected hx[0] to be 1D or 2D, got 3D instead"
+        "LSTMCell(3, 4): LSTMCell: Expected hx[0] to be 1D or 2D, got 3D instead"
     );
     assert_eq!(
         e(&[2, 3], Some((&[2, 4], &[1, 2, 5]))),
-        "LSTMCell: Expected hx[1] to be 1D or 2D, got 3D instead"
+        "LSTMCell(3, 4): LSTMCell: Expected hx[1] to be 1D or 2D, got 3D instead"
     );
     assert_eq!(
         e(&[5], Some((&[2, 4], &[2, 4]))),
-        "input has inconsistent input_size: got 5 expected 3"
+        "LSTMCell(3, 4): input has inconsistent input_size: got 5 expected 3"
     );
     assert_eq!(
         e(&[2, 3], Some((&[2, 4], &[4]))),
-        "Expected 2D hidden1 (batch x hidden_size), but got 1D tensor"
+        "LSTMCell(3, 4): Expected 2D hidden1 (batch x hidden_size), but got 1D tensor"
     );
     assert_eq!(
         e(&[3], Some((&[4], &[2, 4]))),
-        "Expected 2D hidden1 (batch x hidden_size), but got 3D tensor"
+        "LSTMCell(3, 4): Expected 2D hidden1 (batch x hidden_size), but got 3D tensor"
     );
     // hidden0 is checked completely before hidden1.
     assert_eq!(
         e(&[2, 3], Some((&[3, 4], &[4]))),
-        "Input batch size 2 doesn't match hidden0 batch size 3"
+        "LSTMCell(3, 4): Input batch size 2 doesn't match hidden0 batch size 3"
     );
     assert_eq!(
         e(&[2, 3], Some((&[2, 5], &[3, 4]))),
-        "hidden0 has inconsistent hidden_size: got 5, expected 4"
+        "LSTMCell(3, 4): hidden0 has inconsistent hidden_size: got 5, expected 4"
     );
     assert_eq!(
         e(&[2, 3], Some((&[2, 4], &[3, 4]))),
-        "Input batch size 2 doesn't match hidden1 batch size 3"
+        "LSTMCell(3, 4): Input batch size 2 doesn't match hidden1 batch size 3"
     );
     assert_eq!(
         e(&[2, 3], Some((&[2, 4], &[2, 5]))),
-        "hidden1 has inconsistent hidden_size: got 5, expected 4"
+        "LSTMCell(3, 4): hidden1 has inconsistent hidden_size: got 5, expected 4"
     );
 
     let cell = GruCell::<f64>::new(3, 4, true, &mut recur_nn::seeded_rng(0)).unwrap();
     let e = |x: &[usize], h: Option<&[usize]>| {
         let h = h.map(z);
-        cell.forward(&tape, &z(x), h.as_ref())
-            .unwrap_err()
-            .to_string()
+        cell.forward(&z(x), h.as_ref()).unwrap_err().to_string()
     };
     assert_eq!(
         e(&[1, 2, 3], None),
-        "GRUCell: Expected input to be 1D or 2D, got 3D instead"
+        "GRUCell(3, 4): GRUCell: Expected input to be 1D or 2D, got 3D instead"
     );
     assert_eq!(
         e(&[2, 3], Some(&[1, 2, 4])),
-        "GRUCell: Expected hidden to be 1D or 2D, got 3D instead"
+        "GRUCell(3, 4): GRUCell: Expected hidden to be 1D or 2D, got 3D instead"
     );
     assert_eq!(
         e(&[5], Some(&[2, 4])),
-        "input has inconsistent input_size: got 5 expected 3"
+        "GRUCell(3, 4): input has inconsistent input_size: got 5 expected 3"
     );
     assert_eq!(
         e(&[3], Some(&[2, 4])),
-        "Expected 2D hidden0 (batch x hidden_size), but got 3D tensor"
+        "GRUCell(3, 4): Expected 2D hidden0 (batch x hidden_size), but got 3D tensor"
     );
     assert_eq!(
         e(&[2, 3], Some(&[4])),
-        "Expected 2D hidden0 (batch x hidden_size), but got 1D tensor"
+        "GRUCell(3, 4): Expected 2D hidden0 (batch x hidden_size), but got 1D tensor"
     );
     assert_eq!(
         e(&[2, 3], Some(&[3, 5])),
-        "Input batch size 2 doesn't match hidden0 batch size 3"
+        "GRUCell(3, 4): Input batch size 2 doesn't match hidden0 batch size 3"
     );
     assert_eq!(
         e(&[2, 3], Some(&[2, 5])),
-        "hidden0 has inconsistent hidden_size: got 5, expected 4"
+        "GRUCell(3, 4): hidden0 has inconsistent hidden_size: got 5, expected 4"
     );
 }
 
@@ -279,7 +277,6 @@ fn shapes_of_every_case() {
         });
         let (o, (h, c)) = m
             .forward(
-                &tape,
                 &tape.constant(Tensor::ones(x)),
                 hx.as_ref().map(|(h, c)| (h, c)),
             )
@@ -290,7 +287,7 @@ fn shapes_of_every_case() {
     let gs = |m: &Gru<f64>, x: &[usize], h: Option<&[usize]>| {
         let h0 = h.map(|h| tape.constant(Tensor::zeros(h)));
         let (o, h) = m
-            .forward(&tape, &tape.constant(Tensor::ones(x)), h0.as_ref())
+            .forward(&tape.constant(Tensor::ones(x)), h0.as_ref())
             .unwrap();
         (o.dims().to_vec(), h.dims().to_vec())
     };
@@ -502,7 +499,6 @@ fn states_are_never_modified_and_forward_tensor_matches_forward() {
     let tape = Tape::new();
     let (o2, (h2, c2)) = l
         .forward(
-            &tape,
             &tape.constant(x.clone()),
             Some((&tape.constant(h0.clone()), &tape.constant(c0.clone()))),
         )
@@ -521,7 +517,7 @@ fn states_are_never_modified_and_forward_tensor_matches_forward() {
     let (o, h) = g.forward_tensor(&x, Some(&h0)).unwrap();
     assert_eq!(h0.to_vec(), before);
     let (o2, h2) = g
-        .forward(&tape, &tape.constant(x), Some(&tape.constant(h0)))
+        .forward(&tape.constant(x), Some(&tape.constant(h0)))
         .unwrap();
     assert_eq!(
         (o.to_vec(), h.to_vec()),
@@ -535,7 +531,7 @@ fn dropout_between_layers_only_in_training() {
     let mut l = lstm(LstmConfig::new(3, 5).num_layers(3).dropout(0.5));
     let run = |l: &Lstm<f64>| {
         let tape = Tape::new();
-        let (o, _) = l.forward(&tape, &tape.constant(x.clone()), None).unwrap();
+        let (o, _) = l.forward(&tape.constant(x.clone()), None).unwrap();
         o.value().to_vec()
     };
     assert_ne!(run(&l), run(&l), "independent masks per call");
@@ -557,7 +553,7 @@ fn dropout_between_layers_only_in_training() {
     let mut g = gru(GruConfig::new(3, 5).num_layers(2).dropout(1.0));
     // p = 1: the second layer sees zeros, so its output is that of a 1-layer GRU on zeros.
     let tape = Tape::new();
-    let (o1, _) = g.forward(&tape, &tape.constant(x.clone()), None).unwrap();
+    let (o1, _) = g.forward(&tape.constant(x.clone()), None).unwrap();
     g.set_training(false);
     let mut one = gru(GruConfig::new(5, 5));
     let src: Vec<Tensor<f64>> = g.named_parameters()[4..]
@@ -575,7 +571,7 @@ fn dropout_between_layers_only_in_training() {
     // A single layer never applies dropout.
     let l1 = lstm(LstmConfig::new(3, 5).dropout(0.9));
     let tape = Tape::new();
-    let (o, _) = l1.forward(&tape, &tape.constant(x.clone()), None).unwrap();
+    let (o, _) = l1.forward(&tape.constant(x.clone()), None).unwrap();
     assert_eq!(
         o.value().to_vec(),
         l1.forward_tensor(&x, None).unwrap().0.to_vec()
@@ -591,10 +587,10 @@ fn padded_batch_equals_each_sequence_alone() {
         let g = gru(GruConfig::new(3, 4).num_layers(2).bidirectional(bidir));
         let tape = Tape::new();
         let (lo, (lh, lc)) = l
-            .forward_padded(&tape, &tape.constant(x.clone()), &lengths, None)
+            .forward_padded(&tape.constant(x.clone()), &lengths, None)
             .unwrap();
         let (go, gh) = g
-            .forward_padded(&tape, &tape.constant(x.clone()), &lengths, None)
+            .forward_padded(&tape.constant(x.clone()), &lengths, None)
             .unwrap();
         for (b, &len) in lengths.iter().enumerate() {
             let item = x.select(1, b).unwrap().narrow(0, 0, len).unwrap();
@@ -622,14 +618,12 @@ fn padded_batch_equals_each_sequence_alone() {
     let tape = Tape::new();
     let x = tape.constant(Tensor::zeros(&[5, 2, 3]));
     assert_eq!(
-        l.forward_padded(&tape, &x, &[3, 0], None)
-            .unwrap_err()
-            .to_string(),
-        "Length of all samples has to be greater than 0, but found an element in 'lengths' that is <= 0"
+        l.forward_padded(&x, &[3, 0], None).unwrap_err().to_string(),
+        "LSTM(3, 4): Length of all samples has to be greater than 0, but found an element in 'lengths' that is <= 0"
     );
-    assert!(l.forward_padded(&tape, &x, &[6, 1], None).is_err());
+    assert!(l.forward_padded(&x, &[6, 1], None).is_err());
     let g = gru(GruConfig::new(3, 4));
-    assert!(g.forward_padded(&tape, &x, &[1], None).is_err());
+    assert!(g.forward_padded(&x, &[1], None).is_err());
 }
 
 #[test]
@@ -649,7 +643,7 @@ fn step_api_matches_the_sequence_forward_and_rejects_bad_input() {
         l.step(&Tensor::zeros(&[2, 3]), &mut wrong)
             .unwrap_err()
             .to_string(),
-        "LSTM.step: Expected hidden[1] size (2, 2, 4), got [2, 3, 4]"
+        "LSTM(3, 4, num_layers=2): step: Expected hidden[1] size (2, 2, 4), got [2, 3, 4]"
     );
     let g = gru(GruConfig::new(3, 4).num_layers(2));
     let (out, hn) = g.forward_tensor(&x, None).unwrap();
@@ -708,8 +702,8 @@ fn gradients_reach_every_parameter_and_state() {
         tape.leaf(rand(&[4, 2, 4], 2)),
         tape.leaf(rand(&[4, 2, 4], 3)),
     );
-    let (out, (_, c_n)) = l.forward(&tape, &x, Some((&h0, &c0))).unwrap();
-    let loss = out.sum_all().unwrap().add(&c_n.sum_all().unwrap()).unwrap();
+    let (out, (_, c_n)) = l.forward(&x, Some((&h0, &c0))).unwrap();
+    let loss = out.sum_all().add(&c_n.sum_all()).unwrap();
     let grads = tape.backward(&loss).unwrap();
     for v in [&x, &h0, &c0] {
         assert!(grads.of(v).unwrap().abs().max_all().unwrap() > 0.0);
@@ -723,9 +717,7 @@ fn gradients_reach_every_parameter_and_state() {
     // One fused node per layer and direction: the tape stays short for long sequences.
     let g = gru(GruConfig::new(3, 4));
     let tape = Tape::new();
-    let (_, _) = g
-        .forward(&tape, &tape.leaf(rand(&[500, 1, 3], 1)), None)
-        .unwrap();
+    let (_, _) = g.forward(&tape.leaf(rand(&[500, 1, 3], 1)), None).unwrap();
     assert!(tape.len() < 20, "{} nodes", tape.len());
 }
 
@@ -781,12 +773,12 @@ fn lstm_projection() {
         tape.constant(Tensor::zeros(&[2, 1, 5])),
         tape.constant(Tensor::zeros(&[2, 1, 5])),
     );
-    let e = lstm.forward(&tape, &x, Some((&h0, &c0))).unwrap_err();
+    let e = lstm.forward(&x, Some((&h0, &c0))).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "Expected hidden[0] size (2, 1, 2), got [2, 1, 5]"
+        "LSTM(3, 5, proj_size=2, num_layers=2): Expected hidden[0] size (2, 1, 2), got [2, 1, 5]"
     );
-    let (out, (h_n, c_n)) = lstm.forward(&tape, &x, None).unwrap();
+    let (out, (h_n, c_n)) = lstm.forward(&x, None).unwrap();
     assert_eq!(
         (out.dims(), h_n.dims(), c_n.dims()),
         (&[6, 1, 2][..], &[2, 1, 2][..], &[2, 1, 5][..])

@@ -14,7 +14,7 @@ fn fwd_err(r: &Rnn<f64>, x: &[usize], h0: Option<&[usize]>) -> String {
     let tape = Tape::new();
     let x = tape.constant(Tensor::zeros(x));
     let h0 = h0.map(|h| tape.constant(Tensor::zeros(h)));
-    r.forward(&tape, &x, h0.as_ref()).unwrap_err().to_string()
+    r.forward(&x, h0.as_ref()).unwrap_err().to_string()
 }
 
 #[test]
@@ -61,42 +61,42 @@ fn forward_errors_in_check_order() {
     let r = rnn(RnnConfig::new(3, 4).num_layers(2).bidirectional(true));
     assert_eq!(
         fwd_err(&r, &[1, 2, 3, 4], None),
-        "RNN: Expected input to be 2D or 3D, got 4D tensor instead"
+        "RNN(3, 4, num_layers=2, bidirectional=True): RNN: Expected input to be 2D or 3D, got 4D tensor instead"
     );
     assert_eq!(
         fwd_err(&r, &[1], None),
-        "RNN: Expected input to be 2D or 3D, got 1D tensor instead"
+        "RNN(3, 4, num_layers=2, bidirectional=True): RNN: Expected input to be 2D or 3D, got 1D tensor instead"
     );
     // Rank of hx before the feature size.
     assert_eq!(
         fwd_err(&r, &[5, 2, 7], Some(&[4, 4])),
-        "For batched 3-D input, hx should also be 3-D but got 2-D tensor"
+        "RNN(3, 4, num_layers=2, bidirectional=True): For batched 3-D input, hx should also be 3-D but got 2-D tensor"
     );
     assert_eq!(
         fwd_err(&r, &[5, 7], Some(&[4, 1, 4])),
-        "For unbatched 2-D input, hx should also be 2-D but got 3-D tensor"
+        "RNN(3, 4, num_layers=2, bidirectional=True): For unbatched 2-D input, hx should also be 2-D but got 3-D tensor"
     );
     // Feature size before h0 shape.
     assert_eq!(
         fwd_err(&r, &[5, 2, 7], Some(&[2, 2, 4])),
-        "input.size(-1) must be equal to input_size. Expected 3, got 7"
+        "RNN(3, 4, num_layers=2, bidirectional=True): input.size(-1) must be equal to input_size. Expected 3, got 7"
     );
     assert_eq!(
         fwd_err(&r, &[5, 2, 3], Some(&[2, 2, 4])),
-        "Expected hidden size (4, 2, 4), got [2, 2, 4]"
+        "RNN(3, 4, num_layers=2, bidirectional=True): Expected hidden size (4, 2, 4), got [2, 2, 4]"
     );
     assert_eq!(
         fwd_err(&r, &[5, 3], Some(&[2, 4])),
-        "Expected hidden size (4, 1, 4), got [2, 1, 4]"
+        "RNN(3, 4, num_layers=2, bidirectional=True): Expected hidden size (4, 1, 4), got [2, 1, 4]"
     );
     // h0 shape before seq_len 0.
     assert_eq!(
         fwd_err(&r, &[0, 2, 3], Some(&[2, 2, 4])),
-        "Expected hidden size (4, 2, 4), got [2, 2, 4]"
+        "RNN(3, 4, num_layers=2, bidirectional=True): Expected hidden size (4, 2, 4), got [2, 2, 4]"
     );
     assert_eq!(
         fwd_err(&r, &[0, 2, 3], None),
-        "Expected sequence length to be larger than 0 in RNN"
+        "RNN(3, 4, num_layers=2, bidirectional=True): Expected sequence length to be larger than 0 in RNN"
     );
 }
 
@@ -106,7 +106,7 @@ fn shapes_of_every_case() {
     let shapes = |r: &Rnn<f64>, x: &[usize], h0: Option<&[usize]>| {
         let xv = tape.constant(Tensor::ones(x));
         let h = h0.map(|h| tape.constant(Tensor::zeros(h)));
-        let (o, hn) = r.forward(&tape, &xv, h.as_ref()).unwrap();
+        let (o, hn) = r.forward(&xv, h.as_ref()).unwrap();
         (o.dims().to_vec(), hn.dims().to_vec())
     };
     let r = rnn(RnnConfig::new(3, 4).num_layers(2).bidirectional(true));
@@ -240,33 +240,33 @@ fn cell_errors() {
     let tape = Tape::new();
     let e = |x: &[usize], h: Option<&[usize]>| {
         let h = h.map(|h| tape.constant(Tensor::zeros(h)));
-        cell.forward(&tape, &tape.constant(Tensor::zeros(x)), h.as_ref())
+        cell.forward(&tape.constant(Tensor::zeros(x)), h.as_ref())
             .unwrap_err()
             .to_string()
     };
     assert_eq!(
         e(&[1, 2, 3], None),
-        "RNNCell: Expected input to be 1D or 2D, got 3D instead"
+        "RNNCell(3, 4): RNNCell: Expected input to be 1D or 2D, got 3D instead"
     );
     assert_eq!(
         e(&[2, 3], Some(&[1, 2, 4])),
-        "RNNCell: Expected hidden to be 1D or 2D, got 3D instead"
+        "RNNCell(3, 4): RNNCell: Expected hidden to be 1D or 2D, got 3D instead"
     );
     assert_eq!(
         e(&[2, 5], Some(&[3, 4])),
-        "input has inconsistent input_size: got 5 expected 3"
+        "RNNCell(3, 4): input has inconsistent input_size: got 5 expected 3"
     );
     assert_eq!(
         e(&[2, 3], Some(&[3, 4])),
-        "Input batch size 2 doesn't match hidden0 batch size 3"
+        "RNNCell(3, 4): Input batch size 2 doesn't match hidden0 batch size 3"
     );
     assert_eq!(
         e(&[2, 3], Some(&[2, 5])),
-        "hidden0 has inconsistent hidden_size: got 5, expected 4"
+        "RNNCell(3, 4): hidden0 has inconsistent hidden_size: got 5, expected 4"
     );
     // Unbatched in, unbatched out.
     let h = cell
-        .forward(&tape, &tape.constant(Tensor::ones(&[3])), None)
+        .forward(&tape.constant(Tensor::ones(&[3])), None)
         .unwrap();
     assert_eq!(h.dims(), &[4]);
 }
@@ -277,7 +277,7 @@ fn dropout_between_layers_only_in_training() {
     let x = Tensor::uniform(&[4, 2, 3], -1.0, 1.0, &mut recur_nn::seeded_rng(1));
     let run = |r: &Rnn<f64>| {
         let tape = Tape::new();
-        let (o, h) = r.forward(&tape, &tape.constant(x.clone()), None).unwrap();
+        let (o, h) = r.forward(&tape.constant(x.clone()), None).unwrap();
         (o.value().to_vec(), h.value().to_vec())
     };
     let (a, _) = run(&r);
@@ -296,7 +296,7 @@ fn dropout_between_layers_only_in_training() {
     // p = 1: everything after layer 0 sees zeros, so the last layer's output is act(b) only.
     let mut all = rnn(RnnConfig::new(3, 5).num_layers(2).dropout(1.0));
     let tape = Tape::new();
-    let (o1, _) = all.forward(&tape, &tape.constant(x.clone()), None).unwrap();
+    let (o1, _) = all.forward(&tape.constant(x.clone()), None).unwrap();
     let zeros_in = Tensor::<f64>::zeros(&[4, 2, 5]);
     all.set_training(false);
     let single = {
@@ -323,7 +323,7 @@ fn padded_batch_equals_each_sequence_alone() {
         let lengths = [2usize, 5, 3];
         let tape = Tape::new();
         let (out, hn) = r
-            .forward_padded(&tape, &tape.constant(x.clone()), &lengths, None)
+            .forward_padded(&tape.constant(x.clone()), &lengths, None)
             .unwrap();
         for (b, &len) in lengths.iter().enumerate() {
             let item = x.select(1, b).unwrap().narrow(0, 0, len).unwrap();
@@ -366,16 +366,13 @@ fn padded_batch_equals_each_sequence_alone() {
     let r = rnn(RnnConfig::new(3, 4));
     let tape = Tape::new();
     let x = tape.constant(Tensor::zeros(&[5, 2, 3]));
-    let e = r
-        .forward_padded(&tape, &x, &[3, 0], None)
-        .unwrap_err()
-        .to_string();
+    let e = r.forward_padded(&x, &[3, 0], None).unwrap_err().to_string();
     assert_eq!(
         e,
-        "Length of all samples has to be greater than 0, but found an element in 'lengths' that is <= 0"
+        "RNN(3, 4): Length of all samples has to be greater than 0, but found an element in 'lengths' that is <= 0"
     );
-    assert!(r.forward_padded(&tape, &x, &[6, 1], None).is_err());
-    assert!(r.forward_padded(&tape, &x, &[1], None).is_err());
+    assert!(r.forward_padded(&x, &[6, 1], None).is_err());
+    assert!(r.forward_padded(&x, &[1], None).is_err());
 }
 
 #[test]
@@ -446,7 +443,7 @@ fn forward_tokens_equals_one_hot_forward() {
                 r.forward_tokens(&tape, &tokens, None).unwrap()
             } else {
                 let x = tape.constant(Tensor::from_vec(onehot.clone(), &oh_dims).unwrap());
-                r.forward(&tape, &x, None).unwrap()
+                r.forward(&x, None).unwrap()
             };
             let loss = common::weighted_loss(&out, &h_n);
             let grads = tape.backward(&loss).unwrap();
@@ -470,6 +467,6 @@ fn forward_tokens_equals_one_hot_forward() {
     let bad = recur_tensor::IndexTensor::from_vec(vec![0, 5], &[2, 1]).unwrap();
     assert_eq!(
         r.forward_tokens(&tape, &bad, None).unwrap_err().to_string(),
-        "RNN.forward_tokens: index 5 is out of bounds for input_size 5"
+        "RNN(5, 4): forward_tokens: index 5 is out of bounds for input_size 5"
     );
 }

@@ -106,7 +106,7 @@ fn weighted<'t>(
     r: &Var<'t, f64>,
     s: &Var<'t, f64>,
 ) -> recur_autograd::Result<Var<'t, f64>> {
-    out.mul(r)?.sum_all()?.add(&h_n.mul(s)?.sum_all()?)
+    out.mul(r)?.sum_all().add(&h_n.mul(s)?.sum_all())
 }
 
 fn rand(dims: &[usize], seed: u64) -> Tensor<f64> {
@@ -128,7 +128,7 @@ proptest! {
             // cases with a pre-activation within 1e-4 of it.
             let tape = Tape::new();
             let hv = tape.constant(h0.clone());
-            let comp = rnn.forward_composed(&tape, &tape.constant(x.clone()), c.with_h0.then_some(&hv), c.lengths.as_deref(), &rnn.param_vars(&tape)).unwrap();
+            let comp = rnn.forward_composed(&tape.constant(x.clone()), c.with_h0.then_some(&hv), c.lengths.as_deref(), &rnn.param_vars(&tape)).unwrap();
             let closest = comp.gates.iter().flatten().flat_map(|z| z.value().to_vec()).fold(f64::INFINITY, |m, v| m.min(v.abs()));
             prop_assume!(closest > 1e-4);
         }
@@ -143,7 +143,7 @@ proptest! {
         let lengths = c.lengths.clone();
         let report = gradcheck(|tape, v| {
             let h0 = if c.with_h0 { Some(&v[1]) } else { None };
-            let (out, h_n) = rnn.forward_with_params(tape, &v[0], h0, lengths.as_deref(), &v[n_fixed..])?;
+            let (out, h_n) = rnn.forward_with_params(&v[0], h0, lengths.as_deref(), &v[n_fixed..])?;
             weighted(&out, &h_n, &tape.constant(r.clone()), &tape.constant(s.clone()))
         }, &inputs, &GradcheckOptions::default());
         prop_assert!(report.is_ok(), "{:?}: {}", c, report.unwrap_err());
@@ -156,8 +156,8 @@ proptest! {
         let x = tape.leaf(rand(&c.input_dims(), c.seed + 1));
         let h0 = c.with_h0.then(|| tape.leaf(rand(&c.h0_dims(), c.seed + 2)));
         let params = rnn.param_vars(&tape);
-        let (out, h_n) = rnn.forward_with_params(&tape, &x, h0.as_ref(), c.lengths.as_deref(), &params).unwrap();
-        let comp = rnn.forward_composed(&tape, &x, h0.as_ref(), c.lengths.as_deref(), &params).unwrap();
+        let (out, h_n) = rnn.forward_with_params(&x, h0.as_ref(), c.lengths.as_deref(), &params).unwrap();
+        let comp = rnn.forward_composed(&x, h0.as_ref(), c.lengths.as_deref(), &params).unwrap();
         let max = |a: &Tensor<f64>, b: &Tensor<f64>| a.sub(b).unwrap().abs().max_all().unwrap_or(0.0);
         prop_assert!(max(out.value(), comp.output.value()) <= 1e-12);
         prop_assert!(max(h_n.value(), comp.finals[0].value()) <= 1e-12);
@@ -192,9 +192,9 @@ fn composed_matches_module_forward() {
     .unwrap();
     let tape = Tape::new();
     let x = tape.constant(rand(&[5, 2, 3], 9));
-    let (out, _) = rnn.forward(&tape, &x, None).unwrap();
+    let (out, _) = rnn.forward(&x, None).unwrap();
     let c = rnn
-        .forward_composed(&tape, &x, None, None, &rnn.param_vars(&tape))
+        .forward_composed(&x, None, None, &rnn.param_vars(&tape))
         .unwrap();
     assert!(
         out.value()

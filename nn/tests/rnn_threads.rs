@@ -84,8 +84,8 @@ fn rnn_two_threads_compute_what_one_computes() {
             let tape = Tape::new();
             let (xv, hv) = (tape.leaf(x.clone()), tape.leaf(h0.clone()));
             let (out, h_n) = match &lengths {
-                Some(l) => r.forward_padded(&tape, &xv, l, Some(&hv)),
-                None => r.forward(&tape, &xv, Some(&hv)),
+                Some(l) => r.forward_padded(&xv, l, Some(&hv)),
+                None => r.forward(&xv, Some(&hv)),
             }
             .unwrap();
             let grads = tape.backward(&common::weighted_loss(&out, &h_n)).unwrap();
@@ -144,8 +144,8 @@ fn lstm_two_threads_compute_what_one_computes() {
                 tape.leaf(c0.clone()),
             );
             let (out, (h_n, c_n)) = match &lengths {
-                Some(l) => lstm.forward_padded(&tape, &xv, l, Some((&hv, &cv))),
-                None => lstm.forward(&tape, &xv, Some((&hv, &cv))),
+                Some(l) => lstm.forward_padded(&xv, l, Some((&hv, &cv))),
+                None => lstm.forward(&xv, Some((&hv, &cv))),
             }
             .unwrap();
             let loss = common::weighted_loss(&out, &h_n)
@@ -174,8 +174,8 @@ fn gru_two_threads_compute_what_one_computes() {
             let tape = Tape::new();
             let (xv, hv) = (tape.leaf(x.clone()), tape.leaf(h0.clone()));
             let (out, h_n) = match &lengths {
-                Some(l) => gru.forward_padded(&tape, &xv, l, Some(&hv)),
-                None => gru.forward(&tape, &xv, Some(&hv)),
+                Some(l) => gru.forward_padded(&xv, l, Some(&hv)),
+                None => gru.forward(&xv, Some(&hv)),
             }
             .unwrap();
             let grads = tape.backward(&common::weighted_loss(&out, &h_n)).unwrap();

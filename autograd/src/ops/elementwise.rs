@@ -28,22 +28,16 @@ impl<T: Float> Backward<T> for Local<T> {
 macro_rules! unary_op {
     ($(#[$doc:meta])* $name:ident, $tensor_fn:ident, saves output, |$y:ident| $df:expr) => {
         $(#[$doc])*
-        ///
-        /// # Errors
-        /// Only in anomaly mode, when the output is not finite.
-        pub fn $name(&self) -> Result<Var<'t, T>> {
+        pub fn $name(&self) -> Var<'t, T> {
             let y = self.value.$tensor_fn();
-            Var::record(stringify!($name), &[self], y.clone(), Local { saved: y, df: |$y: T| $df })
+            self.record_unary(stringify!($name), y.clone(), Local { saved: y, df: |$y: T| $df })
         }
     };
     ($(#[$doc:meta])* $name:ident, $tensor_fn:ident, saves input, |$x:ident| $df:expr) => {
         $(#[$doc])*
-        ///
-        /// # Errors
-        /// Only in anomaly mode, when the output is not finite.
-        pub fn $name(&self) -> Result<Var<'t, T>> {
+        pub fn $name(&self) -> Var<'t, T> {
             let y = self.value.$tensor_fn();
-            Var::record(stringify!($name), &[self], y, Local { saved: self.value.clone(), df: |$x: T| $df })
+            self.record_unary(stringify!($name), y, Local { saved: self.value.clone(), df: |$x: T| $df })
         }
     };
 }
@@ -77,7 +71,7 @@ impl<'t, T: Float> Var<'t, T> {
         /// use recur_tensor::Tensor;
         /// let tape = Tape::<f64>::new();
         /// let x = tape.leaf(Tensor::from_vec(vec![0.0, 1.0], &[2])?);
-        /// let g = tape.backward(&x.tanh()?.sum_all()?)?;
+        /// let g = tape.backward(&x.tanh().sum_all())?;
         /// let d1 = 1.0 - 1f64.tanh().powi(2);
         /// assert_eq!(g.of(&x).unwrap().to_vec(), vec![1.0, d1]);
         /// # Ok::<(), recur_autograd::AutogradError>(())
@@ -102,10 +96,7 @@ impl<'t, T: Float> Var<'t, T> {
     );
 
     /// `x^e` for a scalar exponent; derivative `e·x^(e-1)`.
-    ///
-    /// # Errors
-    /// Only in anomaly mode, when the output is not finite.
-    pub fn powf(&self, e: T) -> Result<Var<'t, T>> {
+    pub fn powf(&self, e: T) -> Var<'t, T> {
         struct Pow<T: Float> {
             x: Tensor<T>,
             e: T,
@@ -120,9 +111,8 @@ impl<'t, T: Float> Var<'t, T> {
                 )?)])
             }
         }
-        Var::record(
+        self.record_unary(
             "powf",
-            &[self],
             self.value.powf(e),
             Pow {
                 x: self.value.clone(),
@@ -131,11 +121,23 @@ impl<'t, T: Float> Var<'t, T> {
         )
     }
 
-    /// Clamps into `[lo, hi]`; the gradient passes where `lo <= x <= hi` (PyTorch's rule).
+    /// Clamps into `[lo, hi]`: `min(max(x, lo), hi)`, as `torch.clamp`; the gradient passes
+    /// where `lo <= x <= hi` (PyTorch's rule). As in PyTorch, `lo > hi` gives `hi` everywhere
+    /// (and no gradient), a NaN bound gives NaN, and a NaN input stays NaN.
     ///
-    /// # Errors
-    /// When a bound is NaN or `lo > hi`.
-    pub fn clamp(&self, lo: T, hi: T) -> Result<Var<'t, T>> {
+    /// ```
+    /// use recur_autograd::Tape;
+    /// use recur_tensor::Tensor;
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.leaf(Tensor::from_vec(vec![-2.0, 0.5, 3.0], &[3])?);
+    /// let y = x.clamp(-1.0, 1.0);
+    /// assert_eq!(y.value().to_vec(), vec![-1.0, 0.5, 1.0]);
+    /// let g = tape.backward(&y.sum_all())?;
+    /// assert_eq!(g.of(&x).unwrap().to_vec(), vec![0.0, 1.0, 0.0]);
+    /// assert_eq!(x.clamp(2.0, 1.0).value().to_vec(), vec![1.0; 3]);
+    /// # Ok::<(), recur_autograd::AutogradError>(())
+    /// ```
+    pub fn clamp(&self, lo: T, hi: T) -> Var<'t, T> {
         struct Clamp<T: Float> {
             x: Tensor<T>,
             lo: T,
@@ -150,10 +152,16 @@ impl<'t, T: Float> Var<'t, T> {
                 Ok(smallvec![Some(gi)])
             }
         }
-        let y = self.value.clamp(lo, hi)?;
-        Var::record(
+        let y = self.value.map(|x| {
+            if lo.is_nan() || hi.is_nan() {
+                T::NAN
+            } else {
+                let x = if x < lo { lo } else { x };
+                if x > hi { hi } else { x }
+            }
+        });
+        self.record_unary(
             "clamp",
-            &[self],
             y,
             Clamp {
                 x: self.value.clone(),
@@ -164,47 +172,20 @@ impl<'t, T: Float> Var<'t, T> {
     }
 
     /// `x * s` for a scalar `s`.
-    ///
-    /// # Errors
-    /// Only in anomaly mode, when the output is not finite.
-    pub fn mul_scalar(&self, s: T) -> Result<Var<'t, T>> {
-        Var::record("mul_scalar", &[self], self.value.mul_scalar(s), Scale(s))
+    pub fn mul_scalar(&self, s: T) -> Var<'t, T> {
+        self.record_unary("mul_scalar", self.value.mul_scalar(s), Scale(s))
     }
     /// `x / s` for a scalar `s`.
-    ///
-    /// # Errors
-    /// Only in anomaly mode, when the output is not finite.
-    pub fn div_scalar(&self, s: T) -> Result<Var<'t, T>> {
-        Var::record(
-            "div_scalar",
-            &[self],
-            self.value.div_scalar(s),
-            Scale(T::ONE / s),
-        )
+    pub fn div_scalar(&self, s: T) -> Var<'t, T> {
+        self.record_unary("div_scalar", self.value.div_scalar(s), Scale(T::ONE / s))
     }
     /// `x + s` for a scalar `s`.
-    ///
-    /// # Errors
-    /// Only in anomaly mode, when the output is not finite.
-    pub fn add_scalar(&self, s: T) -> Result<Var<'t, T>> {
-        Var::record(
-            "add_scalar",
-            &[self],
-            self.value.add_scalar(s),
-            Scale(T::ONE),
-        )
+    pub fn add_scalar(&self, s: T) -> Var<'t, T> {
+        self.record_unary("add_scalar", self.value.add_scalar(s), Scale(T::ONE))
     }
     /// `s - x` for a scalar `s`.
-    ///
-    /// # Errors
-    /// Only in anomaly mode, when the output is not finite.
-    pub fn rsub_scalar(&self, s: T) -> Result<Var<'t, T>> {
-        Var::record(
-            "rsub_scalar",
-            &[self],
-            self.value.rsub_scalar(s),
-            Scale(-T::ONE),
-        )
+    pub fn rsub_scalar(&self, s: T) -> Var<'t, T> {
+        self.record_unary("rsub_scalar", self.value.rsub_scalar(s), Scale(-T::ONE))
     }
 
     /// Both operands broadcast to their common shape, each through an explicit
@@ -232,7 +213,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// let tape = Tape::<f64>::new();
     /// let x = tape.leaf(Tensor::ones(&[2, 3]));
     /// let b = tape.leaf(Tensor::zeros(&[3]));
-    /// let g = tape.backward(&x.add(&b)?.sum_all()?)?;
+    /// let g = tape.backward(&x.add(&b)?.sum_all())?;
     /// assert_eq!(g.of(&b).unwrap().to_vec(), vec![2.0; 3]); // summed over the broadcast dim
     /// # Ok::<(), recur_autograd::AutogradError>(())
     /// ```
@@ -488,11 +469,7 @@ operator!(Div, div);
 
 impl<'t, T: Float> core::ops::Neg for &Var<'t, T> {
     type Output = Var<'t, T>;
-    #[track_caller]
     fn neg(self) -> Var<'t, T> {
-        match Var::neg(self) {
-            Ok(v) => v,
-            Err(e) => panic!("{e}"),
-        }
+        Var::neg(self)
     }
 }

@@ -83,7 +83,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// let tape = Tape::<f64>::new();
     /// let w = tape.leaf(Tensor::ones(&[3, 2]));
     /// let rows = w.index_select(0, &IndexTensor::from_usizes(&[2, 0, 2]))?;
-    /// let g = tape.backward(&rows.sum_all()?)?;
+    /// let g = tape.backward(&rows.sum_all())?;
     /// assert_eq!(g.of(&w).unwrap().to_vec(), vec![1.0, 1.0, 0.0, 0.0, 2.0, 2.0]);
     /// # Ok::<(), recur_autograd::AutogradError>(())
     /// ```

@@ -21,7 +21,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// let tape = Tape::<f64>::new();
     /// let a = tape.leaf(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2])?);
     /// let b = tape.leaf(Tensor::eye(2));
-    /// let g = tape.backward(&a.matmul(&b)?.sum_all()?)?;
+    /// let g = tape.backward(&a.matmul(&b)?.sum_all())?;
     /// assert_eq!(g.of(&b).unwrap().to_vec(), vec![4.0, 4.0, 6.0, 6.0]);
     /// # Ok::<(), recur_autograd::AutogradError>(())
     /// ```
@@ -118,7 +118,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// let b = tape.leaf(Tensor::from_vec(vec![0.5, 0.5, 0.5], &[3])?);
     /// let y = x.linear(&w, Some(&b))?;
     /// assert_eq!(y.value().to_vec(), vec![1.5, 2.5, 3.5]);
-    /// let g = tape.backward(&y.sum_all()?)?;
+    /// let g = tape.backward(&y.sum_all())?;
     /// assert_eq!(g.of(&w).unwrap().to_vec(), vec![1.0, 2.0, 1.0, 2.0, 1.0, 2.0]);
     /// assert!(g.of(&w).unwrap().is_contiguous());
     /// # Ok::<(), recur_autograd::AutogradError>(())

@@ -39,7 +39,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// let tape = Tape::<f64>::new();
     /// let x = tape.leaf(Tensor::ones(&[2, 3]));
     /// let s = x.sum(&[1], false)?;                 // [3., 3.]
-    /// let g = tape.backward(&s.mul(&s)?.sum_all()?)?;
+    /// let g = tape.backward(&s.mul(&s)?.sum_all())?;
     /// assert_eq!(g.of(&x).unwrap().to_vec(), vec![6.0; 6]);
     /// # Ok::<(), recur_autograd::AutogradError>(())
     /// ```
@@ -55,16 +55,13 @@ impl<'t, T: Float> Var<'t, T> {
     }
 
     /// Sum of all elements (0-D).
-    ///
-    /// # Errors
-    /// Only in anomaly mode.
-    pub fn sum_all(&self) -> Result<Var<'t, T>> {
+    pub fn sum_all(&self) -> Var<'t, T> {
         let back = Spread {
             input: self.shape().clone(),
             kept: keepdim_shape(self.shape(), &[]),
             scale: T::ONE,
         };
-        Var::record("sum", &[self], self.value.sum_all(), back)
+        self.record_unary("sum", self.value.sum_all(), back)
     }
 
     /// Mean over `dims` (empty: all dims).
@@ -85,17 +82,14 @@ impl<'t, T: Float> Var<'t, T> {
     }
 
     /// Mean of all elements (0-D).
-    ///
-    /// # Errors
-    /// Only in anomaly mode.
-    pub fn mean_all(&self) -> Result<Var<'t, T>> {
+    pub fn mean_all(&self) -> Var<'t, T> {
         let n = self.value.numel();
         let back = Spread {
             input: self.shape().clone(),
             kept: keepdim_shape(self.shape(), &[]),
             scale: T::ONE / T::from_usize(n),
         };
-        Var::record("mean", &[self], self.value.mean_all(), back)
+        self.record_unary("mean", self.value.mean_all(), back)
     }
 
     /// Max over `dims`; the gradient is split evenly among tied maxima (like `torch.amax`).

@@ -73,9 +73,9 @@ impl Cell for GruMath {
             crate::error::NnError::Input("GRU: the hidden-side gates are missing".into())
         })?;
         let qg = |k: usize| q.narrow(1usize, k * h, h);
-        let r = p(0)?.add(&qg(0)?)?.sigmoid()?;
-        let z = p(1)?.add(&qg(1)?)?.sigmoid()?;
-        let n = p(2)?.add(&r.mul(&qg(2)?)?)?.tanh()?;
+        let r = p(0)?.add(&qg(0)?)?.sigmoid();
+        let z = p(1)?.add(&qg(1)?)?.sigmoid();
+        let n = p(2)?.add(&r.mul(&qg(2)?)?)?.tanh();
         // h' = n + z (h - n) = (1 - z) n + z h.
         let h1 = n.add(&z.mul(&prev[0].sub(&n)?)?)?;
         Ok(vec![h1])

@@ -52,7 +52,7 @@ crate::recurrent::wrapper::gated_builtin!(
     /// let tape = Tape::new();
     /// let x = tape.constant(Tensor::ones(&[1, 3, 5]));
     /// let h0 = tape.constant(Tensor::zeros(&[1, 3, 6]));
-    /// let (output, h_n) = gru.forward(&tape, &x, Some(&h0))?;
+    /// let (output, h_n) = gru.forward(&x, Some(&h0))?;
     /// assert_eq!((output.dims(), h_n.dims()), (&[1, 3, 6][..], &[1, 3, 6][..]));
     /// # Ok::<(), recur_nn::NnError>(())
     /// ```
@@ -67,10 +67,10 @@ crate::recurrent::wrapper::gated_builtin!(
     /// assert_eq!(cell.to_string(), "GRUCell(3, 4, bias=False)");
     /// assert_eq!(cell.num_parameters(), 12 * 3 + 12 * 4);
     /// let tape = Tape::new();
-    /// let h1 = cell.forward(&tape, &tape.constant(Tensor::ones(&[3])), None)?;   // unbatched
+    /// let h1 = cell.forward(&tape.constant(Tensor::ones(&[3])), None)?;   // unbatched
     /// assert_eq!(h1.dims(), &[4]);
-    /// let e = cell.forward(&tape, &tape.constant(Tensor::ones(&[2, 5])), None).unwrap_err();
-    /// assert_eq!(e.to_string(), "input has inconsistent input_size: got 5 expected 3");
+    /// let e = cell.forward(&tape.constant(Tensor::ones(&[2, 5])), None).unwrap_err();
+    /// assert_eq!(e.to_string(), "GRUCell(3, 4, bias=False): input has inconsistent input_size: got 5 expected 3");
     /// # Ok::<(), recur_nn::NnError>(())
     /// ```
     ;

@@ -80,12 +80,12 @@ impl Cell for LstmMath {
     fn forward_composed<'t, T: Float>(&self, s: ForwardVars<'_, 't, T>) -> Result<Vec<Var<'t, T>>> {
         let (h, prev) = (s.hidden, s.prev);
         let gate = |k: usize| s.gates.narrow(1usize, k * h, h);
-        let i = gate(0)?.sigmoid()?;
-        let f = gate(1)?.sigmoid()?;
-        let g = gate(2)?.tanh()?;
-        let o = gate(3)?.sigmoid()?;
+        let i = gate(0)?.sigmoid();
+        let f = gate(1)?.sigmoid();
+        let g = gate(2)?.tanh();
+        let o = gate(3)?.sigmoid();
         let c1 = f.mul(&prev[1])?.add(&i.mul(&g)?)?;
-        let h1 = o.mul(&c1.tanh()?)?;
+        let h1 = o.mul(&c1.tanh())?;
         Ok(vec![h1, c1])
     }
 }

@@ -54,7 +54,7 @@ crate::recurrent::wrapper::gated_builtin!(
     /// let x = tape.constant(Tensor::ones(&[1, 3, 5]));
     /// let h0 = tape.constant(Tensor::zeros(&[1, 3, 6]));
     /// let c0 = tape.constant(Tensor::zeros(&[1, 3, 6]));
-    /// let (output, (h_n, c_n)) = lstm.forward(&tape, &x, Some((&h0, &c0)))?;
+    /// let (output, (h_n, c_n)) = lstm.forward(&x, Some((&h0, &c0)))?;
     /// assert_eq!((output.dims(), h_n.dims(), c_n.dims()), (&[1, 3, 6][..], &[1, 3, 6][..], &[1, 3, 6][..]));
     /// # Ok::<(), recur_nn::NnError>(())
     /// ```
@@ -69,11 +69,11 @@ crate::recurrent::wrapper::gated_builtin!(
     /// assert_eq!(cell.to_string(), "LSTMCell(3, 4)");
     /// assert_eq!(cell.named_parameters()[0].1.value().dims(), &[16, 3]); // weight_ih: (4H, in)
     /// let tape = Tape::new();
-    /// let (h1, c1) = cell.forward(&tape, &tape.constant(Tensor::ones(&[2, 3])), None)?;
+    /// let (h1, c1) = cell.forward(&tape.constant(Tensor::ones(&[2, 3])), None)?;
     /// assert_eq!((h1.dims(), c1.dims()), (&[2, 4][..], &[2, 4][..]));
     /// let (h, c) = (tape.constant(Tensor::zeros(&[3, 4])), tape.constant(Tensor::zeros(&[3, 4])));
-    /// let e = cell.forward(&tape, &tape.constant(Tensor::ones(&[2, 3])), Some((&h, &c))).unwrap_err();
-    /// assert_eq!(e.to_string(), "Input batch size 2 doesn't match hidden0 batch size 3");
+    /// let e = cell.forward(&tape.constant(Tensor::ones(&[2, 3])), Some((&h, &c))).unwrap_err();
+    /// assert_eq!(e.to_string(), "LSTMCell(3, 4): Input batch size 2 doesn't match hidden0 batch size 3");
     /// # Ok::<(), recur_nn::NnError>(())
     /// ```
     ;
@@ -87,7 +87,7 @@ crate::recurrent::wrapper::gated_builtin!(
 /// use recur_tensor::Tensor;
 /// let lstm = Lstm::<f64>::new(LstmConfig::new(2, 3), &mut recur_nn::seeded_rng(0))?;
 /// let tape = Tape::new();
-/// let (output, (h_n, c_n)): LstmOutput<'_, f64> = lstm.forward(&tape, &tape.constant(Tensor::ones(&[4, 2])), None)?;
+/// let (output, (h_n, c_n)): LstmOutput<'_, f64> = lstm.forward(&tape.constant(Tensor::ones(&[4, 2])), None)?;
 /// assert_eq!((output.dims(), h_n.dims(), c_n.dims()), (&[4, 3][..], &[1, 3][..], &[1, 3][..]));
 /// # Ok::<(), recur_nn::NnError>(())
 /// ```

@@ -44,7 +44,7 @@ use std::collections::BTreeMap;
 /// for _ in 0..3 {
 ///     let grads = {
 ///         let tape = Tape::new();
-///         let loss = tape.param(&w).square()?.sum_all()?;   // d/dw = 2w
+///         let loss = tape.param(&w).square().sum_all();   // d/dw = 2w
 ///         tape.backward(&loss)?
 ///     };                                                    // tape dropped: update in place
 ///     opt.step(&mut [&mut w], &grads)?;
@@ -75,7 +75,7 @@ pub trait Optimizer<T: Float> {
     /// struct Affine { weight: Param<f64>, bias: Param<f64> }
     /// let mut m = Affine { weight: Param::new(Tensor::ones(&[2])), bias: Param::new(Tensor::zeros(&[1])) };
     /// let tape = Tape::new();
-    /// let loss = tape.param(&m.weight).sum_all()?.add(&tape.param(&m.bias).sum_all()?)?;
+    /// let loss = tape.param(&m.weight).sum_all().add(&tape.param(&m.bias).sum_all())?;
     /// let grads = tape.backward(&loss)?;
     /// let mut opt = Adam::new(0.1)?;
     /// opt.step_modules(&mut [&mut m], &grads)?;

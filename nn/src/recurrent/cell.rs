@@ -119,7 +119,7 @@ pub struct ForwardVars<'a, 't, T: Float> {
 ///         }
 ///     }
 ///     fn forward_composed<'t, T: Float>(&self, s: ForwardVars<'_, 't, T>) -> Result<Vec<Var<'t, T>>> {
-///         Ok(vec![s.gates.relu()?])
+///         Ok(vec![s.gates.relu()])
 ///     }
 /// }
 ///

@@ -59,6 +59,15 @@ impl<C: Cell, T: Float> fmt::Display for Recurrent<C, T> {
     }
 }
 
+impl<C: Cell, T: Float> crate::layer::Layer<T> for Recurrent<C, T> {
+    /// [`Recurrent::forward`] from a zero state, returning the output sequence only: the
+    /// final state is dropped (what a recurrent layer inside a [`Sequential`](crate::Sequential)
+    /// hands on). Call the inherent `forward` for the final state or a given initial state.
+    fn forward<'t>(&self, x: &Var<'t, T>) -> Result<Var<'t, T>> {
+        Ok(Recurrent::forward(self, x, None)?.0)
+    }
+}
+
 /// What a forward returns: the output `(L, N, D*H)` and the final state parts, each
 /// `(layers * D, N, H)` (in the input's layout: unbatched, batch-first or not).
 pub type RecurrentOutput<'t, T> = (Var<'t, T>, Vec<Var<'t, T>>);
@@ -156,16 +165,16 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
     /// mode.
     ///
     /// # Errors
-    /// PyTorch's messages, in its order (`LSTM: Expected input to be 2D or 3D, got 4D
+    /// PyTorch's messages, in its order, each after the module's printed form
+    /// (`LSTM(3, 4): ...`; `LSTM: Expected input to be 2D or 3D, got 4D
     /// instead`, `input.size(-1) must be equal to input_size. Expected 5, got 7`, ...).
     pub fn forward<'t>(
         &self,
-        tape: &'t Tape<T>,
         input: &Var<'t, T>,
         state0: Option<&[&Var<'t, T>]>,
     ) -> Result<RecurrentOutput<'t, T>> {
+        let tape = input.tape();
         self.run(
-            tape,
             input,
             None,
             state0,
@@ -187,21 +196,13 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
     /// batch size.
     pub fn forward_padded<'t>(
         &self,
-        tape: &'t Tape<T>,
         input: &Var<'t, T>,
         lengths: &[usize],
         state0: Option<&[&Var<'t, T>]>,
     ) -> Result<RecurrentOutput<'t, T>> {
+        let tape = input.tape();
         let params = self.param_vars(tape);
-        self.run(
-            tape,
-            input,
-            None,
-            state0,
-            Some(lengths),
-            self.training,
-            &params,
-        )
+        self.run(input, None, state0, Some(lengths), self.training, &params)
     }
 
     /// [`Recurrent::forward`] for a one-hot input given by its indices: `tokens` is `(L, N)`
@@ -212,7 +213,8 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
     /// rows instead of a GEMM. This is how a character-level model feeds characters.
     ///
     /// # Errors
-    /// `LSTM.forward_tokens: index 70 is out of bounds for input_size 65` for a bad token;
+    /// `LSTM(65, 128): forward_tokens: index 70 is out of bounds for input_size 65` for a bad
+    /// token;
     /// otherwise as [`Recurrent::forward`] (with the shape the one-hot input would have).
     pub fn forward_tokens<'t>(
         &self,
@@ -227,9 +229,9 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
             .find(|&&t| t < 0 || t as usize >= v)
         {
             return Err(NnError::Input(format!(
-                "{}.forward_tokens: index {bad} is out of bounds for input_size {v}",
-                C::NAME
-            )));
+                "forward_tokens: index {bad} is out of bounds for input_size {v}"
+            ))
+            .in_module(self));
         }
         // The one-hot input's shape, as a stride-0 view of one zero (never read or copied).
         let mut dims = tokens.dims().to_vec();
@@ -248,15 +250,7 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
         };
         let x = tape.constant(placeholder);
         let params = self.param_vars(tape);
-        self.run(
-            tape,
-            &x,
-            Some(&time_major),
-            state0,
-            None,
-            self.training,
-            &params,
-        )
+        self.run(&x, Some(&time_major), state0, None, self.training, &params)
     }
 
     /// The parameters registered on `tape`, in `named_parameters` order (the `params` of
@@ -277,23 +271,26 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
     /// shapes.
     pub fn forward_with_params<'t>(
         &self,
-        tape: &'t Tape<T>,
         input: &Var<'t, T>,
         state0: Option<&[&Var<'t, T>]>,
         lengths: Option<&[usize]>,
         params: &[Var<'t, T>],
     ) -> Result<RecurrentOutput<'t, T>> {
         self.check_params(params)?;
-        self.run(tape, input, None, state0, lengths, self.training, params)
+        self.run(input, None, state0, lengths, self.training, params)
     }
 
     /// Checks that `params` has the module's parameter shapes.
     pub(crate) fn check_params(&self, params: &[Var<'_, T>]) -> Result<()> {
+        self.check_params_unprefixed(params)
+            .map_err(|e| e.in_module(self))
+    }
+
+    fn check_params_unprefixed(&self, params: &[Var<'_, T>]) -> Result<()> {
         let own = self.named_parameters();
-        let name = C::NAME;
         if params.len() != own.len() {
             return Err(NnError::Input(format!(
-                "{name}: expected {} parameters, got {}",
+                "expected {} parameters, got {}",
                 own.len(),
                 params.len()
             )));
@@ -301,7 +298,7 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
         for ((pname, p), v) in own.iter().zip(params) {
             if p.value().dims() != v.dims() {
                 return Err(NnError::Input(format!(
-                    "{name}: parameter {pname} should have shape {}, got {}",
+                    "parameter {pname} should have shape {}, got {}",
                     p.value().shape(),
                     v.shape()
                 )));
@@ -310,11 +307,22 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
         Ok(())
     }
 
-    /// Checks a forward call's shapes.
+    /// Checks a forward call's shapes; the messages after the module's printed form.
     pub(crate) fn check(
         &self,
         input: &Var<'_, T>,
         state0: Option<&[&Var<'_, T>]>,
+        lengths: Option<&[usize]>,
+    ) -> Result<Normalised> {
+        let shapes: Option<Vec<&[usize]>> = state0.map(|s| s.iter().map(|v| v.dims()).collect());
+        self.check_dims(input.dims(), shapes.as_deref(), lengths)
+            .map_err(|e| e.in_module(self))
+    }
+
+    fn check_dims(
+        &self,
+        input: &[usize],
+        state0: Option<&[&[usize]]>,
         lengths: Option<&[usize]>,
     ) -> Result<Normalised> {
         let parts = C::STATE_PARTS;
@@ -322,14 +330,12 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
             && s.len() != parts
         {
             return Err(NnError::Input(format!(
-                "{}: expected {parts} initial state parts, got {}",
-                C::NAME,
+                "expected {parts} initial state parts, got {}",
                 s.len()
             )));
         }
-        let shapes: Vec<&[usize]> =
-            state0.map_or_else(Vec::new, |s| s.iter().map(|v| v.dims()).collect());
-        let n = check_forward(&self.config, C::NAME, input.dims(), &shapes, &self.widths())?;
+        let shapes = state0.unwrap_or_default();
+        let n = check_forward(&self.config, C::NAME, input, shapes, &self.widths())?;
         if let Some(l) = lengths {
             check_lengths(l, n.steps, n.batch)?;
         }
@@ -353,7 +359,6 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
     #[allow(clippy::too_many_arguments)]
     fn run<'t>(
         &self,
-        tape: &'t Tape<T>,
         input: &Var<'t, T>,
         tokens: Option<&[u32]>,
         state0: Option<&[&Var<'t, T>]>,
@@ -361,10 +366,11 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
         training: bool,
         params: &[Var<'t, T>],
     ) -> Result<RecurrentOutput<'t, T>> {
+        let tape = input.tape();
         let n = self.check(input, state0, lengths)?;
         let per = self.per_layer();
         let d = self.config.directions();
-        super::stack::run_stack(self, n, tape, input, state0, training, |k, dir, x, s0| {
+        super::stack::run_stack(self, n, input, state0, training, |k, dir, x, s0| {
             let i = k * d + dir;
             let mut ins: Vec<&Var<'t, T>> = vec![x];
             ins.extend(s0);
@@ -390,7 +396,8 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
 
     /// Inverted dropout between layers with an independent mask per element, from the
     /// module's own seeded stream (so runs are reproducible and resumable).
-    pub(crate) fn dropout<'t>(&self, tape: &'t Tape<T>, x: &Var<'t, T>) -> Result<Var<'t, T>> {
+    pub(crate) fn dropout<'t>(&self, x: &Var<'t, T>) -> Result<Var<'t, T>> {
+        let tape = x.tape();
         let call = self.dropout_calls.get();
         self.dropout_calls.set(call + 1);
         let mut rng = rand::rngs::StdRng::seed_from_u64(
@@ -416,7 +423,7 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
             state0.map(|s| s.iter().map(|t| tape.constant((*t).clone())).collect());
         let refs: Option<Vec<&Var<'_, T>>> = s.as_ref().map(|s| s.iter().collect());
         let params = self.param_vars(&tape);
-        let (out, finals) = self.run(&tape, &x, None, refs.as_deref(), None, false, &params)?;
+        let (out, finals) = self.run(&x, None, refs.as_deref(), None, false, &params)?;
         Ok((
             out.value().clone(),
             finals.iter().map(|v| v.value().clone()).collect(),

@@ -5,7 +5,7 @@ use super::cell::{Cell, ForwardVars, Recurrence};
 use super::config::check_cell;
 use crate::error::{NnError, Result};
 use crate::init::uniform_param;
-use recur_autograd::{Param, Tape, Var};
+use recur_autograd::{Param, Var};
 use recur_tensor::{Float, Tensor};
 use std::fmt;
 
@@ -72,7 +72,6 @@ impl<C: Cell, T: Float> SingleStep<C, T> {
     pub fn forward<'t>(
         &self,
         name: &str,
-        tape: &'t Tape<T>,
         input: &Var<'t, T>,
         hx: Option<&[&Var<'t, T>]>,
     ) -> Result<Vec<Var<'t, T>>> {
@@ -85,18 +84,18 @@ impl<C: Cell, T: Float> SingleStep<C, T> {
             input.dims(),
             &shapes,
         )?;
-        self.step(tape, input, hx, batched, batch)
+        self.step(input, hx, batched, batch)
     }
 
     /// [`SingleStep::forward`] after the caller's own checks (`RNNCell`'s differ).
     pub fn step<'t>(
         &self,
-        tape: &'t Tape<T>,
         input: &Var<'t, T>,
         hx: Option<&[&Var<'t, T>]>,
         batched: bool,
         batch: usize,
     ) -> Result<Vec<Var<'t, T>>> {
+        let tape = input.tape();
         let lift = |v: &Var<'t, T>| -> Result<Var<'t, T>> {
             Ok(if batched {
                 v.clone()
@@ -240,18 +239,20 @@ macro_rules! cell_module {
         /// zeros if `None`; returns `h'` with the input's batchedness.
         ///
         /// # Errors
-        #[doc = concat!("PyTorch's messages in its order: `", $torch, ": Expected input to be 1D or 2D, got 3D")]
+        #[doc = concat!("PyTorch's messages in its order, after the cell's printed form (`", $torch, "(3, 4): `): `", $torch, ": Expected input to be 1D or 2D, got 3D")]
         /// instead`, `input has inconsistent input_size: got 5 expected 3`, `Input batch size
         /// 2 doesn't match hidden0 batch size 3`, `hidden0 has inconsistent hidden_size: got
         /// 5, expected 4`, ...
         pub fn forward<'t>(
             &self,
-            tape: &'t Tape<T>,
             input: &Var<'t, T>,
             hx: Option<&Var<'t, T>>,
         ) -> $crate::error::Result<Var<'t, T>> {
             let s = hx.as_ref().map(std::slice::from_ref);
-            let mut new = self.step.forward($torch, tape, input, s)?;
+            let mut new = self
+                .step
+                .forward($torch, input, s)
+                .map_err(|e| e.in_module(self))?;
             Ok(new.pop().expect("one state part"))
         }
     };
@@ -262,7 +263,7 @@ macro_rules! cell_module {
         /// batchedness.
         ///
         /// # Errors
-        #[doc = concat!("PyTorch's messages in its order: `", $torch, ": Expected input to be 1D or 2D, got 3D")]
+        #[doc = concat!("PyTorch's messages in its order, after the cell's printed form (`", $torch, "(3, 4): `): `", $torch, ": Expected input to be 1D or 2D, got 3D")]
         /// instead`, `Expected hx[1] to be 1D or 2D, got 3D instead`, `input has inconsistent
         /// input_size: got 5 expected 3`, then for `hidden0` and `hidden1` in turn: `Expected
         /// 2D hidden1 (batch x hidden_size), but got 1D tensor`, `Input batch size 2 doesn't
@@ -270,12 +271,14 @@ macro_rules! cell_module {
         /// expected 4`.
         pub fn forward<'t>(
             &self,
-            tape: &'t Tape<T>,
             input: &Var<'t, T>,
             hx: Option<(&Var<'t, T>, &Var<'t, T>)>,
         ) -> $crate::error::Result<(Var<'t, T>, Var<'t, T>)> {
             let s = hx.map(|(h, c)| [h, c]);
-            let mut new = self.step.forward($torch, tape, input, s.as_ref().map(|s| &s[..]))?;
+            let mut new = self
+                .step
+                .forward($torch, input, s.as_ref().map(|s| &s[..]))
+                .map_err(|e| e.in_module(self))?;
             let c = new.pop().expect("two state parts");
             Ok((new.pop().expect("two state parts"), c))
         }

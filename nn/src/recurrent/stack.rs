@@ -4,7 +4,7 @@ use super::cell::Cell;
 use super::config::Normalised;
 use super::module::{Recurrent, RecurrentOutput};
 use crate::error::Result;
-use recur_autograd::{Tape, Var};
+use recur_autograd::Var;
 use recur_tensor::{Float, Tensor};
 
 /// What one layer and direction returns: its output `(L, N, H)` and its final state parts,
@@ -20,12 +20,12 @@ pub(crate) type LayerOut<'t, T> = (Var<'t, T>, Vec<Var<'t, T>>);
 pub(crate) fn run_stack<'t, C: Cell, T: Float>(
     m: &Recurrent<C, T>,
     n: Normalised,
-    tape: &'t Tape<T>,
     input: &Var<'t, T>,
     state0: Option<&[&Var<'t, T>]>,
     training: bool,
     mut layer: impl FnMut(usize, usize, &Var<'t, T>, &[&Var<'t, T>]) -> Result<LayerOut<'t, T>>,
 ) -> Result<RecurrentOutput<'t, T>> {
+    let tape = input.tape();
     let c = m.config();
     let (d, widths) = (c.directions(), m.widths());
     let mut x = if n.unbatched {
@@ -66,7 +66,7 @@ pub(crate) fn run_stack<'t, C: Cell, T: Float>(
             Var::concat(&[&outs[0], &outs[1]], 2usize)?
         };
         if training && c.dropout > 0.0 && k + 1 < c.num_layers {
-            x = m.dropout(tape, &x)?;
+            x = m.dropout(&x)?;
         }
     }
     let mut states = Vec::with_capacity(widths.len());

@@ -50,7 +50,7 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
     /// # Errors
     /// When the stack is bidirectional (a reverse direction needs the whole sequence).
     pub fn stepper(&self) -> Result<Stepper<'_, C, T>> {
-        Stepper::new(self, 1)
+        Stepper::new(self, 1).map_err(|e| e.in_module(self))
     }
 
     /// One time step of every layer for a batch: `x` is `(batch, input_size)`, `state` holds
@@ -60,10 +60,15 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
     /// # Errors
     /// When the stack is bidirectional or the shapes do not fit.
     pub fn step(&self, x: &Tensor<T>, state: &mut [Tensor<T>]) -> Result<Tensor<T>> {
-        let (c, name) = (self.config(), C::NAME);
+        self.step_unprefixed(x, state)
+            .map_err(|e| e.in_module(self))
+    }
+
+    fn step_unprefixed(&self, x: &Tensor<T>, state: &mut [Tensor<T>]) -> Result<Tensor<T>> {
+        let c = self.config();
         if x.rank() != 2 || x.dims()[1] != c.input_size {
             return Err(NnError::Input(format!(
-                "{name}.step: expected input (batch, {}), got {}",
+                "step: expected input (batch, {}), got {}",
                 c.input_size,
                 x.shape()
             )));
@@ -73,7 +78,7 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
         let (parts, h) = (C::STATE_PARTS, c.hidden_size);
         if state.len() != parts {
             return Err(NnError::Input(format!(
-                "{name}.step: expected {parts} state parts, got {}",
+                "step: expected {parts} state parts, got {}",
                 state.len()
             )));
         }
@@ -87,7 +92,7 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
                     format!("[{k}]")
                 };
                 return Err(NnError::Input(format!(
-                    "{name}.step: Expected hidden{which} size ({}, {}, {}), got {}",
+                    "step: Expected hidden{which} size ({}, {}, {}), got {}",
                     expected[0],
                     expected[1],
                     expected[2],
@@ -108,7 +113,7 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
                 dst[k * h..(k + 1) * h].copy_from_slice(src);
             }
         }
-        let out = s.step(&x.to_vec())?.to_vec();
+        let out = s.step_values(&x.to_vec())?.to_vec();
         for (k, st) in state.iter_mut().enumerate() {
             let v: Vec<T> = if k == 0 && proj {
                 s.hp.clone()
@@ -129,7 +134,7 @@ impl<'a, C: Cell, T: Float> Stepper<'a, C, T> {
         let c = m.config();
         if c.bidirectional {
             return Err(NnError::Input(format!(
-                "{0}.stepper: a bidirectional {0} cannot run one step at a time",
+                "stepper: a bidirectional {} cannot run one step at a time",
                 C::NAME
             )));
         }
@@ -215,9 +220,9 @@ impl<'a, C: Cell, T: Float> Stepper<'a, C, T> {
         let input = self.m.config().input_size;
         if token >= input {
             return Err(NnError::Input(format!(
-                "{}.step_token: token {token} is out of range for input_size {input}",
-                C::NAME
-            )));
+                "step_token: token {token} is out of range for input_size {input}"
+            ))
+            .in_module(self.m));
         }
         let w = self.m.layers[0].w_ih.value().as_mat()?;
         for (j, z) in self.gates.iter_mut().enumerate() {
@@ -235,12 +240,17 @@ impl<'a, C: Cell, T: Float> Stepper<'a, C, T> {
         let input = self.m.config().input_size;
         if x.len() != self.batch * input {
             return Err(NnError::Input(format!(
-                "{}.step: expected {} input values, got {}",
-                C::NAME,
+                "step: expected {} input values, got {}",
                 self.batch * input,
                 x.len()
-            )));
+            ))
+            .in_module(self.m));
         }
+        self.step_values(x)
+    }
+
+    /// [`Stepper::step`] after the length check.
+    fn step_values(&mut self, x: &[T]) -> Result<&[T]> {
         self.project(0, Some(x))?;
         self.finish_layer(0);
         self.rest()

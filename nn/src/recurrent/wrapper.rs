@@ -18,6 +18,23 @@ macro_rules! recurrent_module {
             }
         }
 
+        impl<T: Float> std::fmt::Display for $name<T> {
+            /// PyTorch's printed form (the config's), which also prefixes the module's errors.
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}", self.config)
+            }
+        }
+
+        impl<T: Float> $crate::layer::Layer<T> for $name<T> {
+            /// `forward` from a zero state, returning the output sequence only: the final
+            /// state is dropped (what a recurrent layer inside a
+            /// [`Sequential`]($crate::Sequential) hands on). Call the inherent `forward` for the
+            /// final state or a given initial state.
+            fn forward<'t>(&self, x: &Var<'t, T>) -> $crate::error::Result<Var<'t, T>> {
+                Ok(self.engine.forward(x, None)?.0)
+            }
+        }
+
         impl<T: Float> $name<T> {
             #[doc = concat!("A new ", $torch, " with PyTorch's initialisation: every parameter, biases")]
             /// included, from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), drawn in parameter
@@ -94,16 +111,16 @@ macro_rules! recurrent_module {
         /// `(output, h_n)` with PyTorch's shapes. Dropout applies between layers in train mode.
         ///
         /// # Errors
-        /// PyTorch's messages, in its order (`Expected input to be 2D or 3D ...`,
+        /// PyTorch's messages, in its order, each after the module's printed form
+        /// (`RNN(5, 6): ...`; `Expected input to be 2D or 3D ...`,
         /// `input.size(-1) must be equal to input_size. Expected 5, got 7`, ...).
         pub fn forward<'t>(
             &self,
-            tape: &'t Tape<T>,
             input: &Var<'t, T>,
             h0: Option<&Var<'t, T>>,
         ) -> $crate::error::Result<(Var<'t, T>, Var<'t, T>)> {
             let s = h0.as_ref().map(std::slice::from_ref);
-            $crate::recurrent::wrapper::one(self.engine.forward(tape, input, s))
+            $crate::recurrent::wrapper::one(self.engine.forward(input, s))
         }
 
         /// Forward over a padded batch of variable-length sequences (what PyTorch does with
@@ -114,13 +131,12 @@ macro_rules! recurrent_module {
         /// As `forward`, plus PyTorch's checks on the lengths.
         pub fn forward_padded<'t>(
             &self,
-            tape: &'t Tape<T>,
             input: &Var<'t, T>,
             lengths: &[usize],
             h0: Option<&Var<'t, T>>,
         ) -> $crate::error::Result<(Var<'t, T>, Var<'t, T>)> {
             let s = h0.as_ref().map(std::slice::from_ref);
-            $crate::recurrent::wrapper::one(self.engine.forward_padded(tape, input, lengths, s))
+            $crate::recurrent::wrapper::one(self.engine.forward_padded(input, lengths, s))
         }
 
         /// `forward` on the one-hot vectors of `tokens` (`(L, N)`, `(N, L)` with
@@ -148,7 +164,6 @@ macro_rules! recurrent_module {
         /// As `forward`, or when `params` does not match the parameter shapes.
         pub fn forward_with_params<'t>(
             &self,
-            tape: &'t Tape<T>,
             input: &Var<'t, T>,
             h0: Option<&Var<'t, T>>,
             lengths: Option<&[usize]>,
@@ -156,7 +171,7 @@ macro_rules! recurrent_module {
         ) -> $crate::error::Result<(Var<'t, T>, Var<'t, T>)> {
             let s = h0.as_ref().map(std::slice::from_ref);
             $crate::recurrent::wrapper::one(
-                self.engine.forward_with_params(tape, input, s, lengths, params),
+                self.engine.forward_with_params(input, s, lengths, params),
             )
         }
 
@@ -169,14 +184,13 @@ macro_rules! recurrent_module {
         /// As `forward_with_params`.
         pub fn forward_composed<'t>(
             &self,
-            tape: &'t Tape<T>,
             input: &Var<'t, T>,
             h0: Option<&Var<'t, T>>,
             lengths: Option<&[usize]>,
             params: &[Var<'t, T>],
         ) -> $crate::error::Result<$crate::recurrent::Composed<'t, T>> {
             let s = h0.as_ref().map(std::slice::from_ref);
-            $crate::recurrent::forward_composed(&self.engine, tape, input, s, lengths, params)
+            $crate::recurrent::forward_composed(&self.engine, input, s, lengths, params)
         }
 
         /// No-tape inference on plain tensors (eval semantics: no dropout); same shapes and
@@ -218,17 +232,17 @@ macro_rules! recurrent_module {
         /// train mode.
         ///
         /// # Errors
-        /// PyTorch's messages, in its order (`LSTM: Expected input to be 2D or 3D, got 4D
+        /// PyTorch's messages, in its order, each after the module's printed form
+        /// (`LSTM(3, 4): ...`; `LSTM: Expected input to be 2D or 3D, got 4D
         /// instead`, `For batched 3-D input, hx and cx should also be 3-D but got (2-D, 3-D)
         /// tensors`, `Expected hidden[0] size (2, 3, 20), got [2, 1, 20]`, ...).
         pub fn forward<'t>(
             &self,
-            tape: &'t Tape<T>,
             input: &Var<'t, T>,
             hx: Option<(&Var<'t, T>, &Var<'t, T>)>,
         ) -> $crate::error::Result<(Var<'t, T>, (Var<'t, T>, Var<'t, T>))> {
             let s = hx.map(|(h, c)| [h, c]);
-            $crate::recurrent::wrapper::two(self.engine.forward(tape, input, s.as_ref().map(|s| &s[..])))
+            $crate::recurrent::wrapper::two(self.engine.forward(input, s.as_ref().map(|s| &s[..])))
         }
 
         /// Forward over a padded batch of variable-length sequences (what PyTorch does with
@@ -240,14 +254,13 @@ macro_rules! recurrent_module {
         /// As `forward`, plus PyTorch's checks on the lengths.
         pub fn forward_padded<'t>(
             &self,
-            tape: &'t Tape<T>,
             input: &Var<'t, T>,
             lengths: &[usize],
             hx: Option<(&Var<'t, T>, &Var<'t, T>)>,
         ) -> $crate::error::Result<(Var<'t, T>, (Var<'t, T>, Var<'t, T>))> {
             let s = hx.map(|(h, c)| [h, c]);
             let s = s.as_ref().map(|s| &s[..]);
-            $crate::recurrent::wrapper::two(self.engine.forward_padded(tape, input, lengths, s))
+            $crate::recurrent::wrapper::two(self.engine.forward_padded(input, lengths, s))
         }
 
         /// `forward` on the one-hot vectors of `tokens` without building them (see
@@ -274,7 +287,6 @@ macro_rules! recurrent_module {
         /// As `forward`, or when `params` does not match the parameter shapes.
         pub fn forward_with_params<'t>(
             &self,
-            tape: &'t Tape<T>,
             input: &Var<'t, T>,
             hx: Option<(&Var<'t, T>, &Var<'t, T>)>,
             lengths: Option<&[usize]>,
@@ -283,7 +295,7 @@ macro_rules! recurrent_module {
             let s = hx.map(|(h, c)| [h, c]);
             let s = s.as_ref().map(|s| &s[..]);
             $crate::recurrent::wrapper::two(
-                self.engine.forward_with_params(tape, input, s, lengths, params),
+                self.engine.forward_with_params(input, s, lengths, params),
             )
         }
 
@@ -296,7 +308,6 @@ macro_rules! recurrent_module {
         /// As `forward_with_params`.
         pub fn forward_composed<'t>(
             &self,
-            tape: &'t Tape<T>,
             input: &Var<'t, T>,
             hx: Option<(&Var<'t, T>, &Var<'t, T>)>,
             lengths: Option<&[usize]>,
@@ -304,7 +315,7 @@ macro_rules! recurrent_module {
         ) -> $crate::error::Result<$crate::recurrent::Composed<'t, T>> {
             let s = hx.map(|(h, c)| [h, c]);
             let s = s.as_ref().map(|s| &s[..]);
-            $crate::recurrent::forward_composed(&self.engine, tape, input, s, lengths, params)
+            $crate::recurrent::forward_composed(&self.engine, input, s, lengths, params)
         }
 
         /// No-tape inference on plain tensors (eval semantics: no dropout); same shapes and

@@ -5,7 +5,7 @@ use crate::error::{NnError, Result};
 use crate::module::Module;
 use crate::recurrent::config::check_cell;
 use crate::recurrent::single::SingleStep;
-use recur_autograd::{Param, Tape, Var};
+use recur_autograd::{Param, Var};
 use recur_tensor::Float;
 use std::fmt;
 
@@ -17,10 +17,10 @@ use std::fmt;
 /// let cell = RnnCell::<f64>::new(3, 4, true, Nonlinearity::Tanh, &mut recur_nn::seeded_rng(0))?;
 /// assert_eq!(cell.to_string(), "RNNCell(3, 4)");
 /// let tape = Tape::new();
-/// let h1 = cell.forward(&tape, &tape.constant(Tensor::ones(&[2, 3])), None)?;
+/// let h1 = cell.forward(&tape.constant(Tensor::ones(&[2, 3])), None)?;
 /// assert_eq!(h1.dims(), &[2, 4]);
-/// let e = cell.forward(&tape, &tape.constant(Tensor::ones(&[2, 5])), None).unwrap_err();
-/// assert_eq!(e.to_string(), "input has inconsistent input_size: got 5 expected 3");
+/// let e = cell.forward(&tape.constant(Tensor::ones(&[2, 5])), None).unwrap_err();
+/// assert_eq!(e.to_string(), "RNNCell(3, 4): input has inconsistent input_size: got 5 expected 3");
 /// # Ok::<(), recur_nn::NnError>(())
 /// ```
 #[derive(Debug)]
@@ -60,18 +60,14 @@ impl<T: Float> RnnCell<T> {
     ///
     /// # Errors
     /// The spec's messages (`RNNCell: Expected input to be 1D or 2D, got 3D instead`, ...).
-    pub fn forward<'t>(
-        &self,
-        tape: &'t Tape<T>,
-        input: &Var<'t, T>,
-        hx: Option<&Var<'t, T>>,
-    ) -> Result<Var<'t, T>> {
+    pub fn forward<'t>(&self, input: &Var<'t, T>, hx: Option<&Var<'t, T>>) -> Result<Var<'t, T>> {
         let (input_size, hidden_size) = self.step.sizes();
         let shapes: Vec<&[usize]> = hx.map(|h| h.dims()).into_iter().collect();
         let (batched, batch) =
-            check_cell("RNNCell", input_size, hidden_size, input.dims(), &shapes)?;
+            check_cell("RNNCell", input_size, hidden_size, input.dims(), &shapes)
+                .map_err(|e| e.in_module(self))?;
         let s = hx.as_ref().map(std::slice::from_ref);
-        let mut new = self.step.step(tape, input, s, batched, batch)?;
+        let mut new = self.step.step(input, s, batched, batch)?;
         Ok(new.pop().expect("one state part"))
     }
 }

@@ -42,8 +42,8 @@ impl Cell for RnnMath {
     }
     fn forward_composed<'t, T: Float>(&self, s: ForwardVars<'_, 't, T>) -> Result<Vec<Var<'t, T>>> {
         Ok(vec![match self.nonlinearity {
-            Nonlinearity::Tanh => s.gates.tanh()?,
-            Nonlinearity::Relu => s.gates.relu()?,
+            Nonlinearity::Tanh => s.gates.tanh(),
+            Nonlinearity::Relu => s.gates.relu(),
         }])
     }
 }

@@ -107,7 +107,7 @@ crate::recurrent::wrapper::recurrent_module!(
     /// let tape = Tape::new();
     /// let x = tape.constant(Tensor::ones(&[1, 3, 5]));
     /// let h0 = tape.constant(Tensor::zeros(&[1, 3, 6]));
-    /// let (output, h_n) = rnn.forward(&tape, &x, Some(&h0))?;
+    /// let (output, h_n) = rnn.forward(&x, Some(&h0))?;
     /// assert_eq!((output.dims(), h_n.dims()), (&[1, 3, 6][..], &[1, 3, 6][..]));
     /// assert!(output.value().to_vec().iter().all(|v| v.abs() <= 1.0)); // tanh: [-1, 1]
     /// // Characters as token ids: the same as the one-hot input, without building it.
@@ -117,7 +117,7 @@ crate::recurrent::wrapper::recurrent_module!(
     ///     (0..3).flat_map(|i| (0..5).map(move |c| f64::from([1, 3, 0][i] == c))).collect(),
     ///     &[3, 5],
     /// )?;
-    /// let (dense, _) = rnn.forward(&tape, &tape.constant(onehot.clone()), None)?;
+    /// let (dense, _) = rnn.forward(&tape.constant(onehot.clone()), None)?;
     /// assert!(out.value().sub(dense.value())?.abs().max_all()? < 1e-14);
     /// // Sampling: one step at a time, allocation-free, the same states.
     /// let mut s = rnn.stepper()?;

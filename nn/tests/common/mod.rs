@@ -15,7 +15,6 @@ pub fn weighted_loss<'t>(out: &Var<'t, f64>, h_n: &Var<'t, f64>) -> Var<'t, f64>
     out.mul(&wo)
         .unwrap()
         .sum_all()
-        .unwrap()
-        .add(&h_n.mul(&wh).unwrap().sum_all().unwrap())
+        .add(&h_n.mul(&wh).unwrap().sum_all())
         .unwrap()
 }
