@@ -474,31 +474,34 @@ pub fn load_module_from_bytes<T: Float>(
     Ok(meta)
 }
 
-/// Matches file tensors to the module's parameters; on success, the new value for each
-/// parameter (by position in `named_parameters`).
-fn plan_module_load<T: Float>(
+/// Checks that a file holding the tensors `file` (name -> dims) fits the module's
+/// parameters exactly: the strict `load_state_dict` report of every missing name,
+/// unexpected name and shape mismatch.
+fn check_module_fit<T: Float>(
     path: &str,
     module: &dyn Module<T>,
-    tensors: Vec<(String, Tensor<T>)>,
-) -> Result<Vec<Tensor<T>>> {
+    file: &BTreeMap<&str, &[usize]>,
+) -> Result<()> {
     let params = module.named_parameters();
-    let mut by_name: BTreeMap<String, Tensor<T>> = tensors.into_iter().collect();
-    let mut plan = Vec::with_capacity(params.len());
     let (mut missing, mut sizes) = (Vec::new(), Vec::new());
     for (name, p) in &params {
-        match by_name.remove(name) {
+        match file.get(name.as_str()) {
             None => missing.push(format!("\"{name}\"")),
-            Some(t) if t.dims() != p.value().dims() => sizes.push(format!(
-                "size mismatch for {name}: the file has {}, the module has {}",
-                t.shape(),
-                p.value().shape()
+            Some(dims) if *dims != p.value().dims() => sizes.push(format!(
+                "size mismatch for {name}: the file has {dims:?}, the module has {:?}",
+                p.value().dims()
             )),
-            Some(t) => plan.push(t),
+            Some(_) => {}
         }
     }
-    let unexpected: Vec<String> = by_name.keys().map(|k| format!("\"{k}\"")).collect();
+    let known: std::collections::BTreeSet<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
+    let unexpected: Vec<String> = file
+        .keys()
+        .filter(|k| !known.contains(*k))
+        .map(|k| format!("\"{k}\""))
+        .collect();
     if missing.is_empty() && unexpected.is_empty() && sizes.is_empty() {
-        return Ok(plan);
+        return Ok(());
     }
     let mut parts = vec!["error(s) loading the module's parameters:".to_string()];
     if !missing.is_empty() {
@@ -511,6 +514,30 @@ fn plan_module_load<T: Float>(
         parts.push(format!("{s}."));
     }
     Err(ck(path, parts.join(" ")))
+}
+
+/// Matches file tensors to the module's parameters ([`check_module_fit`]); on success, the
+/// new value for each parameter (by position in `named_parameters`).
+fn plan_module_load<T: Float>(
+    path: &str,
+    module: &dyn Module<T>,
+    tensors: Vec<(String, Tensor<T>)>,
+) -> Result<Vec<Tensor<T>>> {
+    let mut by_name: BTreeMap<String, Tensor<T>> = tensors.into_iter().collect();
+    let shapes = by_name
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.dims()))
+        .collect();
+    check_module_fit(path, module, &shapes)?;
+    module
+        .named_parameters()
+        .iter()
+        .map(|(name, _)| {
+            by_name
+                .remove(name)
+                .ok_or_else(|| ck(path, format!("missing key(s): \"{name}\".")))
+        })
+        .collect()
 }
 
 fn apply_module_load<T: Float>(module: &mut dyn Module<T>, plan: Vec<Tensor<T>>) {

@@ -392,6 +392,21 @@ fn metadata_is_read_from_the_header_alone() {
     let e = ck.tensor::<f64>("bias_hh_l0").unwrap_err().to_string();
     assert!(e.contains("tensor `bias_hh_l0`: checksum mismatch"), "{e}");
     assert!(Lstm::<f64>::load(&path).is_err());
+    // A module that does not fit is refused from the header's names and shapes, before any
+    // data is read (so the garbled data is never reached).
+    let mut gru = Gru::<f64>::new(
+        GruConfig::new(16, 32).num_layers(2),
+        &mut recur_nn::seeded_rng(0),
+    )
+    .unwrap();
+    let e = load_module(&mut gru, &path).unwrap_err().to_string();
+    assert!(
+        e.contains(
+            "size mismatch for weight_ih_l0: the file has [128, 16], the module has [96, 16]"
+        ),
+        "{e}"
+    );
+    assert!(!e.contains("checksum"), "{e}");
     // A file cut short is refused at open: the header's offsets are checked against the
     // file's size, not by reading the data.
     std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();

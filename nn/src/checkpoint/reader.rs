@@ -228,8 +228,20 @@ impl Checkpoint {
     /// # Errors
     /// As for [`load_module`](super::load_module).
     pub fn load_module<T: Float>(&self, module: &mut dyn Module<T>) -> Result<()> {
-        let tensors = self.tensors::<T>()?;
-        let plan = super::plan_module_load(&self.path, &*module, tensors.into_vec())?;
+        // Names and shapes from the header first: a file that does not fit is refused
+        // without reading its data.
+        let shapes = self
+            .header
+            .entries
+            .iter()
+            .map(|(n, e)| (n.as_str(), e.shape.as_slice()))
+            .collect();
+        super::check_module_fit(&self.path, &*module, &shapes)?;
+        let plan = module
+            .named_parameters()
+            .iter()
+            .map(|(name, _)| self.tensor(name))
+            .collect::<Result<Vec<Tensor<T>>>>()?;
         super::apply_module_load(module, plan);
         Ok(())
     }
