@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// killed mid-write) are removed first: one process writes a given path at a time.
 ///
 /// # Errors
-/// [`NnError::Io`](crate::NnError::Io) when the file cannot be written; the temporary is removed then and
-/// `path` is untouched.
+/// [`NnError::Io`](crate::NnError::Io) when the file cannot be written; the temporary is
+/// removed then and `path` is untouched.
 ///
 /// ```
 /// use recur_nn::checkpoint::write_atomic;
