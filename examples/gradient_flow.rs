@@ -633,7 +633,7 @@ fn train(s: &Settings, q: &[f64], clip: Option<f64>) -> Vec<(f64, f64, f64)> {
             (loss.value().to_vec()[0] as f64, grads)
         };
         let norm = match clip {
-            Some(m) => clip_grad_norm(&mut grads, m, 2.0, false).expect("valid max_norm"),
+            Some(m) => clip_grad_norm(&mut grads, m).expect("valid max_norm"),
             None => total_norm(&grads),
         };
         opt.step_modules(&mut [&mut rnn], &grads)

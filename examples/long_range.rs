@@ -437,7 +437,7 @@ fn train(s: &Settings, t_len: usize, kind: Kind, bar: &ProgressBar) -> recur::nn
             let loss = mse_loss(&pred, b.y, Reduction::Mean)?;
             tape.backward(&loss)?
         };
-        clip_grad_norm(&mut grads, s.clip, 2.0, false)?;
+        clip_grad_norm(&mut grads, s.clip)?;
         model.step(&mut opt, &grads)?;
         step_seconds += t0.elapsed().as_secs_f64();
         if step % every == 0 || step == s.steps {

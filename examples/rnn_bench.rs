@@ -158,7 +158,7 @@ impl<'c, C: Cell> Bench<'c, C> {
             let loss = cross_entropy(&logits, &self.y, CrossEntropyOptions::default())?;
             tape.backward(&loss)?
         };
-        clip_grad_norm(&mut grads, 5.0, 2.0, false)?;
+        clip_grad_norm(&mut grads, 5.0)?;
         self.opt
             .step_modules(&mut [&mut self.rnn, &mut self.head], &grads)?;
         Ok(s.elapsed().as_secs_f64())

@@ -430,7 +430,7 @@ fn run_optim<T: Float>(case: &Case<T>, cmp: &mut Comparison) -> Result<()> {
         let mut grads = Grads::new();
         grads.set(&p, case.tensor(&format!("grad.{k}"))?.clone())?;
         if let Some(max_norm) = clip {
-            let total = clip_grad_norm(&mut grads, max_norm, 2.0, false)?;
+            let total = clip_grad_norm(&mut grads, max_norm)?;
             let key = format!("total_norm.{k}");
             let theirs = case.tensor(&key)?;
             cmp.check(

@@ -22,7 +22,7 @@ use data::{Corpus, DEFAULT_CORPUS};
 use indicatif::{ProgressBar, ProgressStyle};
 use model::CharModel;
 use recur::nn::Module;
-use recur::nn::checkpoint::{load_tensors, load_training_state};
+use recur::nn::checkpoint::{load_training_state, read_metadata};
 use settings::{ModelSpec, Settings, check_sampling, make_optimizer, regular_file};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -378,7 +378,7 @@ fn sample_only(a: &Args) -> Result<ExitCode, Error> {
     let path = a.sample.as_deref().ok_or("no --sample checkpoint")?;
     check_sampling(a.temperature, a.top_k, a.len)?;
     regular_file(path, "--sample")?;
-    let (_, meta) = load_tensors::<f32>(path)?;
+    let meta = read_metadata(path)?;
     let vocab: Vec<char> = meta
         .get("vocab")
         .ok_or("checkpoint has no vocabulary (not a char_rnn checkpoint?)")?

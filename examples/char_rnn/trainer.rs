@@ -14,7 +14,7 @@ use crate::plot::{Chart, PALETTE, Series, grid};
 use crate::settings::{Settings, step_rng};
 use recur::autograd::Tape;
 use recur::nn::checkpoint::{
-    load_tensors, load_training_state_with, save_training_state_with, write_atomic,
+    Tensors, load_training_state_with, read_metadata, save_training_state_with, write_atomic,
 };
 use recur::nn::clip::clip_grad_norm;
 use recur::nn::optim::{Optimizer, param_names};
@@ -355,7 +355,7 @@ impl Trainer {
     pub fn resume(&mut self, path: &Path) -> Result<(), Error> {
         crate::settings::regular_file(path, "--resume")?;
         // The settings first, for a clear message rather than a shape mismatch.
-        let (_, meta) = load_tensors::<f32>(path)?;
+        let meta = read_metadata(path)?;
         self.settings.check_resume(path, &meta, &self.corpus)?;
         let (extra, meta) = load_training_state_with(path, &mut self.model, self.opt.as_mut())?;
         crate::settings::check_finite(path, &self.model)?;
@@ -451,7 +451,7 @@ impl Trainer {
         // The pre-clip norm is logged either way; an infinite bound leaves the gradients as
         // they are.
         let max_norm = if s.clip > 0.0 { s.clip } else { f64::INFINITY };
-        let grad_norm = clip_grad_norm(&mut grads, max_norm, 2.0, false)?;
+        let grad_norm = clip_grad_norm(&mut grads, max_norm)?;
         let next = self.step + 1;
         if !loss.is_finite() || !grad_norm.is_finite() {
             return Err(format!(
@@ -555,11 +555,11 @@ impl Trainer {
 fn tbptt_state(
     path: &Path,
     meta: &BTreeMap<String, String>,
-    extra: &[(String, Tensor<f32>)],
+    extra: &Tensors<f32>,
     s: &Settings,
 ) -> Result<Option<Tensor<f32>>, Error> {
     let want = [s.model.layers, s.batch, s.model.state_width()];
-    let state = if let Some((_, t)) = extra.iter().find(|(n, _)| n == "tbptt_state") {
+    let state = if let Ok(t) = extra.get("tbptt_state") {
         t.clone()
     } else if let Some(text) = meta.get("tbptt_state") {
         let v: Result<Vec<f32>, _> = text.split(',').map(str::parse).collect();

@@ -114,7 +114,7 @@ fn train<C: Cell>(cell: C, args: &Args, steps: usize) -> recur::nn::Result<Outco
             let loss = mse_loss(&head.forward(&h_n)?, y, Reduction::Mean)?;
             tape.backward(&loss)?
         };
-        clip_grad_norm(&mut grads, 1.0, 2.0, false)?;
+        clip_grad_norm(&mut grads, 1.0)?;
         opt.step_modules(&mut [&mut rnn, &mut head], &grads)?;
     }
     let ms_per_step = start.elapsed().as_secs_f64() * 1e3 / steps.max(1) as f64;

@@ -2,11 +2,16 @@
 //! tensors plus string metadata, readable by `safetensors.torch.load_file`.
 //!
 //! - [`save_tensors`] / [`load_tensors`]: any named tensors, `F32` or `F64` by `T`; loading
-//!   converts `F32`/`F64` files to `T`. [`tensors_to_bytes`] / [`tensors_from_bytes`] do the
-//!   same in memory.
+//!   converts `F32`/`F64` files to `T` and gives [`Tensors`], looked up by name.
+//!   [`tensors_to_bytes`] / [`tensors_from_bytes`] do the same in memory.
+//! - [`Checkpoint`]: a file opened by its header alone — its metadata ([`read_metadata`]),
+//!   names and shapes without reading any tensor data, then single tensors by name.
 //! - [`save_module`] / [`load_module`]: a module's parameters under PyTorch's names, so the
 //!   file loads with `module.load_state_dict(safetensors.torch.load_file(path))`; loading is
-//!   strict and all-or-nothing.
+//!   strict and all-or-nothing. [`save_module_with`] adds metadata ([`SaveOptions`]).
+//! - [`Rnn::save`](crate::Rnn::save) / [`Rnn::load`](crate::Rnn::load) (and the same for
+//!   [`Lstm`](crate::Lstm) and [`Gru`](crate::Gru)): the parameters plus the module's config,
+//!   so that the file alone rebuilds the module.
 //! - [`save_training_state`] / [`load_training_state`]: the module's parameters plus the
 //!   optimizer's state under an `optim.` prefix, to resume training in a fresh process.
 //!
@@ -22,18 +27,72 @@
 //! Reads never panic and never allocate more than the file's size: the 8-byte header length
 //! is checked against the file size before anything else, and a truncated, corrupted or
 //! mismatched file is an [`NnError::Checkpoint`] naming the file and the problem.
+//!
+//! # Module configs
+//!
+//! [`Rnn::save`](crate::Rnn::save) (and [`ModuleConfig::to_metadata`] for any config) stores
+//! the module's settings as plain metadata strings beside the parameters, one entry per
+//! constructor argument under PyTorch's name, the value as Rust prints it:
+//!
+//! ```text
+//! recur.module               = "LSTM"          (or "RNN", "GRU")
+//! recur.config.input_size    = "10"
+//! recur.config.hidden_size   = "20"
+//! recur.config.num_layers    = "2"
+//! recur.config.bias          = "true"          ("true" / "false")
+//! recur.config.batch_first   = "false"
+//! recur.config.dropout       = "0.5"           (shortest text that reads back exactly)
+//! recur.config.bidirectional = "true"
+//! recur.config.proj_size     = "0"
+//! recur.config.nonlinearity  = "tanh"          (RNN only: "tanh" / "relu")
+//! ```
+//!
+//! The parameter names are unchanged, so the file still loads into PyTorch by name
+//! (`safetensors.torch.load_file` returns the metadata separately, and `load_state_dict`
+//! never sees it); in Python the config reads back as
+//! `safe_open(path, "pt").metadata()["recur.config.hidden_size"]`. Loading refuses a file
+//! without these keys, with another module's name, or with a missing, malformed, unknown or
+//! invalid entry; a file without them still loads into a module built by hand with
+//! [`load_module`].
+//!
+//! ```
+//! use recur_nn::{Lstm, LstmConfig, Module};
+//! use recur_nn::checkpoint::read_metadata;
+//! let path = std::env::temp_dir().join(format!("recur_doc_lstm_{}.safetensors", std::process::id()));
+//! let config = LstmConfig::new(3, 8).num_layers(2).proj_size(4).batch_first(true);
+//! let lstm = Lstm::<f32>::new(config.clone(), &mut recur_nn::seeded_rng(1))?;
+//! lstm.save(&path)?;
+//! assert_eq!(read_metadata(&path)?["recur.config.proj_size"], "4");    // header only
+//!
+//! let back = Lstm::<f32>::load(&path)?;                                // config + weights
+//! assert_eq!(back.config(), &config);
+//! for ((n1, p1), (n2, p2)) in back.named_parameters().iter().zip(lstm.named_parameters()) {
+//!     assert_eq!((n1, p1.value().to_vec()), (&n2, p2.value().to_vec()));
+//! }
+//! let e = recur_nn::Gru::<f32>::load(&path).unwrap_err().to_string();
+//! assert!(e.ends_with("the file holds an LSTM, not a GRU"), "{e}");
+//! # std::fs::remove_file(&path).ok();
+//! # Ok::<(), recur_nn::NnError>(())
+//! ```
+
+mod atomic;
+mod config;
+mod format;
+mod reader;
+mod tensors;
+
+pub use atomic::write_atomic;
+pub use config::{CONFIG_PREFIX, MODULE_KEY, ModuleConfig};
+pub use reader::Checkpoint;
+pub use tensors::Tensors;
 
 use crate::error::{NnError, Result};
 use crate::module::Module;
 use crate::optim::{Optimizer, param_names};
+use format::{decode, header_len, parse_header, to_bytes_at};
 use recur_tensor::{Float, Tensor};
-use safetensors::tensor::{Dtype, SafeTensors, View};
-use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
-use std::fs;
-use std::io::{Read, Write};
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The prefix of optimizer state entries in [`save_training_state`] files.
 pub const OPTIM_PREFIX: &str = "optim.";
@@ -50,55 +109,6 @@ pub const CHECKSUM_PREFIX: &str = "recur.crc32.";
 /// The metadata key recording how many optimizer entries a training-state file holds, so a
 /// file whose optimizer state was stripped is refused rather than resumed from scratch.
 const OPTIM_COUNT_KEY: &str = "recur.optim_entries";
-
-/// The checksum entry for the metadata itself.
-const META_SUM: &str = "__metadata__";
-
-/// CRC-32 (IEEE 802.3, the zlib/PNG one), table-driven.
-fn crc32_update(mut crc: u32, bytes: &[u8]) -> u32 {
-    const TABLE: [u32; 256] = {
-        let mut t = [0u32; 256];
-        let mut i = 0;
-        while i < 256 {
-            let mut c = i as u32;
-            let mut k = 0;
-            while k < 8 {
-                c = if c & 1 != 0 {
-                    0xEDB8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                };
-                k += 1;
-            }
-            t[i] = c;
-            i += 1;
-        }
-        t
-    };
-    crc = !crc;
-    for &b in bytes {
-        crc = TABLE[((crc ^ b as u32) & 0xff) as usize] ^ (crc >> 8);
-    }
-    !crc
-}
-
-/// The checksum of one tensor: its dtype, shape and little-endian bytes.
-fn tensor_sum(dtype: Dtype, shape: &[usize], bytes: &[u8]) -> String {
-    let mut c = crc32_update(0, format!("{dtype:?}{shape:?}").as_bytes());
-    c = crc32_update(c, bytes);
-    format!("{c:08x}")
-}
-
-/// The checksum of the metadata entries (checksum entries excluded), in key order.
-fn meta_sum<'a>(entries: impl Iterator<Item = (&'a String, &'a String)>) -> String {
-    let mut c = 0;
-    for (k, v) in entries {
-        for part in [k.as_bytes(), &[0], v.as_bytes(), &[0]] {
-            c = crc32_update(c, part);
-        }
-    }
-    format!("{c:08x}")
-}
 
 /// The `path` shown in errors about in-memory buffers.
 const MEMORY: &str = "<memory>";
@@ -117,50 +127,56 @@ fn io_err(path: &Path, source: std::io::Error) -> NnError {
     }
 }
 
-/// One tensor's little-endian bytes, as safetensors writes them.
-struct Raw {
-    dtype: Dtype,
-    shape: Vec<usize>,
-    bytes: Vec<u8>,
+/// What a save writes besides the parameters: for now, string metadata (PyTorch's
+/// `save_file(..., metadata=...)`). The default is no metadata.
+///
+/// ```
+/// use recur_nn::checkpoint::SaveOptions;
+/// let opts = SaveOptions::new().metadata("epoch", 3).metadata("arch", "RNN(5, 6)");
+/// assert_eq!(opts.metadata["epoch"], "3");
+/// assert!(SaveOptions::default().metadata.is_empty());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SaveOptions {
+    /// String metadata stored in the file's header (keys under [`CHECKSUM_PREFIX`] are
+    /// reserved).
+    pub metadata: BTreeMap<String, String>,
 }
 
-impl View for &Raw {
-    fn dtype(&self) -> Dtype {
-        self.dtype
+impl SaveOptions {
+    /// No metadata.
+    pub fn new() -> Self {
+        Self::default()
     }
-    fn shape(&self) -> &[usize] {
-        &self.shape
+
+    /// Adds the metadata entry `key = value` (replacing an earlier value of `key`).
+    pub fn metadata(mut self, key: impl Into<String>, value: impl ToString) -> Self {
+        self.metadata.insert(key.into(), value.to_string());
+        self
     }
-    fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(&self.bytes)
-    }
-    fn data_len(&self) -> usize {
-        self.bytes.len()
+
+    /// Adds a module's config (see the [format](self#module-configs)), as
+    /// [`Rnn::save`](crate::Rnn::save) does; for a model that holds a recurrent module among
+    /// others.
+    ///
+    /// ```
+    /// use recur_nn::checkpoint::SaveOptions;
+    /// let opts = SaveOptions::new().config(&recur_nn::GruConfig::new(3, 4));
+    /// assert_eq!(opts.metadata["recur.module"], "GRU");
+    /// ```
+    pub fn config(mut self, config: &impl ModuleConfig) -> Self {
+        self.metadata.extend(config.to_metadata());
+        self
     }
 }
 
-fn to_raw<T: Float>(t: &Tensor<T>) -> Raw {
-    let values = t.contiguous();
-    let values = values.as_slice().unwrap_or(&[]);
-    let (dtype, bytes) = if T::DTYPE == "float64" {
-        let b = values
-            .iter()
-            .flat_map(|v| v.to_f64().to_le_bytes())
-            .collect();
-        (Dtype::F64, b)
-    } else {
-        let b = values
-            .iter()
-            .flat_map(|v| (v.to_f64() as f32).to_le_bytes())
-            .collect();
-        (Dtype::F32, b)
-    };
-    Raw {
-        dtype,
-        shape: t.dims().to_vec(),
-        bytes,
+impl From<BTreeMap<String, String>> for SaveOptions {
+    fn from(metadata: BTreeMap<String, String>) -> Self {
+        SaveOptions { metadata }
     }
 }
+
+// ------------------------------------------------------------------ tensors
 
 /// Serialises named tensors and metadata to safetensors bytes (`F32` for `f32` tensors,
 /// `F64` for `f64`; row-major, little-endian).
@@ -176,8 +192,7 @@ fn to_raw<T: Float>(t: &Tensor<T>) -> Raw {
 /// let meta = BTreeMap::from([("step".to_string(), "10".to_string())]);
 /// let bytes = tensors_to_bytes(&[("weight", w.clone())], &meta)?;
 /// let (tensors, meta2) = tensors_from_bytes::<f64>(&bytes)?;      // F32 file read as f64
-/// assert_eq!(tensors[0].0, "weight");
-/// assert_eq!(tensors[0].1.to_vec(), vec![1.0, 2.0, 3.0, 4.0]);
+/// assert_eq!(tensors.get("weight")?.to_vec(), vec![1.0, 2.0, 3.0, 4.0]);
 /// assert_eq!(meta2, meta);
 /// # Ok::<(), recur_nn::NnError>(())
 /// ```
@@ -188,51 +203,8 @@ pub fn tensors_to_bytes<T: Float, N: AsRef<str>>(
     to_bytes_at(MEMORY, tensors, metadata)
 }
 
-fn to_bytes_at<T: Float, N: AsRef<str>>(
-    path: &str,
-    tensors: &[(N, Tensor<T>)],
-    metadata: &BTreeMap<String, String>,
-) -> Result<Vec<u8>> {
-    let mut seen = std::collections::BTreeSet::new();
-    for (name, _) in tensors {
-        let name = name.as_ref();
-        if name.is_empty() || name == "__metadata__" {
-            return Err(ck(path, format!("invalid tensor name {name:?}")));
-        }
-        if !seen.insert(name) {
-            return Err(ck(path, format!("tensor name `{name}` appears twice")));
-        }
-    }
-    if let Some(k) = metadata.keys().find(|k| k.starts_with(CHECKSUM_PREFIX)) {
-        return Err(ck(
-            path,
-            format!("metadata key `{k}` uses the reserved prefix {CHECKSUM_PREFIX:?}"),
-        ));
-    }
-    let raws: Vec<(&str, Raw)> = tensors
-        .iter()
-        .map(|(n, t)| (n.as_ref(), to_raw(t)))
-        .collect();
-    let mut info: HashMap<String, String> = metadata
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    info.insert(
-        format!("{CHECKSUM_PREFIX}{META_SUM}"),
-        meta_sum(metadata.iter()),
-    );
-    for (name, r) in &raws {
-        info.insert(
-            format!("{CHECKSUM_PREFIX}{name}"),
-            tensor_sum(r.dtype, &r.shape, &r.bytes),
-        );
-    }
-    safetensors::serialize(raws.iter().map(|(n, r)| (*n, r)), Some(info))
-        .map_err(|e| ck(path, format!("cannot serialise: {e}")))
-}
-
-/// Parses safetensors bytes into named tensors (sorted by name) and metadata, converting
-/// `F32`/`F64` data to `T`.
+/// Parses safetensors bytes into named tensors and metadata, converting `F32`/`F64` data to
+/// `T`.
 ///
 /// # Errors
 /// [`NnError::Checkpoint`] for a buffer that is truncated, has a bad header (length out of
@@ -246,121 +218,28 @@ fn to_bytes_at<T: Float, N: AsRef<str>>(
 /// assert!(err.to_string().contains("too short"));
 /// ```
 pub fn tensors_from_bytes<T: Float>(bytes: &[u8]) -> Result<NamedTensors<T>> {
-    from_bytes_at(MEMORY, bytes)
+    let total = bytes.len() as u64;
+    let n = header_len(MEMORY, bytes, total)?;
+    let header = parse_header(MEMORY, bytes.get(8..8 + n).unwrap_or(&[]), total)?;
+    let mut map = BTreeMap::new();
+    for (name, entry) in &header.entries {
+        let data = usize::try_from(entry.start)
+            .ok()
+            .zip(usize::try_from(entry.end).ok())
+            .and_then(|(s, e)| bytes.get(s..e))
+            .ok_or_else(|| {
+                ck(
+                    MEMORY,
+                    format!("tensor `{name}`: data offsets out of range"),
+                )
+            })?;
+        map.insert(name.clone(), decode(MEMORY, name, entry, data)?);
+    }
+    Ok((Tensors::new(MEMORY, map), header.metadata))
 }
 
 /// Named tensors and the file's metadata, as [`load_tensors`] returns them.
-pub type NamedTensors<T> = (Vec<(String, Tensor<T>)>, BTreeMap<String, String>);
-
-/// Checks the 8-byte header length against the total size (before anything is parsed).
-fn check_header_len(path: &str, head: &[u8], total: u64) -> Result<()> {
-    let Some(n) = head.get(..8) else {
-        return Err(ck(
-            path,
-            format!("file is {total} bytes, too short for a safetensors header"),
-        ));
-    };
-    let mut b = [0u8; 8];
-    b.copy_from_slice(n);
-    let n = u64::from_le_bytes(b);
-    if n > total - 8 {
-        return Err(ck(
-            path,
-            format!(
-                "header length {n} exceeds the {} bytes after the length field (truncated or not a safetensors file)",
-                total - 8
-            ),
-        ));
-    }
-    Ok(())
-}
-
-fn from_bytes_at<T: Float>(path: &str, bytes: &[u8]) -> Result<NamedTensors<T>> {
-    check_header_len(path, bytes, bytes.len() as u64)?;
-    let (n, meta) = SafeTensors::read_metadata(bytes).map_err(|e| ck(path, e.to_string()))?;
-    let all: BTreeMap<String, String> = meta
-        .metadata()
-        .as_ref()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
-    let (sums, metadata): (BTreeMap<String, String>, BTreeMap<String, String>) = all
-        .into_iter()
-        .partition(|(k, _)| k.starts_with(CHECKSUM_PREFIX));
-    let mut sums: BTreeMap<String, String> = sums
-        .into_iter()
-        .map(|(k, v)| (k[CHECKSUM_PREFIX.len()..].to_string(), v))
-        .collect();
-    // A file with checksums has one for the metadata and one per tensor; one without any is
-    // an older file or another tool's, loaded unchecked.
-    let checked = !sums.is_empty();
-    if checked {
-        match sums.remove(META_SUM) {
-            Some(s) if s == meta_sum(metadata.iter()) => {}
-            Some(_) => {
-                return Err(ck(
-                    path,
-                    "metadata checksum mismatch (the file is corrupted)",
-                ));
-            }
-            None => return Err(ck(path, "the metadata checksum is missing")),
-        }
-    }
-    let body = bytes.get(8 + n..).unwrap_or(&[]);
-    let infos = meta.tensors();
-    let mut out = Vec::with_capacity(infos.len());
-    for (name, info) in infos {
-        let (start, end) = info.data_offsets;
-        let Some(data) = body.get(start..end) else {
-            return Err(ck(
-                path,
-                format!("tensor `{name}`: data offsets out of range"),
-            ));
-        };
-        if checked {
-            match sums.remove(name.as_str()) {
-                Some(s) if s == tensor_sum(info.dtype, &info.shape, data) => {}
-                Some(_) => {
-                    return Err(ck(
-                        path,
-                        format!("tensor `{name}`: checksum mismatch (the file is corrupted)"),
-                    ));
-                }
-                None => return Err(ck(path, format!("tensor `{name}` has no checksum"))),
-            }
-        }
-        let values: Vec<T> = match info.dtype {
-            Dtype::F32 => data
-                .chunks_exact(4)
-                .map(|c| T::from_f64(f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64))
-                .collect(),
-            Dtype::F64 => data
-                .chunks_exact(8)
-                .map(|c| {
-                    let mut b = [0u8; 8];
-                    b.copy_from_slice(c);
-                    T::from_f64(f64::from_le_bytes(b))
-                })
-                .collect(),
-            other => {
-                return Err(ck(
-                    path,
-                    format!("tensor `{name}` has dtype {other:?}; only F32 and F64 can be loaded"),
-                ));
-            }
-        };
-        let t = Tensor::from_vec(values, &info.shape)
-            .map_err(|e| ck(path, format!("tensor `{name}`: {e}")))?;
-        out.push((name.to_string(), t));
-    }
-    if let Some(name) = sums.keys().next() {
-        return Err(ck(
-            path,
-            format!("tensor `{name}` has a checksum but is missing from the file"),
-        ));
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok((out, metadata))
-}
+pub type NamedTensors<T> = (Tensors<T>, BTreeMap<String, String>);
 
 /// Writes named tensors and metadata to `path` as a safetensors file, atomically (a temporary
 /// file in the same directory, synced, then renamed over `path`).
@@ -377,7 +256,7 @@ fn from_bytes_at<T: Float>(path: &str, bytes: &[u8]) -> Result<NamedTensors<T>> 
 /// let t = Tensor::from_vec(vec![0.5f64, -1.5], &[2])?;
 /// save_tensors(&path, &[("bias", t)], &BTreeMap::new())?;
 /// let (loaded, meta) = load_tensors::<f64>(&path)?;
-/// assert_eq!(loaded[0].1.to_vec(), vec![0.5, -1.5]);
+/// assert_eq!(loaded.get("bias")?.to_vec(), vec![0.5, -1.5]);
 /// assert!(meta.is_empty());
 /// # std::fs::remove_file(&path).ok();
 /// # Ok::<(), recur_nn::NnError>(())
@@ -392,103 +271,9 @@ pub fn save_tensors<T: Float, N: AsRef<str>>(
     write_atomic(path, &bytes)
 }
 
-/// Writes `bytes` to `path` atomically: to a temporary sibling, synced, then renamed over
-/// `path` (and the directory synced), so `path` holds either its old content or all of
-/// `bytes`, whatever happens (kill -9, a full disk).
-///
-/// The temporary is named `.<file name>.tmp-<pid>-<nanos>-<n>`: unique even when a later
-/// process gets the PID of a killed one (PID 1 in every container), and retried under a
-/// new name if it exists anyway. Temporaries of `path` left by another process (a writer
-/// killed mid-write) are removed first: one process writes a given path at a time.
-///
-/// # Errors
-/// [`NnError::Io`] when the file cannot be written; the temporary is removed then and
-/// `path` is untouched.
-///
-/// ```
-/// use recur_nn::checkpoint::write_atomic;
-/// let path = std::env::temp_dir().join(format!("recur_doc_atomic_{}.txt", std::process::id()));
-/// write_atomic(&path, b"step,loss\n")?;
-/// assert_eq!(std::fs::read(&path)?, b"step,loss\n");
-/// # std::fs::remove_file(&path).ok();
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let path = path.as_ref();
-    let Some(file_name) = path.file_name() else {
-        return Err(ck(&path.display().to_string(), "not a file path"));
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    // This process's part of the name: the PID alone repeats across containers and reboots.
-    let token = TOKEN.get_or_init(|| {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        format!("{}-{nanos}", std::process::id())
-    });
-    let stem = format!(".{}.tmp-", file_name.to_string_lossy());
-    remove_stale_temporaries(dir, &stem, token);
-    let written = (|| -> std::io::Result<()> {
-        let (tmp, mut f) = loop {
-            let tmp = dir.join(format!(
-                "{stem}{token}-{}",
-                COUNTER.fetch_add(1, Ordering::Relaxed)
-            ));
-            match fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&tmp)
-            {
-                Ok(f) => break (tmp, f),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
-            }
-        };
-        let r = (|| {
-            f.write_all(bytes)?;
-            f.sync_all()?;
-            drop(f);
-            fs::rename(&tmp, path)
-        })();
-        if r.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        r
-    })();
-    written.map_err(|e| io_err(path, e))?;
-    // Make the rename itself durable (best effort: not every platform can sync a directory).
-    #[cfg(unix)]
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
-/// Removes `dir/<stem>*` files not written by this process (`token`): temporaries of a
-/// writer that was killed before its rename. Best effort.
-fn remove_stale_temporaries(dir: &Path, stem: &str, token: &str) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        if let Some(rest) = name.strip_prefix(stem)
-            && !rest.starts_with(&format!("{token}-"))
-            && e.file_type().is_ok_and(|t| t.is_file())
-        {
-            let _ = fs::remove_file(e.path());
-        }
-    }
-}
-
-/// Reads a safetensors file: named tensors (sorted by name) converted to `T`, and the
-/// metadata.
+/// Reads a safetensors file: its tensors converted to `T`, looked up by name
+/// ([`Tensors::get`]), and its metadata. (To read a few tensors of a large file, or only
+/// its metadata, use [`Checkpoint`] or [`read_metadata`].)
 ///
 /// # Errors
 /// [`NnError::Io`] when the file cannot be read; [`NnError::Checkpoint`] when it is not a
@@ -501,32 +286,28 @@ fn remove_stale_temporaries(dir: &Path, stem: &str, token: &str) {
 /// assert!(err.to_string().starts_with("/nonexistent/model.safetensors: "));
 /// ```
 pub fn load_tensors<T: Float>(path: impl AsRef<Path>) -> Result<NamedTensors<T>> {
-    let path = path.as_ref();
-    let bytes = read_checked(path)?;
-    from_bytes_at(&path.display().to_string(), &bytes)
+    let ck = Checkpoint::open(path)?;
+    Ok((ck.tensors()?, ck.metadata().clone()))
 }
 
-/// Reads a whole file after checking its header length against its size.
-fn read_checked(path: &Path) -> Result<Vec<u8>> {
-    let shown = path.display().to_string();
-    let mut f = fs::File::open(path).map_err(|e| io_err(path, e))?;
-    let len = f.metadata().map_err(|e| io_err(path, e))?.len();
-    let mut head = [0u8; 8];
-    let got = if len >= 8 {
-        f.read_exact(&mut head).map_err(|e| io_err(path, e))?;
-        8
-    } else {
-        0
-    };
-    check_header_len(&shown, &head[..got], len)?;
-    let size = usize::try_from(len).map_err(|_| ck(&shown, "file too large"))?;
-    let mut bytes = Vec::with_capacity(size);
-    bytes.extend_from_slice(&head);
-    // `take` bounds the read by the size checked above, even if the file grows meanwhile.
-    f.take(len - 8)
-        .read_to_end(&mut bytes)
-        .map_err(|e| io_err(path, e))?;
-    Ok(bytes)
+/// The metadata of a checkpoint file (checksum entries removed, checked against their
+/// checksum), reading only its header: cheap however large the tensors are.
+///
+/// # Errors
+/// As for [`Checkpoint::open`].
+///
+/// ```
+/// use recur_nn::checkpoint::{read_metadata, save_module_with, SaveOptions};
+/// use recur_nn::{Linear, Module};
+/// let path = std::env::temp_dir().join(format!("recur_doc_meta_{}.safetensors", std::process::id()));
+/// let head = Linear::<f32>::new(512, 512, &mut recur_nn::seeded_rng(0))?;
+/// save_module_with(&head, &path, &SaveOptions::new().metadata("step", 1200))?;
+/// assert_eq!(read_metadata(&path)?["step"], "1200");
+/// # std::fs::remove_file(&path).ok();
+/// # Ok::<(), recur_nn::NnError>(())
+/// ```
+pub fn read_metadata(path: impl AsRef<Path>) -> Result<BTreeMap<String, String>> {
+    Ok(Checkpoint::open(path)?.metadata().clone())
 }
 
 // ------------------------------------------------------------------ modules
@@ -551,25 +332,74 @@ fn module_tensors<T: Float>(module: &dyn Module<T>) -> Vec<(String, Tensor<T>)> 
 /// use recur_nn::checkpoint::{load_module, save_module};
 /// use recur_nn::{Module, Param};
 /// use recur_tensor::Tensor;
-/// use std::collections::BTreeMap;
 /// #[derive(Module)]
 /// struct Bias(#[module(rename = "bias")] Param<f32>);
 /// let path = std::env::temp_dir().join(format!("recur_doc_module_{}.safetensors", std::process::id()));
 /// let m = Bias(Param::new(Tensor::from_vec(vec![1.0, 2.0], &[2])?));
-/// save_module(&m, &path, &BTreeMap::from([("epoch".into(), "3".into())]))?;
+/// save_module(&m, &path)?;
 /// let mut fresh = Bias(Param::new(Tensor::zeros(&[2])));
-/// let meta = load_module(&mut fresh, &path)?;
+/// load_module(&mut fresh, &path)?;
 /// assert_eq!(fresh.0.value().to_vec(), vec![1.0, 2.0]);
-/// assert_eq!(meta["epoch"], "3");
 /// # std::fs::remove_file(&path).ok();
 /// # Ok::<(), recur_nn::NnError>(())
 /// ```
-pub fn save_module<T: Float>(
+pub fn save_module<T: Float>(module: &dyn Module<T>, path: impl AsRef<Path>) -> Result<()> {
+    save_module_with(module, path, &SaveOptions::default())
+}
+
+/// [`save_module`] with [`SaveOptions`]: metadata to store beside the parameters.
+///
+/// # Errors
+/// As for [`save_tensors`] (also when a metadata key uses [`CHECKSUM_PREFIX`]).
+///
+/// ```
+/// use recur_nn::checkpoint::{load_module, save_module_with, SaveOptions};
+/// use recur_nn::{Linear, Module};
+/// let path = std::env::temp_dir().join(format!("recur_doc_module_with_{}.safetensors", std::process::id()));
+/// let head = Linear::<f32>::new(4, 2, &mut recur_nn::seeded_rng(0))?;
+/// save_module_with(&head, &path, &SaveOptions::new().metadata("epoch", 3))?;
+/// let mut fresh = Linear::<f32>::new(4, 2, &mut recur_nn::seeded_rng(1))?;
+/// let meta = load_module(&mut fresh, &path)?;
+/// assert_eq!(meta["epoch"], "3");
+/// assert_eq!(fresh.named_parameters()[0].1.value().to_vec(), head.named_parameters()[0].1.value().to_vec());
+/// # std::fs::remove_file(&path).ok();
+/// # Ok::<(), recur_nn::NnError>(())
+/// ```
+pub fn save_module_with<T: Float>(
     module: &dyn Module<T>,
     path: impl AsRef<Path>,
-    metadata: &BTreeMap<String, String>,
+    options: &SaveOptions,
 ) -> Result<()> {
-    save_tensors(path, &module_tensors(module), metadata)
+    save_tensors(path, &module_tensors(module), &options.metadata)
+}
+
+/// Saves `module` with `config` in the metadata (what the recurrent modules' `save_with`
+/// does), refusing user metadata under the config's keys.
+pub(crate) fn save_with_config<T: Float>(
+    module: &dyn Module<T>,
+    config: &impl ModuleConfig,
+    path: &Path,
+    options: &SaveOptions,
+) -> Result<()> {
+    if let Some(k) = options.metadata.keys().find(|k| config::is_config_key(k)) {
+        return Err(ck(
+            &path.display().to_string(),
+            format!("metadata key `{k}` is reserved for the module's config"),
+        ));
+    }
+    save_module_with(module, path, &options.clone().config(config))
+}
+
+/// Builds a module from the config stored in `ck` (with `build`) and loads its parameters
+/// (what the recurrent modules' `load` does). Errors name the file.
+pub(crate) fn build_from<T: Float, C: ModuleConfig, M: Module<T>>(
+    ck: &Checkpoint,
+    build: impl FnOnce(C) -> Result<M>,
+) -> Result<M> {
+    let config = ck.config::<C>()?;
+    let mut module = build(config).map_err(|e| ck.error(e))?;
+    ck.load_module(&mut module)?;
+    Ok(module)
 }
 
 /// Loads a module's parameters from a file written by [`save_module`] (or by PyTorch's
@@ -602,12 +432,9 @@ pub fn load_module<T: Float>(
     module: &mut dyn Module<T>,
     path: impl AsRef<Path>,
 ) -> Result<BTreeMap<String, String>> {
-    let path = path.as_ref();
-    let shown = path.display().to_string();
-    let (tensors, meta) = load_tensors::<T>(path)?;
-    let plan = plan_module_load(&shown, &*module, tensors)?;
-    apply_module_load(module, plan);
-    Ok(meta)
+    let ck = Checkpoint::open(path)?;
+    ck.load_module(module)?;
+    Ok(ck.metadata().clone())
 }
 
 /// [`load_module`] from safetensors bytes in memory.
@@ -633,36 +460,39 @@ pub fn load_module_from_bytes<T: Float>(
     bytes: &[u8],
 ) -> Result<BTreeMap<String, String>> {
     let (tensors, meta) = tensors_from_bytes::<T>(bytes)?;
-    let plan = plan_module_load(MEMORY, &*module, tensors)?;
+    let plan = plan_module_load(MEMORY, &*module, tensors.into_vec())?;
     apply_module_load(module, plan);
     Ok(meta)
 }
 
-/// Matches file tensors to the module's parameters; on success, the new value for each
-/// parameter (by position in `named_parameters`).
-fn plan_module_load<T: Float>(
+/// Checks that a file holding the tensors `file` (name -> dims) fits the module's
+/// parameters exactly: the strict `load_state_dict` report of every missing name,
+/// unexpected name and shape mismatch.
+fn check_module_fit<T: Float>(
     path: &str,
     module: &dyn Module<T>,
-    tensors: Vec<(String, Tensor<T>)>,
-) -> Result<Vec<Tensor<T>>> {
+    file: &BTreeMap<&str, &[usize]>,
+) -> Result<()> {
     let params = module.named_parameters();
-    let mut by_name: BTreeMap<String, Tensor<T>> = tensors.into_iter().collect();
-    let mut plan = Vec::with_capacity(params.len());
     let (mut missing, mut sizes) = (Vec::new(), Vec::new());
     for (name, p) in &params {
-        match by_name.remove(name) {
+        match file.get(name.as_str()) {
             None => missing.push(format!("\"{name}\"")),
-            Some(t) if t.dims() != p.value().dims() => sizes.push(format!(
-                "size mismatch for {name}: the file has {}, the module has {}",
-                t.shape(),
-                p.value().shape()
+            Some(dims) if *dims != p.value().dims() => sizes.push(format!(
+                "size mismatch for {name}: the file has {dims:?}, the module has {:?}",
+                p.value().dims()
             )),
-            Some(t) => plan.push(t),
+            Some(_) => {}
         }
     }
-    let unexpected: Vec<String> = by_name.keys().map(|k| format!("\"{k}\"")).collect();
+    let known: std::collections::BTreeSet<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
+    let unexpected: Vec<String> = file
+        .keys()
+        .filter(|k| !known.contains(*k))
+        .map(|k| format!("\"{k}\""))
+        .collect();
     if missing.is_empty() && unexpected.is_empty() && sizes.is_empty() {
-        return Ok(plan);
+        return Ok(());
     }
     let mut parts = vec!["error(s) loading the module's parameters:".to_string()];
     if !missing.is_empty() {
@@ -677,12 +507,35 @@ fn plan_module_load<T: Float>(
     Err(ck(path, parts.join(" ")))
 }
 
+/// Matches file tensors to the module's parameters ([`check_module_fit`]); on success, the
+/// new value for each parameter (by position in `named_parameters`).
+fn plan_module_load<T: Float>(
+    path: &str,
+    module: &dyn Module<T>,
+    tensors: Vec<(String, Tensor<T>)>,
+) -> Result<Vec<Tensor<T>>> {
+    let mut by_name: BTreeMap<String, Tensor<T>> = tensors.into_iter().collect();
+    let shapes = by_name
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.dims()))
+        .collect();
+    check_module_fit(path, module, &shapes)?;
+    module
+        .named_parameters()
+        .iter()
+        .map(|(name, _)| {
+            by_name
+                .remove(name)
+                .ok_or_else(|| ck(path, format!("missing key(s): \"{name}\".")))
+        })
+        .collect()
+}
+
 fn apply_module_load<T: Float>(module: &mut dyn Module<T>, plan: Vec<Tensor<T>>) {
     for ((_, p), t) in module.named_parameters_mut().into_iter().zip(plan) {
         p.set_value(t);
     }
 }
-
 // ------------------------------------------------------------------ training state
 
 /// Saves a module's parameters (plain names) and an optimizer's state (names prefixed with
@@ -746,8 +599,7 @@ pub fn save_training_state<T: Float>(
 /// save_training_state_with(&path, &m, &Sgd::new(0.1)?, &[("h", state)], &BTreeMap::new())?;
 /// let mut m2 = Bias(Param::new(Tensor::zeros(&[2])));
 /// let (extra, _) = load_training_state_with(&path, &mut m2, &mut Sgd::new(0.1)?)?;
-/// assert_eq!(extra[0].0, "h");
-/// assert_eq!(extra[0].1.to_vec(), vec![0.5, 0.5]);
+/// assert_eq!(extra.get("h")?.to_vec(), vec![0.5, 0.5]);
 /// # std::fs::remove_file(&path).ok();
 /// # Ok::<(), recur_nn::NnError>(())
 /// ```
@@ -792,7 +644,7 @@ pub fn load_training_state<T: Float>(
 }
 
 /// [`load_training_state`], also returning the extra tensors (names without
-/// [`EXTRA_PREFIX`], sorted).
+/// [`EXTRA_PREFIX`]).
 ///
 /// # Errors
 /// As for [`load_training_state`].
@@ -807,7 +659,7 @@ pub fn load_training_state_with<T: Float>(
     let (extra, tensors): (Vec<_>, Vec<_>) = tensors
         .into_iter()
         .partition(|(k, _)| k.starts_with(EXTRA_PREFIX));
-    let extra: Vec<(String, Tensor<T>)> = extra
+    let extra: BTreeMap<String, Tensor<T>> = extra
         .into_iter()
         .map(|(k, v)| (k[EXTRA_PREFIX.len()..].to_string(), v))
         .collect();
@@ -838,5 +690,5 @@ pub fn load_training_state_with<T: Float>(
             other => other,
         })?;
     apply_module_load(module, plan);
-    Ok((extra, meta))
+    Ok((Tensors::new(&shown, extra), meta))
 }

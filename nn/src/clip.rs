@@ -1,7 +1,9 @@
 //! Gradient clipping, the standard remedy for exploding gradients in RNNs:
 //! [`clip_grad_norm`] (one global norm over all gradients, `torch.nn.utils.clip_grad_norm_`)
 //! and [`clip_grad_value`] (`torch.nn.utils.clip_grad_value_`). Both work on the [`Grads`]
-//! a backward pass returned, in place.
+//! a backward pass returned, in place. PyTorch's keyword arguments with their defaults
+//! (`norm_type=2.0`, `error_if_nonfinite=False`) are the fields of [`ClipNormOptions`], taken
+//! by [`clip_grad_norm_with`].
 
 use crate::error::{NnError, Result};
 use crate::optim::py_float;
@@ -43,10 +45,13 @@ fn total_norm<T: Float>(grads: &Grads<T>, norm_type: f64, keep: &dyn Fn(ParamId)
 fn clip_norm_where<T: Float>(
     grads: &mut Grads<T>,
     max_norm: f64,
-    norm_type: f64,
-    error_if_nonfinite: bool,
+    options: ClipNormOptions,
     keep: &dyn Fn(ParamId) -> bool,
 ) -> Result<f64> {
+    let ClipNormOptions {
+        norm_type,
+        error_if_nonfinite,
+    } = options;
     check_norm_args(max_norm, norm_type)?;
     let total = total_norm(grads, norm_type, keep);
     if error_if_nonfinite && !total.is_finite() {
@@ -71,20 +76,60 @@ fn clip_norm_where<T: Float>(
     Ok(total.to_f64())
 }
 
-/// Scales every parameter gradient in `grads` so that their total `norm_type`-norm is at most
-/// `max_norm`, like `torch.nn.utils.clip_grad_norm_`, and returns the total norm **before**
-/// clipping.
+/// The optional arguments of [`clip_grad_norm_with`] and [`clip_grad_norm_of`], with
+/// PyTorch's defaults: `norm_type = 2.0`, `error_if_nonfinite = false`.
 ///
-/// `total` is the p-norm of the per-tensor p-norms (for `norm_type = inf`, the largest
-/// `|g|`); each gradient is multiplied by `min(max_norm / (total + 1e-6), 1)`. `norm_type` is
-/// any `p > 0` or `f64::INFINITY`. A non-finite total scales the gradients by a NaN or 0
-/// factor, as PyTorch does, unless `error_if_nonfinite` asks for an error.
+/// ```
+/// use recur_nn::clip::ClipNormOptions;
+/// let o = ClipNormOptions::default();
+/// assert_eq!((o.norm_type, o.error_if_nonfinite), (2.0, false));
+/// let o = ClipNormOptions::default().norm_type(f64::INFINITY).error_if_nonfinite(true);
+/// assert_eq!((o.norm_type, o.error_if_nonfinite), (f64::INFINITY, true));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClipNormOptions {
+    /// The `p` of the p-norm: any `p > 0`, or `f64::INFINITY` for the largest `|g|`
+    /// (default 2).
+    pub norm_type: f64,
+    /// Refuse to clip, with an error, when the total norm is NaN or infinite (default
+    /// false: the gradients are scaled by the resulting NaN or 0 factor, as in PyTorch).
+    pub error_if_nonfinite: bool,
+}
+
+impl Default for ClipNormOptions {
+    fn default() -> Self {
+        ClipNormOptions {
+            norm_type: 2.0,
+            error_if_nonfinite: false,
+        }
+    }
+}
+
+impl ClipNormOptions {
+    /// Sets `norm_type`.
+    pub fn norm_type(mut self, norm_type: f64) -> Self {
+        self.norm_type = norm_type;
+        self
+    }
+
+    /// Sets `error_if_nonfinite`.
+    pub fn error_if_nonfinite(mut self, error_if_nonfinite: bool) -> Self {
+        self.error_if_nonfinite = error_if_nonfinite;
+        self
+    }
+}
+
+/// Scales every parameter gradient in `grads` so that their total 2-norm is at most
+/// `max_norm`, like `torch.nn.utils.clip_grad_norm_(params, max_norm)`, and returns the
+/// total norm **before** clipping. Other norms, and an error for a non-finite total: see
+/// [`clip_grad_norm_with`].
+///
+/// `total` is the 2-norm of the per-tensor 2-norms (the norm of all gradients as one
+/// vector); each gradient is multiplied by `min(max_norm / (total + 1e-6), 1)`. A
+/// non-finite total scales the gradients by a NaN or 0 factor, as PyTorch does.
 ///
 /// # Errors
-/// With `error_if_nonfinite`, when the total is NaN or infinite (PyTorch's text: `The total
-/// norm of order 2.0 for gradients from `parameters` is non-finite, so it cannot be clipped.
-/// ...`), leaving the gradients untouched; a negative or NaN `max_norm`, or a `norm_type`
-/// that is not positive ([`NnError::Config`]).
+/// A negative or NaN `max_norm` ([`NnError::Config`]).
 ///
 /// ```
 /// use recur_nn::{clip::clip_grad_norm, Grads, Param};
@@ -94,36 +139,68 @@ fn clip_norm_where<T: Float>(
 /// let mut grads = Grads::new();
 /// grads.set(&a, Tensor::from_vec(vec![3.0, 0.0, 0.0, 4.0], &[2, 2])?)?;
 /// grads.set(&b, Tensor::from_vec(vec![12.0, 0.0, 0.0], &[3])?)?;
-/// let total = clip_grad_norm(&mut grads, 1.0, 2.0, false)?;
+/// let total = clip_grad_norm(&mut grads, 1.0)?;
 /// assert_eq!(total, 13.0);
 /// let g = grads.get(&b).unwrap().to_vec();
 /// assert!((g[0] - 12.0 / 13.0).abs() < 1e-6);
 /// # Ok::<(), recur_nn::NnError>(())
 /// ```
-pub fn clip_grad_norm<T: Float>(
-    grads: &mut Grads<T>,
-    max_norm: f64,
-    norm_type: f64,
-    error_if_nonfinite: bool,
-) -> Result<f64> {
-    clip_norm_where(grads, max_norm, norm_type, error_if_nonfinite, &|_| true)
+pub fn clip_grad_norm<T: Float>(grads: &mut Grads<T>, max_norm: f64) -> Result<f64> {
+    clip_grad_norm_with(grads, max_norm, ClipNormOptions::default())
 }
 
-/// [`clip_grad_norm`] over the gradients of the listed parameters only (those in `params`
-/// that have a gradient); other gradients are neither counted nor scaled.
+/// [`clip_grad_norm`] with PyTorch's optional arguments ([`ClipNormOptions`]):
+/// `clip_grad_norm_(params, max_norm, norm_type, error_if_nonfinite)`.
+///
+/// `total` is the `norm_type`-norm of the per-tensor norms (for `norm_type = inf`, the
+/// largest `|g|`); each gradient is multiplied by `min(max_norm / (total + 1e-6), 1)`.
 ///
 /// # Errors
-/// As for [`clip_grad_norm`].
+/// With `error_if_nonfinite`, when the total is NaN or infinite (PyTorch's text: `The total
+/// norm of order 2.0 for gradients from `parameters` is non-finite, so it cannot be clipped.
+/// ...`), leaving the gradients untouched; a negative or NaN `max_norm`, or a `norm_type`
+/// that is not positive ([`NnError::Config`]).
 ///
 /// ```
-/// use recur_nn::{clip::clip_grad_norm_of, Grads, Param};
+/// use recur_nn::clip::{clip_grad_norm_with, ClipNormOptions};
+/// use recur_nn::{Grads, Param};
+/// use recur_tensor::Tensor;
+/// let a = Param::new(Tensor::<f64>::zeros(&[3]));
+/// let mut grads = Grads::new();
+/// grads.set(&a, Tensor::from_vec(vec![3.0, -4.0, 1.0], &[3])?)?;
+/// let max_abs = ClipNormOptions::default().norm_type(f64::INFINITY);
+/// assert_eq!(clip_grad_norm_with(&mut grads, 2.0, max_abs)?, 4.0);
+/// assert!((grads.get(&a).unwrap().to_vec()[1] + 2.0).abs() < 1e-6);
+///
+/// grads.set(&a, Tensor::from_vec(vec![f64::NAN, 0.0, 0.0], &[3])?)?;
+/// let strict = ClipNormOptions::default().error_if_nonfinite(true);
+/// assert!(clip_grad_norm_with(&mut grads, 1.0, strict).is_err());
+/// # Ok::<(), recur_nn::NnError>(())
+/// ```
+pub fn clip_grad_norm_with<T: Float>(
+    grads: &mut Grads<T>,
+    max_norm: f64,
+    options: ClipNormOptions,
+) -> Result<f64> {
+    clip_norm_where(grads, max_norm, options, &|_| true)
+}
+
+/// [`clip_grad_norm_with`] over the gradients of the listed parameters only (those in
+/// `params` that have a gradient); other gradients are neither counted nor scaled.
+///
+/// # Errors
+/// As for [`clip_grad_norm_with`].
+///
+/// ```
+/// use recur_nn::clip::{clip_grad_norm_of, ClipNormOptions};
+/// use recur_nn::{Grads, Param};
 /// use recur_tensor::Tensor;
 /// let a = Param::new(Tensor::<f64>::zeros(&[1]));
 /// let b = Param::new(Tensor::<f64>::zeros(&[1]));
 /// let mut grads = Grads::new();
 /// grads.set(&a, Tensor::from_vec(vec![10.0], &[1])?)?;
 /// grads.set(&b, Tensor::from_vec(vec![10.0], &[1])?)?;
-/// assert_eq!(clip_grad_norm_of(&mut grads, &[a.id()], 1.0, 2.0, false)?, 10.0);
+/// assert_eq!(clip_grad_norm_of(&mut grads, &[a.id()], 1.0, ClipNormOptions::default())?, 10.0);
 /// assert!(grads.get(&a).unwrap().to_vec()[0] < 1.0 + 1e-6);
 /// assert_eq!(grads.get(&b).unwrap().to_vec(), vec![10.0]);   // untouched
 /// # Ok::<(), recur_nn::NnError>(())
@@ -132,12 +209,9 @@ pub fn clip_grad_norm_of<T: Float>(
     grads: &mut Grads<T>,
     params: &[ParamId],
     max_norm: f64,
-    norm_type: f64,
-    error_if_nonfinite: bool,
+    options: ClipNormOptions,
 ) -> Result<f64> {
-    clip_norm_where(grads, max_norm, norm_type, error_if_nonfinite, &|id| {
-        params.contains(&id)
-    })
+    clip_norm_where(grads, max_norm, options, &|id| params.contains(&id))
 }
 
 /// The total `norm_type`-norm of every parameter gradient in `grads`, without clipping

@@ -21,8 +21,8 @@ pub mod recurrent;
 pub mod rnn;
 
 pub use activation::{ReLU, Sigmoid, Tanh, relu, sigmoid, tanh};
-pub use checkpoint::{load_module, save_module};
-pub use clip::{clip_grad_norm, clip_grad_value};
+pub use checkpoint::{Checkpoint, SaveOptions, load_module, save_module, save_module_with};
+pub use clip::{ClipNormOptions, clip_grad_norm, clip_grad_norm_with, clip_grad_value};
 pub use dropout::Dropout;
 pub use error::{NnError, Result};
 pub use gru::{Gru, GruCell, GruConfig};

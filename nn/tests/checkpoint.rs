@@ -4,7 +4,8 @@
 
 use recur_nn::checkpoint::{
     NamedTensors, load_module, load_module_from_bytes, load_tensors, load_training_state,
-    save_module, save_tensors, save_training_state, tensors_from_bytes, tensors_to_bytes,
+    save_module, save_module_with, save_tensors, save_training_state, tensors_from_bytes,
+    tensors_to_bytes,
 };
 use recur_nn::optim::{Adam, Optimizer};
 use recur_nn::{Grads, Module, NnError, Param};
@@ -106,9 +107,8 @@ fn round_trip_f64_f32_and_conversion() {
     }
     // An f64 file read as f32, and an f32 file read as f64.
     let (as32, _) = load_tensors::<f32>(&path).unwrap();
-    let t32 = &as32.iter().find(|(n, _)| n == "t").unwrap().1;
-    assert_eq!(t32.to_vec(), vec![1.0f32, 3.0, 2.0, 4.0]);
-    let w32 = as32.iter().find(|(n, _)| n == "w").unwrap().1.to_vec();
+    assert_eq!(as32.get("t").unwrap().to_vec(), vec![1.0f32, 3.0, 2.0, 4.0]);
+    let w32 = as32.get("w").unwrap().to_vec();
     assert_eq!((w32[3], w32[4]), (0.0, f32::INFINITY)); // f64 -> f32 rounds as `as` does
     let f32s: Vec<(String, Tensor<f32>)> = tensors
         .iter()
@@ -117,8 +117,7 @@ fn round_trip_f64_f32_and_conversion() {
     let bytes = tensors_to_bytes(&f32s, &BTreeMap::new()).unwrap();
     let (back64, m3) = tensors_from_bytes::<f64>(&bytes).unwrap();
     assert!(m3.is_empty());
-    let w = back64.iter().find(|(n, _)| n == "w").unwrap();
-    assert_eq!(w.1.to_vec()[1], -2.5);
+    assert_eq!(back64.get("w").unwrap().to_vec()[1], -2.5);
 }
 
 #[test]
@@ -180,7 +179,7 @@ fn writes_are_atomic_and_leave_no_temporaries() {
     let b = [("x", Tensor::<f32>::zeros(&[5]))];
     save_tensors(&path, &b, &BTreeMap::new()).unwrap(); // replaces
     let (t, _) = load_tensors::<f32>(&path).unwrap();
-    assert_eq!(t[0].1.dims(), &[5]);
+    assert_eq!(t.get("x").unwrap().dims(), &[5]);
     let dir = path.parent().unwrap();
     let leftovers: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
@@ -214,7 +213,7 @@ fn writes_are_atomic_and_leave_no_temporaries() {
 fn module_round_trip_keeps_ids() {
     let path = tmp("module.safetensors");
     let m = RnnLike::<f32>::new(0.0);
-    save_module(&m, &path, &meta(&[("arch", "RNN(3, 4)")])).unwrap();
+    save_module_with(&m, &path, &meta(&[("arch", "RNN(3, 4)")]).into()).unwrap();
     let mut fresh = RnnLike::<f32>::new(1.0);
     let ids: Vec<_> = fresh.params.iter().map(|(_, p)| p.id()).collect();
     let md = load_module(&mut fresh, &path).unwrap();
@@ -239,9 +238,9 @@ fn module_round_trip_keeps_ids() {
 fn module_file_for_torch() {
     let path = tmp("rnn_3_4_for_torch.safetensors");
     let m = RnnLike::<f32>::new(0.25);
-    save_module(&m, &path, &BTreeMap::new()).unwrap();
+    save_module(&m, &path).unwrap();
     let (t, _) = load_tensors::<f32>(&path).unwrap();
-    let names: Vec<&str> = t.iter().map(|(n, _)| n.as_str()).collect();
+    let names: Vec<&str> = t.names().collect();
     assert_eq!(
         names,
         ["bias_hh_l0", "bias_ih_l0", "weight_hh_l0", "weight_ih_l0"]
@@ -467,7 +466,7 @@ fn malformed_headers_are_clear_errors() {
 fn a_module_load_from_a_corrupted_file_changes_nothing() {
     let path = tmp("corrupt_module.safetensors");
     let m = RnnLike::<f32>::new(0.0);
-    save_module(&m, &path, &BTreeMap::new()).unwrap();
+    save_module(&m, &path).unwrap();
     let mut bytes = std::fs::read(&path).unwrap();
     bytes.truncate(bytes.len() - 3);
     std::fs::write(&path, &bytes).unwrap();
@@ -501,7 +500,12 @@ fn temporaries_of_a_killed_writer_neither_block_nor_stay() {
         save_tensors(&path, &t, &BTreeMap::new()).unwrap();
     }
     assert_eq!(
-        load_tensors::<f32>(&path).unwrap().0[0].1.to_vec(),
+        load_tensors::<f32>(&path)
+            .unwrap()
+            .0
+            .get("x")
+            .unwrap()
+            .to_vec(),
         vec![2.0, 2.0]
     );
     let left: Vec<String> = std::fs::read_dir(&dir)

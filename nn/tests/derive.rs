@@ -10,7 +10,6 @@ use recur_nn::{
     Sequential, Tanh, prefixed, prefixed_mut,
 };
 use recur_tensor::{Float, Tensor};
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 #[derive(Module)]
@@ -316,7 +315,7 @@ fn a_derived_model_round_trips_through_a_checkpoint() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let path = dir.join(format!("derive_model_{}.safetensors", std::process::id()));
     let saved = Model::new(10);
-    save_module(&saved, &path, &BTreeMap::new()).unwrap();
+    save_module(&saved, &path).unwrap();
     let mut fresh = Model::new(11);
     let value = |m: &Model| -> Vec<Vec<f32>> {
         m.named_parameters()

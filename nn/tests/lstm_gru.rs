@@ -671,7 +671,7 @@ fn checkpoints_round_trip() {
     std::fs::create_dir_all(&dir).unwrap();
     let x = rand(&[3, 2, 3], 9);
     let a = lstm(LstmConfig::new(3, 4).num_layers(2));
-    save_module(&a, dir.join("lstm.safetensors"), &Default::default()).unwrap();
+    save_module(&a, dir.join("lstm.safetensors")).unwrap();
     let mut b = Lstm::<f64>::new(
         LstmConfig::new(3, 4).num_layers(2),
         &mut recur_nn::seeded_rng(7),
@@ -688,7 +688,7 @@ fn checkpoints_round_trip() {
     );
     // A GRU checkpoint does not fit an LSTM (shapes (3H, .) vs (4H, .)).
     let g = gru(GruConfig::new(3, 4).num_layers(2));
-    save_module(&g, dir.join("gru.safetensors"), &Default::default()).unwrap();
+    save_module(&g, dir.join("gru.safetensors")).unwrap();
     assert!(load_module(&mut b, dir.join("gru.safetensors")).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }

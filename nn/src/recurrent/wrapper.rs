@@ -102,6 +102,76 @@ macro_rules! recurrent_module {
                 self.engine.is_training()
             }
         }
+
+        $crate::recurrent::wrapper::recurrent_module!(@stored $name, $config);
+    };
+
+    (@stored $name:ident, $config:ident) => {
+        impl<T: Float> $name<T> {
+            /// Saves the parameters under PyTorch's names together with the config (see the
+            /// [format](crate::checkpoint#module-configs)), so that `load` rebuilds the module
+            /// from the file alone; PyTorch loads the parameters by name as from
+            /// [`save_module`](crate::checkpoint::save_module). Written atomically.
+            ///
+            /// # Errors
+            /// As for [`save_module`](crate::checkpoint::save_module).
+            pub fn save(&self, path: impl AsRef<std::path::Path>) -> $crate::error::Result<()> {
+                self.save_with(path, &$crate::checkpoint::SaveOptions::default())
+            }
+
+            /// `save` with [`SaveOptions`](crate::checkpoint::SaveOptions): metadata of your own
+            /// beside the config.
+            ///
+            /// # Errors
+            /// As for `save`, and when a metadata key is the config's (`recur.module`,
+            /// `recur.config.*`).
+            pub fn save_with(
+                &self,
+                path: impl AsRef<std::path::Path>,
+                options: &$crate::checkpoint::SaveOptions,
+            ) -> $crate::error::Result<()> {
+                $crate::checkpoint::save_with_config(self, &self.config, path.as_ref(), options)
+            }
+
+            /// Rebuilds the module saved by `save`: the config from the file's metadata, then
+            /// the parameters, strictly and checked against their checksums (values converted
+            /// to `T`). The dropout stream starts afresh (to resume training exactly, save
+            /// the training state).
+            ///
+            /// # Errors
+            /// [`NnError::Checkpoint`](crate::NnError::Checkpoint) when the file holds no config
+            /// or another module's (`the file holds a GRU, not an LSTM`), when a config entry is missing, malformed or invalid, or as for
+            /// [`load_module`](crate::checkpoint::load_module).
+            ///
+            /// ```
+            #[doc = concat!("use recur_nn::{", stringify!($name), ", ", stringify!($config), ", Module};")]
+            #[doc = concat!("let config = ", stringify!($config), "::new(3, 4).num_layers(2).bidirectional(true);")]
+            #[doc = concat!("let m = ", stringify!($name), "::<f64>::new(config.clone(), &mut recur_nn::seeded_rng(0))?;")]
+            #[doc = concat!("let path = std::env::temp_dir().join(format!(\"recur_doc_", stringify!($name), "_{}.safetensors\", std::process::id()));")]
+            /// m.save(&path)?;
+            #[doc = concat!("let back = ", stringify!($name), "::<f64>::load(&path)?;")]
+            /// assert_eq!(back.config(), &config);
+            /// let values = |m: &dyn Module<f64>| m.named_parameters().iter().map(|(_, p)| p.value().to_vec()).collect::<Vec<_>>();
+            /// assert_eq!(values(&back), values(&m));
+            /// # std::fs::remove_file(&path).ok();
+            /// # Ok::<(), recur_nn::NnError>(())
+            /// ```
+            pub fn load(path: impl AsRef<std::path::Path>) -> $crate::error::Result<Self> {
+                Self::from_checkpoint(&$crate::checkpoint::Checkpoint::open(path)?)
+            }
+
+            /// `load` from a checkpoint already opened.
+            ///
+            /// # Errors
+            /// As for `load`.
+            pub fn from_checkpoint(
+                ck: &$crate::checkpoint::Checkpoint,
+            ) -> $crate::error::Result<Self> {
+                $crate::checkpoint::build_from(ck, |config: $config| {
+                    Self::new(config, &mut $crate::seeded_rng(0))
+                })
+            }
+        }
     };
 
     (@one $torch:literal) => {
