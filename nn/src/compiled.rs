@@ -16,13 +16,14 @@
 //! (No `#[inline]` on these boundaries: that would bring the bodies back into the caller's
 //! crate.) `recur-tensor` does the same for its GEMM and element loops (`kernels`).
 
+use crate::error::Result as NnResult;
 use crate::gru::GruMath;
 use crate::loss::CrossEntropyOp;
 use crate::lstm::LstmMath;
 use crate::recurrent::Layer;
 use crate::rnn::RnnMath;
 use core::any::Any;
-use recur_autograd::{CustomOp, Result};
+use recur_autograd::{CustomOp, Grads, Param, Result};
 use recur_tensor::{Float, Tensor};
 
 /// A custom op behind a vtable (see the module docs).
@@ -88,11 +89,17 @@ impl<T: Float> CustomOp<T> for Fused<T> {
     }
 }
 
+/// An optimizer's step on `O` (an optimizer over `T`).
+pub(crate) type StepFn<O, T> = fn(&mut O, &mut [&mut Param<T>], &Grads<T>) -> NnResult<()>;
+
 /// The body of `Optimizer::step` for `$opt<T>`, run by a non-generic `f32` or `f64` function
 /// defined here (so compiled in this crate; see the module docs):
 /// `compiled_step!(Adam, self, params, grads, |s, p, g| adam_step(.., &mut s.state, p, g))`.
 macro_rules! compiled_step {
-    ($opt:ident, $self_:expr, $params:expr, $grads:expr, |$s:ident, $p:ident, $g:ident| $body:expr) => {{
+    (
+        $opt:ident, $self_:expr, $params:expr, $grads:expr,
+        |$s:ident, $p:ident, $g:ident| $body:expr
+    ) => {{
         #[inline(never)]
         fn step_f32(
             $s: &mut $opt<f32>,
@@ -120,24 +127,12 @@ pub(crate) use compiled_step;
 /// if neither fits (which cannot happen: `Float` is sealed).
 pub(crate) fn step_with<T: Float, O: 'static, O32: 'static, O64: 'static>(
     opt: &mut O,
-    params: &mut [&mut recur_autograd::Param<T>],
-    grads: &recur_autograd::Grads<T>,
-    f32: fn(
-        &mut O32,
-        &mut [&mut recur_autograd::Param<f32>],
-        &recur_autograd::Grads<f32>,
-    ) -> crate::error::Result<()>,
-    f64: fn(
-        &mut O64,
-        &mut [&mut recur_autograd::Param<f64>],
-        &recur_autograd::Grads<f64>,
-    ) -> crate::error::Result<()>,
-    generic: impl FnOnce(
-        &mut O,
-        &mut [&mut recur_autograd::Param<T>],
-        &recur_autograd::Grads<T>,
-    ) -> crate::error::Result<()>,
-) -> crate::error::Result<()> {
+    params: &mut [&mut Param<T>],
+    grads: &Grads<T>,
+    f32: StepFn<O32, f32>,
+    f64: StepFn<O64, f64>,
+    generic: impl FnOnce(&mut O, &mut [&mut Param<T>], &Grads<T>) -> NnResult<()>,
+) -> NnResult<()> {
     if let Some(r) = concrete(opt, params, grads, f32) {
         return r;
     }
@@ -150,17 +145,13 @@ pub(crate) fn step_with<T: Float, O: 'static, O32: 'static, O64: 'static>(
 /// `f` on the arguments if `T` is `U` (and `O` is `OU`).
 fn concrete<T: Float, U: Float, O: 'static, OU: 'static>(
     opt: &mut O,
-    params: &mut [&mut recur_autograd::Param<T>],
-    grads: &recur_autograd::Grads<T>,
-    f: fn(
-        &mut OU,
-        &mut [&mut recur_autograd::Param<U>],
-        &recur_autograd::Grads<U>,
-    ) -> crate::error::Result<()>,
-) -> Option<crate::error::Result<()>> {
-    let grads = (grads as &dyn Any).downcast_ref::<recur_autograd::Grads<U>>()?;
+    params: &mut [&mut Param<T>],
+    grads: &Grads<T>,
+    f: StepFn<OU, U>,
+) -> Option<NnResult<()>> {
+    let grads = (grads as &dyn Any).downcast_ref::<Grads<U>>()?;
     let opt = (opt as &mut dyn Any).downcast_mut::<OU>()?;
-    let mut ps: Vec<&mut recur_autograd::Param<U>> = Vec::with_capacity(params.len());
+    let mut ps: Vec<&mut Param<U>> = Vec::with_capacity(params.len());
     for p in params.iter_mut() {
         ps.push((&mut **p as &mut dyn Any).downcast_mut()?);
     }

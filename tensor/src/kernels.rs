@@ -7,11 +7,8 @@
 //! supertrait of [`Float`](crate::Float)): the bodies of those methods are the `f32` and
 //! `f64` instantiations made here, at this crate's optimisation level. (No `#[inline]` on
 //! them: that would bring the bodies back into the caller's crate.) The GEMM's entry
-//! points work the same way (`gemm::entry`).
-//!
-//! [`Float::as_slice_of`](crate::Float) is the same idea for other crates: generic code
-//! there turns `&mut [T]` into `&mut [f32]` or `&mut [f64]` and calls its own non-generic
-//! loops.
+//! points work the same way (`gemm::entry`), and `recur-nn` does the same for its fused
+//! ops and optimizers (its `compiled` module).
 
 use crate::float::Float;
 use crate::shape::{Layout, for_each_index, for_each_index2};

@@ -438,7 +438,13 @@ pub(crate) mod entry {
     macro_rules! impl_entry {
         ($($t:ty),*) => {$(
             impl Entry for $t {
-                fn gemm(alpha: $t, a: MatRef<'_, $t>, b: MatRef<'_, $t>, beta: $t, c: MatMut<'_, $t>) {
+                fn gemm(
+                    alpha: $t,
+                    a: MatRef<'_, $t>,
+                    b: MatRef<'_, $t>,
+                    beta: $t,
+                    c: MatMut<'_, $t>,
+                ) {
                     super::gemm_impl(alpha, a, b, beta, c)
                 }
                 fn gemm_packed_lhs(
