@@ -6,6 +6,7 @@
 mod activation;
 pub mod checkpoint;
 pub mod clip;
+mod compiled;
 mod dropout;
 mod error;
 pub mod gru;

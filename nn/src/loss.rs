@@ -276,7 +276,7 @@ fn ce_rows<T: Float>(
 
 /// The fused cross-entropy node: keeps the logits (shared, not copied) and one `lse` per row;
 /// backward is `scale_i * (softmax(x_i) - onehot(y_i))`, zero for ignored rows.
-struct CrossEntropyOp<T: Float> {
+pub(crate) struct CrossEntropyOp<T: Float> {
     target: IndexTensor,
     c: usize,
     opts: CrossEntropyOptions,
@@ -380,7 +380,10 @@ pub fn cross_entropy<'t, T: Float>(
         },
         saved: None,
     };
-    let out = logits.tape().custom(op, &[&rows])?.remove(0);
+    let out = logits
+        .tape()
+        .custom(crate::compiled::fused(op), &[&rows])?
+        .remove(0);
     if opts.reduction == Reduction::None && out.dims() != r.out_dims.as_slice() {
         return Ok(out.reshape(&r.out_dims)?);
     }

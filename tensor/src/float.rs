@@ -23,6 +23,7 @@ mod sealed {
 pub trait Float:
     sealed::Sealed
     + GemmScalar
+    + crate::kernels::Kernels
     + Copy
     + Send
     + Sync
@@ -162,11 +163,10 @@ macro_rules! impl_float {
             fn is_nan(self) -> bool {
                 <$t>::is_nan(self)
             }
-            #[inline]
+            // Not `#[inline]`: the loop is compiled here (see `crate::kernels`).
             fn tanh_slice(v: &mut [Self]) {
                 $tanh_slice(v)
             }
-            #[inline]
             fn exp_slice(v: &mut [Self]) {
                 $exp_slice(v)
             }

@@ -20,6 +20,8 @@ mod error;
 mod float;
 pub mod gemm;
 mod index_tensor;
+#[doc(hidden)]
+pub mod kernels;
 pub mod ops;
 pub mod pool;
 mod shape;

@@ -2,7 +2,7 @@
 
 use crate::error::{Result, TensorError};
 use crate::float::Float;
-use crate::shape::{Dim, Dims, Layout, Shape, for_each_index, resolve_dim, resolve_dims};
+use crate::shape::{Dim, Dims, Layout, Shape, resolve_dim, resolve_dims};
 use smallvec::SmallVec;
 use std::sync::Arc;
 
@@ -457,8 +457,7 @@ impl<T: Float> Tensor<T> {
             out.extend_from_slice(s);
             return out;
         }
-        let st = &self.storage;
-        for_each_index(&self.layout, |i| out.push(st[i]));
+        T::gather(&self.storage, &self.layout, &mut out);
         out
     }
 

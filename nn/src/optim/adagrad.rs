@@ -145,8 +145,10 @@ impl<T: Float> Adagrad<T> {
     }
 }
 
-impl<T: Float> Optimizer<T> for Adagrad<T> {
-    fn step(&mut self, params: &mut [&mut Param<T>], grads: &Grads<T>) -> Result<()> {
+impl<T: Float> Adagrad<T> {
+    /// [`Optimizer::step`]'s body (run as compiled in this crate for `f32` and `f64`; see
+    /// `crate::compiled`).
+    fn step_impl(&mut self, params: &mut [&mut Param<T>], grads: &Grads<T>) -> Result<()> {
         let c = self.cfg;
         let wd = T::from_f64(c.weight_decay);
         let eps = T::from_f64(c.eps);
@@ -183,6 +185,12 @@ impl<T: Float> Optimizer<T> for Adagrad<T> {
                 }
             },
         )
+    }
+}
+
+impl<T: Float> Optimizer<T> for Adagrad<T> {
+    fn step(&mut self, params: &mut [&mut Param<T>], grads: &Grads<T>) -> Result<()> {
+        crate::compiled::compiled_step!(Adagrad, self, params, grads, |s, p, g| s.step_impl(p, g))
     }
 
     fn lr(&self) -> f64 {

@@ -249,9 +249,17 @@ pub(super) fn adam_step<T: Float>(
     )
 }
 
+impl<T: Float> Adam<T> {
+    /// [`Optimizer::step`]'s body (run as compiled in this crate for `f32` and `f64`; see
+    /// `crate::compiled`).
+    fn step_impl(&mut self, params: &mut [&mut Param<T>], grads: &Grads<T>) -> Result<()> {
+        adam_step("Adam", &self.cfg, false, &mut self.state, params, grads)
+    }
+}
+
 impl<T: Float> Optimizer<T> for Adam<T> {
     fn step(&mut self, params: &mut [&mut Param<T>], grads: &Grads<T>) -> Result<()> {
-        adam_step("Adam", &self.cfg, false, &mut self.state, params, grads)
+        crate::compiled::compiled_step!(Adam, self, params, grads, |s, p, g| s.step_impl(p, g))
     }
 
     fn lr(&self) -> f64 {

@@ -135,8 +135,10 @@ impl<T: Float> AdamW<T> {
     }
 }
 
-impl<T: Float> Optimizer<T> for AdamW<T> {
-    fn step(&mut self, params: &mut [&mut Param<T>], grads: &Grads<T>) -> Result<()> {
+impl<T: Float> AdamW<T> {
+    /// [`Optimizer::step`]'s body (run as compiled in this crate for `f32` and `f64`; see
+    /// `crate::compiled`).
+    fn step_impl(&mut self, params: &mut [&mut Param<T>], grads: &Grads<T>) -> Result<()> {
         adam_step(
             "AdamW",
             &self.cfg.as_adam(),
@@ -145,6 +147,12 @@ impl<T: Float> Optimizer<T> for AdamW<T> {
             params,
             grads,
         )
+    }
+}
+
+impl<T: Float> Optimizer<T> for AdamW<T> {
+    fn step(&mut self, params: &mut [&mut Param<T>], grads: &Grads<T>) -> Result<()> {
+        crate::compiled::compiled_step!(AdamW, self, params, grads, |s, p, g| s.step_impl(p, g))
     }
 
     fn lr(&self) -> f64 {

@@ -162,8 +162,10 @@ impl<T: Float> RmsProp<T> {
     }
 }
 
-impl<T: Float> Optimizer<T> for RmsProp<T> {
-    fn step(&mut self, params: &mut [&mut Param<T>], grads: &Grads<T>) -> Result<()> {
+impl<T: Float> RmsProp<T> {
+    /// [`Optimizer::step`]'s body (run as compiled in this crate for `f32` and `f64`; see
+    /// `crate::compiled`).
+    fn step_impl(&mut self, params: &mut [&mut Param<T>], grads: &Grads<T>) -> Result<()> {
         let c = self.cfg;
         let wd = T::from_f64(c.weight_decay);
         let alpha = T::from_f64(c.alpha);
@@ -226,6 +228,12 @@ impl<T: Float> Optimizer<T> for RmsProp<T> {
                 }
             },
         )
+    }
+}
+
+impl<T: Float> Optimizer<T> for RmsProp<T> {
+    fn step(&mut self, params: &mut [&mut Param<T>], grads: &Grads<T>) -> Result<()> {
+        crate::compiled::compiled_step!(RmsProp, self, params, grads, |s, p, g| s.step_impl(p, g))
     }
 
     fn lr(&self) -> f64 {

@@ -151,8 +151,10 @@ impl<T: Float> Sgd<T> {
     }
 }
 
-impl<T: Float> Optimizer<T> for Sgd<T> {
-    fn step(&mut self, params: &mut [&mut Param<T>], grads: &Grads<T>) -> Result<()> {
+impl<T: Float> Sgd<T> {
+    /// [`Optimizer::step`]'s body (run as compiled in this crate for `f32` and `f64`; see
+    /// `crate::compiled`).
+    fn step_impl(&mut self, params: &mut [&mut Param<T>], grads: &Grads<T>) -> Result<()> {
         let c = self.cfg;
         let wd = T::from_f64(c.weight_decay);
         let momentum = T::from_f64(c.momentum);
@@ -201,6 +203,12 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
                 }
             },
         )
+    }
+}
+
+impl<T: Float> Optimizer<T> for Sgd<T> {
+    fn step(&mut self, params: &mut [&mut Param<T>], grads: &Grads<T>) -> Result<()> {
+        crate::compiled::compiled_step!(Sgd, self, params, grads, |s, p, g| s.step_impl(p, g))
     }
 
     fn lr(&self) -> f64 {

@@ -32,5 +32,6 @@ pub(crate) mod wrapper;
 pub use cell::{Backward, Cell, Forward, ForwardVars, Recurrence, sigmoid_in_place};
 pub use composed::{Composed, forward_composed};
 pub use config::RecurrentConfig;
+pub(crate) use layer::Layer;
 pub use module::{Recurrent, RecurrentOutput};
 pub use stepper::Stepper;

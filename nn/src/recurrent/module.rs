@@ -387,7 +387,7 @@ impl<C: Cell, T: Float> Recurrent<C, T> {
                     None
                 },
             );
-            let mut res = tape.custom(op, &ins)?;
+            let mut res = tape.custom(crate::compiled::fused(op), &ins)?;
             let finals = res.split_off(1);
             let out = res.pop().expect("an output");
             Ok((out, finals))

@@ -151,6 +151,17 @@ pub fn gemm<T: GemmScalar>(
     beta: T,
     c: MatMut<'_, T>,
 ) {
+    T::gemm(alpha, a, b, beta, c)
+}
+
+/// [`gemm`]'s body, instantiated only by [`entry::Entry`] (in this crate).
+fn gemm_impl<T: GemmScalar>(
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    beta: T,
+    c: MatMut<'_, T>,
+) {
     check_args(&a, &b, &c);
     let Some(c) = work_left(alpha, a.cols, beta, c) else {
         return;
@@ -285,7 +296,7 @@ impl<T: GemmScalar> PackedLhs<T> {
     pub fn new(a: MatRef<'_, T>) -> Self {
         check_view("A", a.data.len(), a.offset, a.rows, a.cols, a.rs, a.cs);
         let isa = isa();
-        let (data, kc, mr) = T::visit_kernel(isa, PackLhs(a));
+        let (data, kc, mr) = T::pack_lhs(isa, a);
         PackedLhs {
             data,
             rows: a.rows,
@@ -319,7 +330,7 @@ impl<T: GemmScalar> PackedLhs<T> {
 /// assert!(mr >= 1 && nr >= 1);
 /// ```
 pub fn tile<T: GemmScalar>() -> (usize, usize) {
-    kernel::with_kernel::<T, _>(Tile)
+    T::tile()
 }
 
 /// The kernel [`gemm`] uses on this thread now, e.g. `"avx512 f32 12x32 f64 12x16"`: the
@@ -351,6 +362,17 @@ pub fn gemm_packed_lhs<T: GemmScalar>(
     beta: T,
     c: MatMut<'_, T>,
 ) {
+    T::gemm_packed_lhs(alpha, a, b, beta, c)
+}
+
+/// [`gemm_packed_lhs`]'s body, instantiated only by [`entry::Entry`] (in this crate).
+fn gemm_packed_lhs_impl<T: GemmScalar>(
+    alpha: T,
+    a: &PackedLhs<T>,
+    b: MatRef<'_, T>,
+    beta: T,
+    c: MatMut<'_, T>,
+) {
     check_dims((a.rows, a.cols), &b, &c);
     check_view("B", b.data.len(), b.offset, b.rows, b.cols, b.rs, b.cs);
     check_view("C", c.data.len(), c.offset, c.rows, c.cols, c.rs, c.cs);
@@ -375,6 +397,76 @@ pub fn gemm_packed_lhs<T: GemmScalar>(
             c,
         },
     );
+}
+
+/// The GEMM's entry points, compiled in this crate for `f32` and `f64`.
+///
+/// Everything above is generic over `T`, and a generic function is compiled in the crate
+/// that calls it, with that crate's optimisation level: a user's debug build would run the
+/// loops and micro-kernels unoptimised (100x slower). The public generic functions only
+/// call these methods, whose bodies are the `f32` and `f64` instantiations made here, at
+/// this crate's optimisation level. (No `#[inline]` on them: that would bring the bodies
+/// back into the caller's crate.)
+pub(crate) mod entry {
+    use super::{Isa, MatMut, MatRef, PackedLhs};
+
+    /// Per-type GEMM entry points; a supertrait of [`GemmScalar`](super::GemmScalar), not
+    /// nameable outside the crate.
+    pub trait Entry: Sized {
+        /// [`gemm`](super::gemm).
+        fn gemm(
+            alpha: Self,
+            a: MatRef<'_, Self>,
+            b: MatRef<'_, Self>,
+            beta: Self,
+            c: MatMut<'_, Self>,
+        );
+        /// [`gemm_packed_lhs`](super::gemm_packed_lhs).
+        fn gemm_packed_lhs(
+            alpha: Self,
+            a: &PackedLhs<Self>,
+            b: MatRef<'_, Self>,
+            beta: Self,
+            c: MatMut<'_, Self>,
+        );
+        /// Packs `a` for [`PackedLhs`] with `isa`'s kernel: the panels, `kc` and `MR`.
+        fn pack_lhs(isa: Isa, a: MatRef<'_, Self>) -> (Vec<Self>, usize, usize);
+        /// [`tile`](super::tile).
+        fn tile() -> (usize, usize);
+    }
+
+    macro_rules! impl_entry {
+        ($($t:ty),*) => {$(
+            impl Entry for $t {
+                fn gemm(
+                    alpha: $t,
+                    a: MatRef<'_, $t>,
+                    b: MatRef<'_, $t>,
+                    beta: $t,
+                    c: MatMut<'_, $t>,
+                ) {
+                    super::gemm_impl(alpha, a, b, beta, c)
+                }
+                fn gemm_packed_lhs(
+                    alpha: $t,
+                    a: &PackedLhs<$t>,
+                    b: MatRef<'_, $t>,
+                    beta: $t,
+                    c: MatMut<'_, $t>,
+                ) {
+                    super::gemm_packed_lhs_impl(alpha, a, b, beta, c)
+                }
+                fn pack_lhs(isa: Isa, a: MatRef<'_, $t>) -> (Vec<$t>, usize, usize) {
+                    <$t as super::kernel::sealed::Sealed>::visit_kernel(isa, super::PackLhs(a))
+                }
+                fn tile() -> (usize, usize) {
+                    super::kernel::with_kernel::<$t, _>(super::Tile)
+                }
+            }
+        )*};
+    }
+
+    impl_entry!(f32, f64);
 }
 
 /// The naive triple loop, kept as the reference for tests. Same contract as [`gemm`]; each

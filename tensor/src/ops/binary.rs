@@ -3,6 +3,7 @@
 
 use crate::error::Result;
 use crate::float::Float;
+use crate::kernels::{Binary, Unary};
 use crate::shape::broadcast_shapes;
 use crate::tensor::Tensor;
 
@@ -27,6 +28,18 @@ impl<T: Float> Tensor<T> {
         Ok(a.zip_same(&b, f))
     }
 
+    /// [`Tensor::zip_broadcast`] for the built-in ops: the loop is compiled in this crate
+    /// (see [`crate::kernels`]).
+    fn broadcast_op(&self, other: &Self, op: &'static str, bin: Binary) -> Result<Self> {
+        if self.shape() == other.shape() {
+            return Ok(self.zip_op(other, bin));
+        }
+        let out = broadcast_shapes(op, self.dims(), other.dims())?;
+        let a = self.broadcast_to(&out)?;
+        let b = other.broadcast_to(&out)?;
+        Ok(a.zip_op(&b, bin))
+    }
+
     /// `self + other` with broadcasting.
     ///
     /// # Errors
@@ -42,28 +55,28 @@ impl<T: Float> Tensor<T> {
     /// # Ok::<(), recur_tensor::TensorError>(())
     /// ```
     pub fn add(&self, other: &Self) -> Result<Self> {
-        self.zip_broadcast(other, "add", |a, b| a + b)
+        self.broadcast_op(other, "add", Binary::Add)
     }
     /// `self - other` with broadcasting.
     ///
     /// # Errors
     /// When the shapes do not broadcast.
     pub fn sub(&self, other: &Self) -> Result<Self> {
-        self.zip_broadcast(other, "sub", |a, b| a - b)
+        self.broadcast_op(other, "sub", Binary::Sub)
     }
     /// `self * other` with broadcasting.
     ///
     /// # Errors
     /// When the shapes do not broadcast.
     pub fn mul(&self, other: &Self) -> Result<Self> {
-        self.zip_broadcast(other, "mul", |a, b| a * b)
+        self.broadcast_op(other, "mul", Binary::Mul)
     }
     /// `self / other` with broadcasting.
     ///
     /// # Errors
     /// When the shapes do not broadcast.
     pub fn div(&self, other: &Self) -> Result<Self> {
-        self.zip_broadcast(other, "div", |a, b| a / b)
+        self.broadcast_op(other, "div", Binary::Div)
     }
     /// Elementwise maximum (NaN if either is NaN), with broadcasting.
     ///
@@ -77,14 +90,14 @@ impl<T: Float> Tensor<T> {
     /// # Ok::<(), recur_tensor::TensorError>(())
     /// ```
     pub fn maximum(&self, other: &Self) -> Result<Self> {
-        self.zip_broadcast(other, "maximum", |a, b| a.max_nan(b))
+        self.broadcast_op(other, "maximum", Binary::Maximum)
     }
     /// Elementwise minimum (NaN if either is NaN), with broadcasting.
     ///
     /// # Errors
     /// When the shapes do not broadcast.
     pub fn minimum(&self, other: &Self) -> Result<Self> {
-        self.zip_broadcast(other, "minimum", |a, b| a.min_nan(b))
+        self.broadcast_op(other, "minimum", Binary::Minimum)
     }
 
     /// Mask of `self == other` (1 where true, 0 where false), with broadcasting.
@@ -92,28 +105,28 @@ impl<T: Float> Tensor<T> {
     /// # Errors
     /// When the shapes do not broadcast.
     pub fn eq_mask(&self, other: &Self) -> Result<Self> {
-        self.zip_broadcast(other, "eq", |a, b| mask(a == b))
+        self.broadcast_op(other, "eq", Binary::Eq)
     }
     /// Mask of `self != other`, with broadcasting.
     ///
     /// # Errors
     /// When the shapes do not broadcast.
     pub fn ne_mask(&self, other: &Self) -> Result<Self> {
-        self.zip_broadcast(other, "ne", |a, b| mask(a != b))
+        self.broadcast_op(other, "ne", Binary::Ne)
     }
     /// Mask of `self < other`, with broadcasting.
     ///
     /// # Errors
     /// When the shapes do not broadcast.
     pub fn lt_mask(&self, other: &Self) -> Result<Self> {
-        self.zip_broadcast(other, "lt", |a, b| mask(a < b))
+        self.broadcast_op(other, "lt", Binary::Lt)
     }
     /// Mask of `self <= other`, with broadcasting.
     ///
     /// # Errors
     /// When the shapes do not broadcast.
     pub fn le_mask(&self, other: &Self) -> Result<Self> {
-        self.zip_broadcast(other, "le", |a, b| mask(a <= b))
+        self.broadcast_op(other, "le", Binary::Le)
     }
     /// Mask of `self > other`, with broadcasting.
     ///
@@ -127,14 +140,14 @@ impl<T: Float> Tensor<T> {
     /// # Ok::<(), recur_tensor::TensorError>(())
     /// ```
     pub fn gt_mask(&self, other: &Self) -> Result<Self> {
-        self.zip_broadcast(other, "gt", |a, b| mask(a > b))
+        self.broadcast_op(other, "gt", Binary::Gt)
     }
     /// Mask of `self >= other`, with broadcasting.
     ///
     /// # Errors
     /// When the shapes do not broadcast.
     pub fn ge_mask(&self, other: &Self) -> Result<Self> {
-        self.zip_broadcast(other, "ge", |a, b| mask(a >= b))
+        self.broadcast_op(other, "ge", Binary::Ge)
     }
 
     /// `cond != 0 ? on_true : on_false`, elementwise, all three broadcast together
@@ -165,13 +178,8 @@ impl<T: Float> Tensor<T> {
     }
 }
 
-#[inline]
-fn mask<T: Float>(b: bool) -> T {
-    if b { T::ONE } else { T::ZERO }
-}
-
 macro_rules! operator {
-    ($trait:ident, $method:ident, $named:ident) => {
+    ($trait:ident, $method:ident, $named:ident, $scalar:ident) => {
         impl<T: Float> core::ops::$trait<&Tensor<T>> for &Tensor<T> {
             type Output = Tensor<T>;
             /// # Panics
@@ -208,22 +216,22 @@ macro_rules! operator {
         impl<T: Float> core::ops::$trait<T> for &Tensor<T> {
             type Output = Tensor<T>;
             fn $method(self, rhs: T) -> Tensor<T> {
-                self.map(|v| core::ops::$trait::$method(v, rhs))
+                self.map_op(Unary::$scalar(rhs))
             }
         }
         impl<T: Float> core::ops::$trait<T> for Tensor<T> {
             type Output = Tensor<T>;
             fn $method(self, rhs: T) -> Tensor<T> {
-                self.map(|v| core::ops::$trait::$method(v, rhs))
+                self.map_op(Unary::$scalar(rhs))
             }
         }
     };
 }
 
-operator!(Add, add, add);
-operator!(Sub, sub, sub);
-operator!(Mul, mul, mul);
-operator!(Div, div, div);
+operator!(Add, add, add, AddScalar);
+operator!(Sub, sub, sub, SubScalar);
+operator!(Mul, mul, mul, MulScalar);
+operator!(Div, div, div, DivScalar);
 
 impl<T: Float> core::ops::Neg for &Tensor<T> {
     type Output = Tensor<T>;

@@ -36,6 +36,27 @@ impl<T: Float> Tensor<T> {
         Tensor::from_contiguous(data, self.shape().clone())
     }
 
+    /// `op` of every element (see [`crate::kernels`]).
+    pub(crate) fn map_op(&self, op: crate::kernels::Unary<T>) -> Self {
+        Tensor::from_contiguous(
+            T::unary(op, self.storage(), self.layout()),
+            self.shape().clone(),
+        )
+    }
+
+    /// `op` of pairs of elements of two tensors of the same shape (see [`crate::kernels`]).
+    pub(crate) fn zip_op(&self, other: &Self, op: crate::kernels::Binary) -> Self {
+        debug_assert_eq!(self.shape(), other.shape());
+        let data = T::binary(
+            op,
+            self.storage(),
+            self.layout(),
+            other.storage(),
+            other.layout(),
+        );
+        Tensor::from_contiguous(data, self.shape().clone())
+    }
+
     /// Applies `f` to pairs of elements of two tensors of the **same shape** (no broadcasting:
     /// see the binary ops for that).
     pub(crate) fn zip_same(&self, other: &Self, f: impl Fn(T, T) -> T) -> Self {

@@ -2,13 +2,14 @@
 
 use crate::error::{Result, TensorError};
 use crate::float::Float;
+use crate::kernels::Unary;
 use crate::tensor::Tensor;
 
 macro_rules! unary {
-    ($(#[$doc:meta])* $name:ident, |$v:ident| $body:expr) => {
+    ($(#[$doc:meta])* $name:ident, $op:ident) => {
         $(#[$doc])*
         pub fn $name(&self) -> Self {
-            self.map(|$v: T| $body)
+            self.map_op(Unary::$op)
         }
     };
 }
@@ -45,7 +46,7 @@ impl<T: Float> Tensor<T> {
         /// assert_eq!(t.neg().to_vec(), vec![-1.0, 2.0]);
         /// # Ok::<(), recur_tensor::TensorError>(())
         /// ```
-        neg, |v| -v
+        neg, Neg
     );
     unary!(
         /// `|x|`.
@@ -55,7 +56,7 @@ impl<T: Float> Tensor<T> {
         /// assert_eq!(t.abs().to_vec(), vec![1.0, 2.0]);
         /// # Ok::<(), recur_tensor::TensorError>(())
         /// ```
-        abs, |v| v.abs()
+        abs, Abs
     );
     unary_slice!(
         /// `e^x`.
@@ -75,7 +76,7 @@ impl<T: Float> Tensor<T> {
         /// assert_eq!(t.ln().to_vec(), vec![0.0]);
         /// # Ok::<(), recur_tensor::TensorError>(())
         /// ```
-        ln, |v| v.ln()
+        ln, Ln
     );
     unary!(
         /// Square root.
@@ -85,7 +86,7 @@ impl<T: Float> Tensor<T> {
         /// assert_eq!(t.sqrt().to_vec(), vec![2.0]);
         /// # Ok::<(), recur_tensor::TensorError>(())
         /// ```
-        sqrt, |v| v.sqrt()
+        sqrt, Sqrt
     );
     unary_slice!(
         /// Hyperbolic tangent, into (-1, 1).
@@ -105,7 +106,7 @@ impl<T: Float> Tensor<T> {
         /// assert_eq!(t.sigmoid().to_vec(), vec![0.5, 0.0]);
         /// # Ok::<(), recur_tensor::TensorError>(())
         /// ```
-        sigmoid, |v| sigmoid(v)
+        sigmoid, Sigmoid
     );
     unary!(
         /// `max(x, 0)` (NaN stays NaN).
@@ -115,7 +116,7 @@ impl<T: Float> Tensor<T> {
         /// assert_eq!(t.relu().to_vec(), vec![0.0, 2.0]);
         /// # Ok::<(), recur_tensor::TensorError>(())
         /// ```
-        relu, |v| if v > T::ZERO || v.is_nan() { v } else { T::ZERO }
+        relu, Relu
     );
     unary!(
         /// `1 / x`.
@@ -125,7 +126,7 @@ impl<T: Float> Tensor<T> {
         /// assert_eq!(t.recip().to_vec(), vec![0.25]);
         /// # Ok::<(), recur_tensor::TensorError>(())
         /// ```
-        recip, |v| T::ONE / v
+        recip, Recip
     );
     unary!(
         /// `x * x`.
@@ -135,7 +136,7 @@ impl<T: Float> Tensor<T> {
         /// assert_eq!(t.square().to_vec(), vec![9.0]);
         /// # Ok::<(), recur_tensor::TensorError>(())
         /// ```
-        square, |v| v * v
+        square, Square
     );
 
     /// `x^e` for a scalar exponent.
@@ -146,7 +147,7 @@ impl<T: Float> Tensor<T> {
     /// # Ok::<(), recur_tensor::TensorError>(())
     /// ```
     pub fn powf(&self, e: T) -> Self {
-        self.map(|v| v.powf(e))
+        self.map_op(Unary::Powf(e))
     }
 
     /// Clamps every element into `[lo, hi]`, like `torch.clamp` (NaN stays NaN).
@@ -166,24 +167,16 @@ impl<T: Float> Tensor<T> {
                 msg: format!("min {lo} must not exceed max {hi} (shape {})", self.shape()),
             });
         }
-        Ok(self.map(|v| {
-            if v < lo {
-                lo
-            } else if v > hi {
-                hi
-            } else {
-                v
-            }
-        }))
+        Ok(self.map_op(Unary::Clamp(lo, hi)))
     }
 
     /// `x + s` for a scalar `s`.
     pub fn add_scalar(&self, s: T) -> Self {
-        self.map(|v| v + s)
+        self.map_op(Unary::AddScalar(s))
     }
     /// `x - s` for a scalar `s`.
     pub fn sub_scalar(&self, s: T) -> Self {
-        self.map(|v| v - s)
+        self.map_op(Unary::SubScalar(s))
     }
     /// `x * s` for a scalar `s`.
     ///
@@ -193,14 +186,14 @@ impl<T: Float> Tensor<T> {
     /// # Ok::<(), recur_tensor::TensorError>(())
     /// ```
     pub fn mul_scalar(&self, s: T) -> Self {
-        self.map(|v| v * s)
+        self.map_op(Unary::MulScalar(s))
     }
     /// `x / s` for a scalar `s`.
     pub fn div_scalar(&self, s: T) -> Self {
-        self.map(|v| v / s)
+        self.map_op(Unary::DivScalar(s))
     }
     /// `s - x` for a scalar `s`.
     pub fn rsub_scalar(&self, s: T) -> Self {
-        self.map(|v| s - v)
+        self.map_op(Unary::RsubScalar(s))
     }
 }

@@ -27,12 +27,16 @@ pub(super) mod pack;
 pub use isa::{Isa, isa, with_isa_cap};
 
 /// Scalar types the GEMM supports: `f32` and `f64`. The trait is sealed.
+///
+/// (Its supertrait `Entry`, the GEMM's entry points compiled in this crate, is declared in
+/// `gemm/mod.rs`: the one name this folder takes from above it.)
 pub trait GemmScalar:
     Copy
     + Send
     + Sync
     + 'static
     + sealed::Sealed
+    + super::entry::Entry
     + core::ops::Add<Output = Self>
     + core::ops::Mul<Output = Self>
     + PartialEq
