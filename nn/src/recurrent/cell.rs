@@ -107,11 +107,13 @@ pub struct ForwardVars<'a, 't, T: Float> {
 ///     const NAME: &'static str = "MyRelu";
 ///     const GATES: usize = 1;
 ///     const RECURRENCE: Recurrence = Recurrence::Joined;
+///     #[inline(always)]
 ///     fn forward<T: Float>(&self, s: Forward<'_, T>) {
 ///         for (h, &z) in s.next.iter_mut().zip(s.gates.iter()) {
 ///             *h = if z > T::ZERO { z } else { T::ZERO };
 ///         }
 ///     }
+///     #[inline(always)]
 ///     fn backward<T: Float>(&self, s: Backward<'_, T>) {
 ///         for ((dz, dh), &h) in s.d_gates.iter_mut().zip(s.d_state.iter_mut()).zip(s.next) {
 ///             *dz = if h > T::ZERO { *dh } else { T::ZERO };
