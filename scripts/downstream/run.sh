@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Times a training step of the parity model (src/main.rs) in a crate that depends on recur,
+# Times a training step of the parity model (src/bin/02_parity.rs) in a crate that depends on recur,
 # built three ways: debug without the profile snippet, debug with it (as Cargo.toml has it),
 # and release. Usage: scripts/downstream/run.sh [STEPS] (default 200; each build has its own
 # target dir under scripts/downstream/target, so reruns only rebuild what changed).
@@ -21,5 +21,5 @@ for name in plain snippet release; do
   printf '%-8s ' "$name"
   n=$steps
   [ "$name" = plain ] && n=$(( (steps + 9) / 10 ))
-  "target/$name/$dir/recur-downstream" "$n"
+  "target/$name/$dir/02_parity" "$n"
 done
