@@ -46,8 +46,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use recur::nn::loss::{Reduction, mse_loss};
 use recur::nn::optim::{Adam, Optimizer};
 use recur::nn::{
-    Gru, GruConfig, Layer, Linear, Lstm, LstmConfig, Module, Rnn, RnnConfig, Tape, Var,
-    clip_grad_norm,
+    Gru, GruConfig, Linear, Lstm, LstmConfig, Module, Rnn, RnnConfig, Tape, Var, clip_grad_norm,
 };
 use recur::rand::RngExt;
 use recur::tensor::Tensor;

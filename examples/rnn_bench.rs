@@ -37,7 +37,7 @@ use recur::nn::lstm::LstmMath;
 use recur::nn::optim::{Adagrad, Adam, Optimizer};
 use recur::nn::recurrent::{Cell, Recurrent, RecurrentConfig};
 use recur::nn::rnn::RnnMath;
-use recur::nn::{Layer, Linear, Module, Nonlinearity};
+use recur::nn::{Linear, Module, Nonlinearity};
 use recur::rand::RngExt;
 use recur::tensor::{IndexTensor, Tensor};
 use std::time::Instant;

@@ -61,3 +61,14 @@ pub use recur_tensor as tensor;
 /// show drawing with it.
 pub use rand;
 pub use recur_nn::seeded_rng;
+
+/// The generator [`seeded_rng`] returns (`rand::rngs::StdRng`), for naming it in your own
+/// functions: `fn init(rng: &mut recur::SeededRng)`.
+///
+/// ```
+/// fn noise(rng: &mut recur::SeededRng, n: usize) -> recur::tensor::Tensor<f32> {
+///     recur::tensor::Tensor::uniform(&[n], -1.0, 1.0, rng)
+/// }
+/// assert_eq!(noise(&mut recur::seeded_rng(3), 4).to_vec(), noise(&mut recur::seeded_rng(3), 4).to_vec());
+/// ```
+pub type SeededRng = rand::rngs::StdRng;

@@ -13,7 +13,7 @@ use recur::nn::loss::{CrossEntropyOptions, Reduction, cross_entropy, cross_entro
 use recur::nn::lstm::LstmMath;
 use recur::nn::recurrent::{Cell, Recurrent, RecurrentConfig};
 use recur::nn::rnn::RnnMath;
-use recur::nn::{Embedding, Layer, Linear, Module, NnError};
+use recur::nn::{Embedding, Linear, Module, NnError};
 use recur::tensor::{IndexTensor, Tensor};
 
 /// The recurrent core: the engine with the cell `--cell` chose. As a module it is that

@@ -27,7 +27,7 @@ use recur::nn::lstm::LstmMath;
 use recur::nn::optim::{Adam, Optimizer};
 use recur::nn::recurrent::{Cell, Recurrent, RecurrentConfig};
 use recur::nn::rnn::RnnMath;
-use recur::nn::{Layer, Linear, Module, Nonlinearity, Tape, clip_grad_norm};
+use recur::nn::{Linear, Module, Nonlinearity, Tape, clip_grad_norm};
 use recur::rand::RngExt;
 use recur::tensor::Tensor;
 use std::time::Instant;

@@ -7,7 +7,7 @@ use recur_autograd::Tape;
 use recur_nn::clip::clip_grad_norm;
 use recur_nn::loss::{CrossEntropyOptions, cross_entropy};
 use recur_nn::optim::{Adagrad, Adam, Optimizer};
-use recur_nn::{Layer, Linear, Rnn, RnnConfig};
+use recur_nn::{Linear, Rnn, RnnConfig};
 use recur_tensor::{IndexTensor, Tensor};
 
 /// (name, vocab, hidden, layers, seq, batch, adagrad)

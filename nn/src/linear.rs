@@ -164,11 +164,26 @@ impl<T: Float> Module<T> for Linear<T> {
     }
 }
 
-impl<T: Float> Layer<T> for Linear<T> {
+impl<T: Float> Linear<T> {
     /// `x W^T + b` for `x` of shape `(*, in)`. Leading dims are flattened into one GEMM
     /// `(rows, in) x (in, out)` rather than a batched product, so the weight gradient is one
-    /// GEMM too.
-    fn forward<'t>(&self, x: &Var<'t, T>) -> Result<Var<'t, T>> {
+    /// GEMM too. The same as [`Layer::forward`], callable without importing the trait.
+    ///
+    /// # Errors
+    /// `Linear(in_features=3, out_features=2, bias=True): mat1 and mat2 shapes cannot be
+    /// multiplied (4x5 and 3x2)` style messages when the last dim is not `in`.
+    ///
+    /// ```
+    /// use recur_nn::{Linear, Tape};
+    /// use recur_tensor::Tensor;
+    /// let head = Linear::<f32>::new(3, 2, &mut recur_nn::seeded_rng(0))?;
+    /// let tape = Tape::new();
+    /// let y = head.forward(&tape.constant(Tensor::zeros(&[5, 4, 3])))?;
+    /// assert_eq!(y.dims(), &[5, 4, 2]);
+    /// assert!(head.forward(&tape.constant(Tensor::zeros(&[4, 5]))).is_err());
+    /// # Ok::<(), recur_nn::NnError>(())
+    /// ```
+    pub fn forward<'t>(&self, x: &Var<'t, T>) -> Result<Var<'t, T>> {
         let tape = x.tape();
         self.check(x.dims())?;
         let (i, o) = self.features();
@@ -186,6 +201,13 @@ impl<T: Float> Layer<T> for Linear<T> {
             y = y.reshape(&dims)?;
         }
         Ok(y)
+    }
+}
+
+impl<T: Float> Layer<T> for Linear<T> {
+    /// [`Linear::forward`].
+    fn forward<'t>(&self, x: &Var<'t, T>) -> Result<Var<'t, T>> {
+        Linear::forward(self, x)
     }
 }
 

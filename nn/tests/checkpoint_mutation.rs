@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 use recur_nn::checkpoint::{load_training_state, save_training_state};
 use recur_nn::optim::{Adam, Optimizer, param_names};
-use recur_nn::{Layer, Linear, Module, Rnn, RnnConfig, Tape};
+use recur_nn::{Linear, Module, Rnn, RnnConfig, Tape};
 use recur_tensor::Tensor;
 use safetensors::SafeTensors;
 use std::collections::{BTreeMap, HashMap};
