@@ -7,7 +7,7 @@
 
 use recur::nn::loss::cross_entropy;
 use recur::nn::optim::{Adam, Optimizer};
-use recur::nn::{CrossEntropyOptions, Layer, Linear, Module, NnError, Rnn, RnnConfig, Tape, Var};
+use recur::nn::{CrossEntropyOptions, Linear, Module, NnError, Rnn, RnnConfig, Tape, Var};
 use recur::rand::RngExt;
 use recur::tensor::{IndexTensor, Tensor};
 use std::time::Instant;
@@ -32,7 +32,7 @@ impl Model {
 }
 
 /// A batch of random bit strings `(BATCH, LEN, 1)` and the running parity of each prefix.
-fn batch(rng: &mut recur::rand::rngs::StdRng) -> (Tensor<f32>, IndexTensor) {
+fn batch(rng: &mut recur::SeededRng) -> (Tensor<f32>, IndexTensor) {
     let (mut x, mut y) = (
         Vec::with_capacity(BATCH * LEN),
         Vec::with_capacity(BATCH * LEN),

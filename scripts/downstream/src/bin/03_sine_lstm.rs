@@ -3,7 +3,7 @@
 
 use recur::nn::loss::{Reduction, mse_loss};
 use recur::nn::optim::{Adam, Optimizer};
-use recur::nn::{Layer, Linear, Lstm, LstmConfig, Module, NnError, Tape, Var};
+use recur::nn::{Linear, Lstm, LstmConfig, Module, NnError, Tape, Var};
 use recur::rand::RngExt;
 use recur::tensor::Tensor;
 
@@ -25,7 +25,7 @@ impl Model {
 }
 
 /// Inputs `sin(t)` and targets `sin(t + DT)`, `(LEN, BATCH, 1)` each, from random phases.
-fn batch(rng: &mut recur::rand::rngs::StdRng) -> (Tensor<f32>, Tensor<f32>) {
+fn batch(rng: &mut recur::SeededRng) -> (Tensor<f32>, Tensor<f32>) {
     let phases: Vec<f32> = (0..BATCH).map(|_| rng.random_range(0.0..6.3)).collect();
     let wave = |shift: usize| {
         let v =

@@ -6,7 +6,7 @@
 //! DIR: `recur-downstream-05` in the temp dir).
 
 use recur::nn::checkpoint::{load_module, save_module, save_tensors};
-use recur::nn::{Layer, Linear, Lstm, LstmConfig, Module, NnError, Tape, Var};
+use recur::nn::{Linear, Lstm, LstmConfig, Module, NnError, Tape, Var};
 use recur::tensor::Tensor;
 use std::collections::BTreeMap;
 
