@@ -8,7 +8,10 @@
 //! - [`nn`] (`recur-nn`): modules, losses, optimizers, clipping, checkpoints;
 //! - [`rand`](https://docs.rs/rand/0.10/rand/) and [`seeded_rng`]: the random-number crate
 //!   recur's initialisers draw from, so that a crate depending on `recur` needs no `rand` line
-//!   of its own (and no matching version).
+//!   of its own (and no matching version);
+//! - [`guide`]: the lesson behind the RNN (the formula, shapes, saturation, vanishing and
+//!   exploding gradients, clipping, gates, your own cell, a model of modules), every claim a
+//!   runnable example.
 //!
 //! ```
 //! use recur::tensor::Tensor;
@@ -49,6 +52,8 @@
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+pub mod guide;
 
 pub use recur_autograd as autograd;
 pub use recur_nn as nn;

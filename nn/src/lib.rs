@@ -2,6 +2,14 @@
 //!
 //! Neural-network building blocks for recur, matching `torch.nn` exactly: parameters under
 //! PyTorch's names, PyTorch's initialisation and error messages.
+//!
+//! Depend on `recur`, the facade, rather than on this crate: everything here is `recur::nn`
+//! there (`use recur::nn::{Linear, Module, Rnn, RnnConfig};`), next to `recur::tensor`,
+//! `recur::autograd`, `recur::rand` and `recur::seeded_rng`.
+//!
+//! The guide, the lesson behind the RNN with every example runnable, is the facade's
+//! `recur::guide` page (`docs/guide.md` in the repository). The examples on this crate's
+//! items name `recur_nn` and `recur_tensor` because they run as tests of this crate.
 
 mod activation;
 pub mod checkpoint;
@@ -10,7 +18,6 @@ mod compiled;
 mod dropout;
 mod error;
 pub mod gru;
-pub mod guide;
 pub mod init;
 mod layer;
 mod linear;

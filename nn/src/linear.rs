@@ -222,7 +222,7 @@ impl<T: Float> Layer<T> for Linear<T> {
 /// let y = emb.forward(&tape, &IndexTensor::from_vec(vec![1, 2, 1, 9], &[2, 2])?)?;
 /// assert_eq!(y.dims(), &[2, 2, 4]);
 /// let e = emb.forward(&tape, &IndexTensor::from_usizes(&[10])).unwrap_err();
-/// assert_eq!(e.to_string(), "index out of range in self");
+/// assert_eq!(e.to_string(), "Embedding(10, 4): index out of range in self");
 /// # Ok::<(), recur_nn::NnError>(())
 /// ```
 #[derive(Debug)]
@@ -248,7 +248,7 @@ impl<T: Float> Embedding<T> {
     fn check(&self, idx: &IndexTensor) -> Result<()> {
         let n = self.weight.value().dims()[0] as i64;
         if idx.as_slice().iter().any(|&i| i < 0 || i >= n) {
-            return Err(NnError::Input("index out of range in self".into()));
+            return Err(NnError::Input("index out of range in self".into()).in_module(self));
         }
         Ok(())
     }
@@ -256,7 +256,8 @@ impl<T: Float> Embedding<T> {
     /// Looks up rows: output shape `idx.shape + [dim]`.
     ///
     /// # Errors
-    /// `index out of range in self` for an index outside `0..num`.
+    /// PyTorch's `index out of range in self` for an index outside `0..num`, after the module:
+    /// `Embedding(65, 32): index out of range in self`.
     pub fn forward<'t>(&self, tape: &'t Tape<T>, idx: &IndexTensor) -> Result<Var<'t, T>> {
         self.check(idx)?;
         let flat = idx.reshape(&[idx.numel()])?;
@@ -280,6 +281,20 @@ impl<T: Float> Embedding<T> {
             .value()
             .index_select(0usize, &flat)?
             .reshape(&dims)?)
+    }
+}
+
+impl<T: Float> std::fmt::Display for Embedding<T> {
+    /// PyTorch's printed form: `Embedding(65, 32)` (`num_embeddings`, `embedding_dim`).
+    ///
+    /// ```
+    /// let emb = recur_nn::Embedding::<f32>::new(65, 32, &mut recur_nn::seeded_rng(0))?;
+    /// assert_eq!(emb.to_string(), "Embedding(65, 32)");
+    /// # Ok::<(), recur_nn::NnError>(())
+    /// ```
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let d = self.weight.value().dims();
+        write!(f, "Embedding({}, {})", d[0], d[1])
     }
 }
 

@@ -9,6 +9,9 @@
 //! | `(C)` | `()` (0-D) | `()` |
 //! | `(N, C, d1, ...)` | `(N, d1, ...)` | `(N, d1, ...)` |
 //!
+//! The classes are dim 1: a sequence model's `(N, L, C)` scores are reshaped to `(N·L, C)`
+//! (targets `(N·L)`) or permuted to `(N, C, L)` first, as [`cross_entropy`] shows.
+//!
 //! `Mean` averages over the items whose target is not `ignore_index` (all ignored: NaN, as in
 //! PyTorch); `Sum` adds them; ignored items contribute 0 and get a zero gradient.
 
@@ -150,9 +153,10 @@ fn check_shapes(input: &[usize], target: &IndexTensor) -> Result<Rows> {
             expected.extend_from_slice(&input[2..]);
             if t != expected.as_slice() {
                 return Err(NnError::Input(format!(
-                    "Expected target size {}, got {}",
+                    "Expected target size {}, got {}{}",
                     fmt_dims(&expected),
-                    fmt_dims(t)
+                    fmt_dims(t),
+                    classes_last_hint(input, t)
                 )));
             }
             Ok(Rows {
@@ -163,6 +167,26 @@ fn check_shapes(input: &[usize], target: &IndexTensor) -> Result<Rows> {
             })
         }
     }
+}
+
+/// When the target fits the input with its classes *last* (`(N, L, C)` logits, as a batch-first
+/// RNN and a `Linear` give, with `(N, L)` targets), the two ways to feed them, after PyTorch's
+/// message; otherwise nothing.
+fn classes_last_hint(input: &[usize], target: &[usize]) -> String {
+    let (rank, c) = (input.len(), input[input.len() - 1]);
+    if target != &input[..rank - 1] {
+        return String::new();
+    }
+    let rows = target.iter().product::<usize>();
+    let mut permuted = vec![input[0], c];
+    permuted.extend_from_slice(&input[1..rank - 1]);
+    format!(
+        " (the classes are dim 1; if they are the last dim, reshape the input to {} and the \
+         target to {}, or permute the input to {})",
+        fmt_dims(&[rows, c]),
+        fmt_dims(&[rows]),
+        fmt_dims(&permuted)
+    )
 }
 
 /// Every target lies in `0..c` or equals `ignore_index` (PyTorch's message otherwise).
@@ -336,13 +360,62 @@ impl<T: Float> CustomOp<T> for CrossEntropyOp<T> {
 /// `Mean`). `torch.nn.functional.cross_entropy` without class weights or label smoothing.
 ///
 /// Shapes: see the [module docs](self): `(N, C)` with `(N)` targets, `(C)` with a 0-D
-/// target, or `(N, C, d1, ...)` with `(N, d1, ...)`.
+/// target, or `(N, C, d1, ...)` with `(N, d1, ...)`. The classes are always dim 1.
+///
+/// # Sequences: `(N, L, C)` logits
+///
+/// A batch-first RNN followed by a [`Linear`](crate::Linear) gives one row of scores per
+/// step, `(N, L, C)`: the classes *last*. As in PyTorch, `cross_entropy` does not take that
+/// shape with `(N, L)` targets; either reshape the logits to `(N·L, C)` and the targets to
+/// `(N·L)`, or permute the logits to `(N, C, L)`. Both give the same loss (with `Mean`, the
+/// mean over all `N·L` steps) and the same gradients; the reshape is the cheaper one. The
+/// same holds for a sequence-first `(L, N, C)` output with `(L, N)` targets.
+///
+/// ```
+/// use recur_nn::loss::{cross_entropy, CrossEntropyOptions};
+/// use recur_nn::{Layer, Linear, Rnn, RnnConfig, Tape};
+/// use recur_tensor::{IndexTensor, Tensor};
+///
+/// let (n, l, c) = (4, 7, 3); // 4 sequences of 7 steps, 3 classes per step
+/// let mut rng = recur_nn::seeded_rng(0);
+/// let rnn = Rnn::<f64>::new(RnnConfig::new(5, 8).batch_first(true), &mut rng)?;
+/// let head = Linear::new(8, c, &mut rng)?;
+/// let tape = Tape::new();
+/// let x = tape.constant(Tensor::uniform(&[n, l, 5], -1.0, 1.0, &mut rng));
+/// let (out, _) = rnn.forward(&x, None)?;                     // (N, L, 8)
+/// let logits = head.forward(&out)?;                           // (N, L, C)
+/// let target = IndexTensor::from_vec((0..n * l).map(|i| (i % 3) as i64).collect(), &[n, l])?;
+///
+/// let opts = CrossEntropyOptions::default();
+/// // One row per step: (N·L, C) logits, (N·L) targets.
+/// let loss = cross_entropy(&logits.reshape(&[n * l, c])?, &target.reshape(&[n * l])?, opts)?;
+/// // Or the classes moved to dim 1: (N, C, L) logits, (N, L) targets.
+/// let permuted = cross_entropy(&logits.permute(&[0, 2, 1])?, &target, opts)?;
+/// assert!((loss.value().item()? - permuted.value().item()?).abs() < 1e-14);
+/// let (g1, g2) = (tape.backward(&loss)?, tape.backward(&permuted)?);
+/// let w = head.weight();
+/// assert!(g1.get(w).unwrap().sub(g2.get(w).unwrap())?.abs().max_all()? < 1e-14);
+///
+/// // As they come, the shapes are refused in PyTorch's words, then told how to fit.
+/// let err = cross_entropy(&logits, &target, opts).unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "Expected target size [4, 3], got [4, 7] (the classes are dim 1; if they are the last \
+///      dim, reshape the input to [28, 3] and the target to [28], or permute the input to \
+///      [4, 3, 7])"
+/// );
+/// # Ok::<(), recur_nn::NnError>(())
+/// ```
+///
+/// When `L` equals `C` the unpermuted shapes are accepted, in recur as in PyTorch, and read
+/// `(N, L, C)` as `(N, C, L)`: a wrong loss, not an error. Reshape or permute first.
 ///
 /// # Errors
 /// PyTorch's messages: `Target 3 is out of bounds.` for a target outside `0..C` (other than
 /// `ignore_index`); `Expected input batch_size (4) to match target batch_size (3).`;
 /// `0D or 1D target tensor expected, multi-target not supported`;
-/// `Expected target size [2, 5], got [2]`.
+/// `Expected target size [2, 5], got [2]`. When the target would fit an input whose classes
+/// are last, the size message adds how to feed it (see above).
 ///
 /// ```
 /// use recur_nn::loss::{cross_entropy, CrossEntropyOptions, Reduction};

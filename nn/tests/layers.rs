@@ -95,7 +95,7 @@ fn embedding_lookup_gradient_is_a_scatter_add() {
         emb.forward(&tape, &IndexTensor::from_vec(vec![-1], &[1]).unwrap())
             .unwrap_err()
             .to_string(),
-        "index out of range in self"
+        "Embedding(5, 3): index out of range in self"
     );
 }
 

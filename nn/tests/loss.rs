@@ -114,6 +114,52 @@ fn errors_use_pytorch_text() {
         e.unwrap_err().to_string(),
         "Expected target size [2, 5], got [2]"
     );
+    // Classes last, as a batch-first sequence model gives them: PyTorch's words, then the
+    // two ways to fit (also with more than one sequence dim, and on the Var path).
+    let seq = IndexTensor::from_vec(vec![0; 10], &[2, 5]).unwrap();
+    let e = cross_entropy_tensor(
+        &Tensor::<f64>::zeros(&[2, 5, 3]),
+        &seq,
+        opts(Reduction::Mean),
+    );
+    assert_eq!(
+        e.unwrap_err().to_string(),
+        "Expected target size [2, 3], got [2, 5] (the classes are dim 1; if they are the last \
+         dim, reshape the input to [10, 3] and the target to [10], or permute the input to \
+         [2, 3, 5])"
+    );
+    let grid = IndexTensor::from_vec(vec![0; 24], &[2, 3, 4]).unwrap();
+    let e = cross_entropy(
+        &tape.leaf(Tensor::<f64>::zeros(&[2, 3, 4, 5])),
+        &grid,
+        CrossEntropyOptions::default(),
+    );
+    assert_eq!(
+        e.unwrap_err().to_string(),
+        "Expected target size [2, 4, 5], got [2, 3, 4] (the classes are dim 1; if they are the \
+         last dim, reshape the input to [24, 5] and the target to [24], or permute the input to \
+         [2, 5, 3, 4])"
+    );
+    // The hint's two fixes are accepted and agree.
+    let x3 = Tensor::<f64>::from_vec(
+        (0..30).map(|i| (i as f64 * 0.37).sin()).collect(),
+        &[2, 5, 3],
+    )
+    .unwrap();
+    let seq = IndexTensor::from_vec((0..10).map(|i| i % 3).collect(), &[2, 5]).unwrap();
+    let flat = cross_entropy_tensor(
+        &x3.reshape(&[10, 3]).unwrap(),
+        &seq.reshape(&[10]).unwrap(),
+        opts(Reduction::Mean),
+    )
+    .unwrap();
+    let perm = cross_entropy_tensor(
+        &x3.permute(&[0, 2, 1]).unwrap(),
+        &seq,
+        opts(Reduction::Mean),
+    )
+    .unwrap();
+    assert!((flat.item().unwrap() - perm.item().unwrap()).abs() < 1e-15);
     // An out-of-range target equal to ignore_index is fine (-100 is the default).
     let ok = cross_entropy_tensor(&x, &t(vec![-100, 0, 0, 0]), CrossEntropyOptions::default());
     assert!(ok.is_ok());

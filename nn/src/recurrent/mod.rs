@@ -12,8 +12,8 @@
 //!
 //! [`Rnn`](crate::Rnn), [`Lstm`](crate::Lstm) and [`Gru`](crate::Gru) are this engine with
 //! their cells ([`RnnMath`](crate::rnn::RnnMath), [`LstmMath`](crate::lstm::LstmMath),
-//! [`GruMath`](crate::gru::GruMath)); a cell of your own gets the same speed (see the
-//! guide's "Write your own cell" and `examples/custom_cell.rs`). [`forward_composed`] runs
+//! [`GruMath`](crate::gru::GruMath)); a cell of your own gets the same speed (see "Write your
+//! own cell" in the guide, `recur::guide`, and `examples/custom_cell`). [`forward_composed`] runs
 //! the same stack from primitive ops and the cell's [`Cell::forward_composed`]: the reference
 //! a cell's fused step is tested against.
 

@@ -28,7 +28,7 @@ macro_rules! recurrent_module {
         impl<T: Float> $crate::layer::Layer<T> for $name<T> {
             /// `forward` from a zero state, returning the output sequence only: the final
             /// state is dropped (what a recurrent layer inside a
-            /// [`Sequential`]($crate::Sequential) hands on). Call the inherent `forward` for the
+            /// [`Sequential`](crate::Sequential) hands on). Call the inherent `forward` for the
             /// final state or a given initial state.
             fn forward<'t>(&self, x: &Var<'t, T>) -> $crate::error::Result<Var<'t, T>> {
                 Ok(self.engine.forward(x, None)?.0)
