@@ -92,32 +92,29 @@ impl<T: Float> CustomOp<T> for Fused<T> {
 /// An optimizer's step on `O` (an optimizer over `T`).
 pub(crate) type StepFn<O, T> = fn(&mut O, &mut [&mut Param<T>], &Grads<T>) -> NnResult<()>;
 
-/// The body of `Optimizer::step` for `$opt<T>`, run by a non-generic `f32` or `f64` function
-/// defined here (so compiled in this crate; see the module docs):
-/// `compiled_step!(Adam, self, params, grads, |s, p, g| adam_step(.., &mut s.state, p, g))`.
+/// `Optimizer::step` for `$opt<T>`: its `step_impl` run by a non-generic `f32` or `f64`
+/// function defined here (so compiled in this crate; see the module docs):
+/// `compiled_step!(Adam, self, params, grads)`.
 macro_rules! compiled_step {
-    (
-        $opt:ident, $self_:expr, $params:expr, $grads:expr,
-        |$s:ident, $p:ident, $g:ident| $body:expr
-    ) => {{
+    ($opt:ident, $self_:expr, $params:expr, $grads:expr) => {{
         #[inline(never)]
         fn step_f32(
-            $s: &mut $opt<f32>,
-            $p: &mut [&mut recur_autograd::Param<f32>],
-            $g: &recur_autograd::Grads<f32>,
+            s: &mut $opt<f32>,
+            p: &mut [&mut recur_autograd::Param<f32>],
+            g: &recur_autograd::Grads<f32>,
         ) -> $crate::error::Result<()> {
-            $body
+            s.step_impl(p, g)
         }
         #[inline(never)]
         fn step_f64(
-            $s: &mut $opt<f64>,
-            $p: &mut [&mut recur_autograd::Param<f64>],
-            $g: &recur_autograd::Grads<f64>,
+            s: &mut $opt<f64>,
+            p: &mut [&mut recur_autograd::Param<f64>],
+            g: &recur_autograd::Grads<f64>,
         ) -> $crate::error::Result<()> {
-            $body
+            s.step_impl(p, g)
         }
-        $crate::compiled::step_with($self_, $params, $grads, step_f32, step_f64, |$s, $p, $g| {
-            $body
+        $crate::compiled::step_with($self_, $params, $grads, step_f32, step_f64, |s, p, g| {
+            s.step_impl(p, g)
         })
     }};
 }

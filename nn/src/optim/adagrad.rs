@@ -190,7 +190,7 @@ impl<T: Float> Adagrad<T> {
 
 impl<T: Float> Optimizer<T> for Adagrad<T> {
     fn step(&mut self, params: &mut [&mut Param<T>], grads: &Grads<T>) -> Result<()> {
-        crate::compiled::compiled_step!(Adagrad, self, params, grads, |s, p, g| s.step_impl(p, g))
+        crate::compiled::compiled_step!(Adagrad, self, params, grads)
     }
 
     fn lr(&self) -> f64 {

@@ -259,7 +259,7 @@ impl<T: Float> Adam<T> {
 
 impl<T: Float> Optimizer<T> for Adam<T> {
     fn step(&mut self, params: &mut [&mut Param<T>], grads: &Grads<T>) -> Result<()> {
-        crate::compiled::compiled_step!(Adam, self, params, grads, |s, p, g| s.step_impl(p, g))
+        crate::compiled::compiled_step!(Adam, self, params, grads)
     }
 
     fn lr(&self) -> f64 {

@@ -152,7 +152,7 @@ impl<T: Float> AdamW<T> {
 
 impl<T: Float> Optimizer<T> for AdamW<T> {
     fn step(&mut self, params: &mut [&mut Param<T>], grads: &Grads<T>) -> Result<()> {
-        crate::compiled::compiled_step!(AdamW, self, params, grads, |s, p, g| s.step_impl(p, g))
+        crate::compiled::compiled_step!(AdamW, self, params, grads)
     }
 
     fn lr(&self) -> f64 {

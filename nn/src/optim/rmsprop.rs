@@ -233,7 +233,7 @@ impl<T: Float> RmsProp<T> {
 
 impl<T: Float> Optimizer<T> for RmsProp<T> {
     fn step(&mut self, params: &mut [&mut Param<T>], grads: &Grads<T>) -> Result<()> {
-        crate::compiled::compiled_step!(RmsProp, self, params, grads, |s, p, g| s.step_impl(p, g))
+        crate::compiled::compiled_step!(RmsProp, self, params, grads)
     }
 
     fn lr(&self) -> f64 {

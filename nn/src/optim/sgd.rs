@@ -208,7 +208,7 @@ impl<T: Float> Sgd<T> {
 
 impl<T: Float> Optimizer<T> for Sgd<T> {
     fn step(&mut self, params: &mut [&mut Param<T>], grads: &Grads<T>) -> Result<()> {
-        crate::compiled::compiled_step!(Sgd, self, params, grads, |s, p, g| s.step_impl(p, g))
+        crate::compiled::compiled_step!(Sgd, self, params, grads)
     }
 
     fn lr(&self) -> f64 {
