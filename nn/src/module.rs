@@ -11,7 +11,7 @@ pub use recur_derive::Module;
 /// A layer or model: something with named parameters (PyTorch's names and order) and a
 /// train/eval mode.
 ///
-/// A struct of modules gets it with `#[derive(Module)]` ([`macro@Module`]).
+/// A struct of modules gets it with `#[derive(Module)]` (the derive macro of the same name).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a recur `Module<{T}>`",
     label = "not a module of `{T}`",
